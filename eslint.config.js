@@ -1,0 +1,55 @@
+// @ts-check
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/", "node_modules/", "data/", ".tmp/", "docs/"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-floating-promises": "error",
+      "no-restricted-properties": [
+        "error",
+        { object: "process", property: "env", message: "Read configuration in src/config.ts only; pass it down." },
+      ],
+    },
+  },
+  {
+    // The composition roots and the test/bench harnesses are where the environment is read.
+    files: ["src/config.ts", "src/runtime/**", "src/cli/**", "test/**", "bench/**", "scripts/**"],
+    rules: { "no-restricted-properties": "off" },
+  },
+  {
+    // The client SDK and the web page run in browsers: no server code, no Node-only modules.
+    files: ["src/client/**", "src/web/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*"], message: "Client code must run in a browser." },
+            { regex: "^\\.\\./(?!client/)", message: "Client code must not import server code." },
+          ],
+          paths: ["fs", "path", "crypto", "stream", "http", "https", "os", "child_process"],
+        },
+      ],
+    },
+  },
+  {
+    files: ["**/*.js", "**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ["**/*.test.ts", "**/*.conformance.ts", "test/**", "bench/**"],
+    rules: {
+      // node:test's describe/it return promises that the runner awaits itself.
+      "@typescript-eslint/no-floating-promises": "off",
+    },
+  },
+);

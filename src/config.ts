@@ -1,0 +1,171 @@
+/**
+ * Configuration is read from the environment here, once, and passed down as a typed object.
+ * No other module reads `process.env`.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export type StorageConfig = { kind: "fs"; dir: string } | { kind: "s3" };
+export type TicketStoreConfig = { kind: "memory" };
+export type DatabaseConfig = { kind: "sqlite"; path: string };
+export interface RateLimitConfig {
+  points: number;
+  durationSeconds: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  storage: StorageConfig;
+  uploadMode: "direct" | "gateway";
+  buckets: { staging: string; archive: string; quarantine: string | undefined };
+  tickets: TicketStoreConfig;
+  database: DatabaseConfig;
+  apiKeys: string[];
+  allowedTypes: string[];
+  maxSize: number;
+  urlTtlSeconds: number;
+  urlTtlMaxSeconds: number;
+  rateLimit: RateLimitConfig | undefined;
+  /** Undefined means: generate a random one at start. */
+  eventsSecret: string | undefined;
+  /** Undefined means: use the one stored in the metadata store, creating it on first start. */
+  signingSecret: string | undefined;
+  processors: string[];
+  maxAttempts: number;
+  reconcileIntervalSeconds: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+}
+
+const wholeNumber = (what: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected ${what}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected ${what} of at least ${min}`).max(max, `expected ${what} of at most ${max}`));
+
+const list = z
+  .string()
+  .transform((s) => s.split(",").map((p) => p.trim()).filter((p) => p.length > 0));
+
+const mimePattern = /^(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/;
+
+const rateLimit = z
+  .string()
+  .regex(/^(off|\d+\/(s|sec|second|m|min|minute|h|hour))$/i, "expected N/sec, N/min, N/hour or off")
+  .transform((s): RateLimitConfig | undefined => {
+    if (s.toLowerCase() === "off") return undefined;
+    const [n, unit] = s.toLowerCase().split("/") as [string, string];
+    const durationSeconds = unit.startsWith("s") ? 1 : unit.startsWith("m") ? 60 : 3600;
+    return { points: Number(n), durationSeconds };
+  });
+
+const secret = (name: string) =>
+  z.string().min(16, `${name} must be at least 16 characters long`);
+
+/** Each entry: the variable, its default (if any), and how to parse it. */
+const schema = z.object({
+  PORT: wholeNumber("a TCP port", 0, 65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  SLUICE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  SLUICE_DATA_DIR: z.string().min(1).default("./data"),
+  SLUICE_STORAGE: z.enum(["fs", "s3"], "expected fs or s3").default("fs"),
+  SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway"], "expected direct or gateway").optional(),
+  SLUICE_STAGING_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").default("staging"),
+  SLUICE_ARCHIVE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").default("archive"),
+  SLUICE_QUARANTINE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").optional(),
+  SLUICE_TICKETS: z.string().min(1).default("memory"),
+  SLUICE_DATABASE: z.string().min(1).optional(),
+  SLUICE_API_KEYS: list.default([]),
+  SLUICE_ALLOWED_TYPES: list
+    .pipe(z.array(z.string().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1))
+    .default(["*/*"]),
+  SLUICE_MAX_SIZE: wholeNumber("a size in bytes", 1, 5 * 1024 ** 4).default(5 * 1024 ** 3),
+  SLUICE_URL_TTL: wholeNumber("seconds", 1, 7 * 24 * 3600).default(300),
+  SLUICE_URL_TTL_MAX: wholeNumber("seconds", 1, 7 * 24 * 3600).default(3600),
+  SLUICE_RATE_LIMIT: rateLimit.prefault("60/min"),
+  SLUICE_EVENTS_SECRET: secret("SLUICE_EVENTS_SECRET").optional(),
+  SLUICE_SIGNING_SECRET: secret("SLUICE_SIGNING_SECRET").optional(),
+  SLUICE_PROCESSORS: list.default([]),
+  SLUICE_MAX_ATTEMPTS: wholeNumber("a count", 1, 100).default(5),
+  SLUICE_RECONCILE_INTERVAL: wholeNumber("seconds", 1, 86400).default(60),
+  SLUICE_LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "expected a pino level such as info")
+    .default("info"),
+});
+
+/** Parse the environment. Throws ConfigError with one line naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, the way shells and .env files usually mean them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? "configuration");
+    // The message names the variable and what was expected, never the value (it may be a secret).
+    throw new ConfigError(`Invalid ${name}: ${issue?.message ?? "bad value"}`);
+  }
+  const e = parsed.data;
+  if (e.SLUICE_URL_TTL > e.SLUICE_URL_TTL_MAX) {
+    throw new ConfigError("Invalid SLUICE_URL_TTL: must not exceed SLUICE_URL_TTL_MAX");
+  }
+  const dataDir = path.resolve(e.SLUICE_DATA_DIR);
+  const storage: StorageConfig =
+    e.SLUICE_STORAGE === "fs" ? { kind: "fs", dir: path.join(dataDir, "objects") } : { kind: "s3" };
+  if (storage.kind === "s3") {
+    throw new ConfigError("Invalid SLUICE_STORAGE: s3 is not available in this version yet; use fs");
+  }
+  const uploadMode = e.SLUICE_UPLOAD_MODE ?? (storage.kind === "fs" ? "gateway" : "direct");
+  if (storage.kind === "fs" && uploadMode === "direct") {
+    throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3; the fs store is reached through the gateway");
+  }
+  if (e.SLUICE_TICKETS !== "memory") {
+    throw new ConfigError("Invalid SLUICE_TICKETS: only memory is available in this version");
+  }
+  const database = parseDatabase(e.SLUICE_DATABASE ?? `sqlite:${path.join(dataDir, "sluice.db")}`);
+  const buckets = new Set([e.SLUICE_STAGING_BUCKET, e.SLUICE_ARCHIVE_BUCKET, e.SLUICE_QUARANTINE_BUCKET]);
+  if (buckets.size !== (e.SLUICE_QUARANTINE_BUCKET ? 3 : 2)) {
+    throw new ConfigError("Invalid SLUICE_ARCHIVE_BUCKET: staging, archive and quarantine buckets must differ");
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: (e.SLUICE_PUBLIC_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ""),
+    dataDir,
+    storage,
+    uploadMode,
+    buckets: { staging: e.SLUICE_STAGING_BUCKET, archive: e.SLUICE_ARCHIVE_BUCKET, quarantine: e.SLUICE_QUARANTINE_BUCKET },
+    tickets: { kind: "memory" },
+    database,
+    apiKeys: e.SLUICE_API_KEYS,
+    allowedTypes: e.SLUICE_ALLOWED_TYPES.map((t) => t.toLowerCase()),
+    maxSize: e.SLUICE_MAX_SIZE,
+    urlTtlSeconds: e.SLUICE_URL_TTL,
+    urlTtlMaxSeconds: e.SLUICE_URL_TTL_MAX,
+    rateLimit: e.SLUICE_RATE_LIMIT,
+    eventsSecret: e.SLUICE_EVENTS_SECRET,
+    signingSecret: e.SLUICE_SIGNING_SECRET,
+    processors: e.SLUICE_PROCESSORS.map((p) => path.resolve(p)),
+    maxAttempts: e.SLUICE_MAX_ATTEMPTS,
+    reconcileIntervalSeconds: e.SLUICE_RECONCILE_INTERVAL,
+    logLevel: e.SLUICE_LOG_LEVEL,
+  };
+}
+
+function parseDatabase(value: string): DatabaseConfig {
+  if (value.startsWith("sqlite:")) {
+    const file = value.slice("sqlite:".length);
+    if (!file) throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path>");
+    return { kind: "sqlite", path: file === ":memory:" ? file : path.resolve(file) };
+  }
+  throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path> (postgres:// is not available in this version yet)");
+}

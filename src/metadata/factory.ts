@@ -1,0 +1,23 @@
+import fs from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import type { DatabaseConfig } from "../config.js";
+import { KyselyMetadataStore } from "./kysely-store.js";
+import type { MetadataStore } from "./metadata-store.js";
+import type { Database } from "./schema.js";
+
+export function createMetadataStore(config: DatabaseConfig): MetadataStore {
+  switch (config.kind) {
+    case "sqlite": {
+      if (config.path !== ":memory:") fs.mkdirSync(path.dirname(config.path), { recursive: true });
+      const sqlite = new SQLite(config.path);
+      // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
+      sqlite.pragma("journal_mode = WAL");
+      sqlite.pragma("synchronous = NORMAL");
+      sqlite.pragma("busy_timeout = 5000");
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      return new KyselyMetadataStore({ db, name: "sqlite metadata store" });
+    }
+  }
+}

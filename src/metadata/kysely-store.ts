@@ -1,0 +1,237 @@
+import { Migrator, type Insertable, type Kysely, type Selectable, type Updateable } from "kysely";
+import type { Database, UploadsTable } from "./schema.js";
+import { migrationProvider } from "./migrations.js";
+import {
+  FILE_STATES,
+  type ApiKeyRecord,
+  type FilePage,
+  type MetadataStore,
+  type UpdateCondition,
+  type UploadPatch,
+  type UploadRecord,
+  type UploadState,
+} from "./metadata-store.js";
+
+/** The metadata store on any SQL database Kysely speaks. The dialect is chosen by the factory. */
+export class KyselyMetadataStore implements MetadataStore {
+  readonly name: string;
+  readonly #db: Kysely<Database>;
+
+  constructor(options: { db: Kysely<Database>; name: string }) {
+    this.#db = options.db;
+    this.name = options.name;
+  }
+
+  async migrate(): Promise<void> {
+    const { error } = await new Migrator({ db: this.#db, provider: migrationProvider }).migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  }
+
+  async insertUpload(r: UploadRecord): Promise<void> {
+    await this.#db.insertInto("uploads").values(toRow(r)).execute();
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    const row = await this.#db.selectFrom("uploads").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && fromRow(row);
+  }
+
+  async updateUpload(id: string, patch: UploadPatch, condition: UpdateCondition = {}): Promise<boolean> {
+    let q = this.#db.updateTable("uploads").set(toPatch(patch)).where("id", "=", id);
+    if (condition.states) q = q.where("state", "in", [...condition.states]);
+    if (condition.leaseOwner !== undefined) q = q.where("lease_owner", "=", condition.leaseOwner);
+    const result = await q.executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async listFiles(options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage> {
+    let q = this.#db
+      .selectFrom("uploads")
+      .selectAll()
+      .where("deleted_at", "is", null)
+      .where("state", "in", options.state ? [options.state] : [...FILE_STATES]);
+    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    if (after) {
+      q = q.where((eb) =>
+        eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]),
+      );
+    }
+    const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit + 1).execute();
+    const items = rows.slice(0, options.limit).map(fromRow);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+  }
+
+  async findDueForProcessing({ now, limit }: { now: number; limit: number }): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom("uploads")
+      .select("id")
+      .where("state", "in", ["uploaded", "processing"])
+      .where((eb) => eb.or([eb("next_attempt_at", "is", null), eb("next_attempt_at", "<=", now)]))
+      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now)]))
+      .orderBy("next_attempt_at")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async findExpiredTickets({ now, limit }: { now: number; limit: number }): Promise<UploadRecord[]> {
+    const rows = await this.#db
+      .selectFrom("uploads")
+      .selectAll()
+      .where("state", "in", ["issued", "uploading"])
+      .where("expires_at", "<=", now)
+      .orderBy("expires_at")
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async acquireProcessingLease({ id, owner, now, leaseMs }: { id: string; owner: string; now: number; leaseMs: number }) {
+    const result = await this.#db
+      .updateTable("uploads")
+      .set({ lease_owner: owner, lease_until: now + leaseMs, updated_at: now })
+      .where("id", "=", id)
+      .where("state", "in", ["uploaded", "processing"])
+      .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now), eb("lease_owner", "=", owner)]))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    const record = await this.getUpload(id);
+    return record?.leaseOwner === owner ? record : undefined;
+  }
+
+  async insertApiKey(k: ApiKeyRecord): Promise<void> {
+    await this.#db
+      .insertInto("api_keys")
+      .values({ id: k.id, name: k.name, hash: k.hash, prefix: k.prefix, created_at: k.createdAt, revoked_at: k.revokedAt })
+      .execute();
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.#db.selectFrom("api_keys").selectAll().where("hash", "=", hash).executeTakeFirst();
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db.selectFrom("api_keys").selectAll().orderBy("created_at").execute();
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    const r = await this.#db.updateTable("api_keys").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async getOrInitSetting(name: string, value: string): Promise<string> {
+    await this.#db.insertInto("settings").values({ name, value }).onConflict((oc) => oc.column("name").doNothing()).execute();
+    const row = await this.#db.selectFrom("settings").select("value").where("name", "=", name).executeTakeFirstOrThrow();
+    return row.value;
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.selectFrom("settings").select("name").limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy();
+  }
+}
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function fromRow(row: Selectable<UploadsTable>): UploadRecord {
+  return {
+    id: row.id,
+    state: row.state as UploadState,
+    key: row.key,
+    filename: row.filename,
+    declaredType: row.declared_type,
+    contentType: row.content_type,
+    size: num(row.size),
+    sha256: row.sha256,
+    receivedSha256: row.received_sha256,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    reason: row.reason,
+    apiKeyId: row.api_key_id,
+    attempts: num(row.attempts),
+    nextAttemptAt: numOrNull(row.next_attempt_at),
+    leaseOwner: row.lease_owner,
+    leaseUntil: numOrNull(row.lease_until),
+    expiresAt: num(row.expires_at),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+    uploadedAt: numOrNull(row.uploaded_at),
+    archivedAt: numOrNull(row.archived_at),
+    deletedAt: numOrNull(row.deleted_at),
+  };
+}
+
+function toRow(r: UploadRecord): Insertable<UploadsTable> {
+  return {
+    id: r.id,
+    state: r.state,
+    key: r.key,
+    filename: r.filename,
+    declared_type: r.declaredType,
+    content_type: r.contentType,
+    size: r.size,
+    sha256: r.sha256,
+    received_sha256: r.receivedSha256,
+    metadata: JSON.stringify(r.metadata),
+    reason: r.reason,
+    api_key_id: r.apiKeyId,
+    attempts: r.attempts,
+    next_attempt_at: r.nextAttemptAt,
+    lease_owner: r.leaseOwner,
+    lease_until: r.leaseUntil,
+    expires_at: r.expiresAt,
+    created_at: r.createdAt,
+    updated_at: r.updatedAt,
+    uploaded_at: r.uploadedAt,
+    archived_at: r.archivedAt,
+    deleted_at: r.deletedAt,
+  };
+}
+
+/** Maps the fields present in a patch to their columns. */
+function toPatch(p: UploadPatch): Updateable<UploadsTable> {
+  const out: Updateable<UploadsTable> = {};
+  if (p.state !== undefined) out.state = p.state;
+  if (p.filename !== undefined) out.filename = p.filename;
+  if (p.declaredType !== undefined) out.declared_type = p.declaredType;
+  if (p.contentType !== undefined) out.content_type = p.contentType;
+  if (p.size !== undefined) out.size = p.size;
+  if (p.sha256 !== undefined) out.sha256 = p.sha256;
+  if (p.receivedSha256 !== undefined) out.received_sha256 = p.receivedSha256;
+  if (p.metadata !== undefined) out.metadata = JSON.stringify(p.metadata);
+  if (p.reason !== undefined) out.reason = p.reason;
+  if (p.apiKeyId !== undefined) out.api_key_id = p.apiKeyId;
+  if (p.attempts !== undefined) out.attempts = p.attempts;
+  if (p.nextAttemptAt !== undefined) out.next_attempt_at = p.nextAttemptAt;
+  if (p.leaseOwner !== undefined) out.lease_owner = p.leaseOwner;
+  if (p.leaseUntil !== undefined) out.lease_until = p.leaseUntil;
+  if (p.expiresAt !== undefined) out.expires_at = p.expiresAt;
+  if (p.updatedAt !== undefined) out.updated_at = p.updatedAt;
+  if (p.uploadedAt !== undefined) out.uploaded_at = p.uploadedAt;
+  if (p.archivedAt !== undefined) out.archived_at = p.archivedAt;
+  if (p.deletedAt !== undefined) out.deleted_at = p.deletedAt;
+  return out;
+}
+
+function toApiKey(row: Selectable<Database["api_keys"]>): ApiKeyRecord {
+  return { id: row.id, name: row.name, hash: row.hash, prefix: row.prefix, createdAt: num(row.created_at), revokedAt: numOrNull(row.revoked_at) };
+}
+
+function encodeCursor(r: UploadRecord): string {
+  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } | undefined {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [unknown, unknown];
+    return typeof createdAt === "number" && typeof id === "string" ? { createdAt, id } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,154 @@
+/** The behaviour every MetadataStore must have; runs unchanged against each SQL backend. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { newId } from "../internal/crypto.js";
+import type { MetadataStore, UploadRecord } from "./metadata-store.js";
+
+export interface MetadataStoreFixture {
+  store: MetadataStore;
+  close(): Promise<void>;
+}
+
+let clock = 1_800_000_000_000;
+export function upload(overrides: Partial<UploadRecord> = {}): UploadRecord {
+  const id = newId("upl");
+  const now = ++clock;
+  return {
+    id,
+    state: "issued",
+    key: `${id}/file.bin`,
+    filename: "file.bin",
+    declaredType: "application/octet-stream",
+    contentType: null,
+    size: 3,
+    sha256: null,
+    receivedSha256: null,
+    metadata: { owner: "ünïcode ✓" },
+    reason: null,
+    apiKeyId: null,
+    attempts: 0,
+    nextAttemptAt: null,
+    leaseOwner: null,
+    leaseUntil: null,
+    expiresAt: now + 300_000,
+    createdAt: now,
+    updatedAt: now,
+    uploadedAt: null,
+    archivedAt: null,
+    deletedAt: null,
+    ...overrides,
+  };
+}
+
+export function describeMetadataStore(name: string, open: () => Promise<MetadataStoreFixture>) {
+  describe(`MetadataStore conformance: ${name}`, () => {
+    let fx: MetadataStoreFixture;
+    let store: MetadataStore;
+    before(async () => {
+      fx = await open();
+      store = fx.store;
+      await store.migrate();
+      await store.migrate(); // idempotent
+    });
+    after(async () => fx.close());
+
+    it("round-trips an upload record exactly", async () => {
+      const r = upload({ sha256: "ab".repeat(32), size: 5 * 1024 ** 4 });
+      await store.insertUpload(r);
+      assert.deepEqual(await store.getUpload(r.id), r);
+      assert.equal(await store.getUpload(newId("upl")), undefined);
+    });
+
+    it("refuses a second upload with the same key", async () => {
+      const r = upload();
+      await store.insertUpload(r);
+      await assert.rejects(store.insertUpload({ ...upload(), key: r.key }));
+    });
+
+    it("applies conditional updates only from the named states", async () => {
+      const r = upload();
+      await store.insertUpload(r);
+      assert.equal(await store.updateUpload(r.id, { state: "uploaded", uploadedAt: 5 }, { states: ["issued", "uploading"] }), true);
+      assert.equal(await store.updateUpload(r.id, { state: "uploaded" }, { states: ["issued", "uploading"] }), false);
+      const got = await store.getUpload(r.id);
+      assert.equal(got?.state, "uploaded");
+      assert.equal(got?.uploadedAt, 5);
+      assert.deepEqual(got?.metadata, r.metadata);
+    });
+
+    it("lets exactly one of several owners hold a processing lease, until it lapses", async () => {
+      const r = upload({ state: "uploaded" });
+      await store.insertUpload(r);
+      const now = Date.now();
+      const results = await Promise.all(
+        ["w1", "w2", "w3", "w4"].map((owner) => store.acquireProcessingLease({ id: r.id, owner, now, leaseMs: 1000 })),
+      );
+      const winners = results.filter((x) => x !== undefined);
+      assert.equal(winners.length, 1);
+      const owner = winners[0]!.leaseOwner!;
+      assert.equal(await store.updateUpload(r.id, { state: "processing" }, { leaseOwner: "someone-else" }), false);
+      assert.equal(await store.updateUpload(r.id, { state: "processing" }, { leaseOwner: owner }), true);
+      assert.deepEqual(await store.findDueForProcessing({ now, limit: 100 }).then((ids) => ids.includes(r.id)), false);
+      const later = now + 1001;
+      assert.ok((await store.findDueForProcessing({ now: later, limit: 100 })).includes(r.id));
+      assert.equal((await store.acquireProcessingLease({ id: r.id, owner: "w9", now: later, leaseMs: 1000 }))?.leaseOwner, "w9");
+    });
+
+    it("never leases an upload that is not waiting for processing", async () => {
+      const r = upload({ state: "archived" });
+      await store.insertUpload(r);
+      assert.equal(await store.acquireProcessingLease({ id: r.id, owner: "w", now: Date.now(), leaseMs: 1000 }), undefined);
+    });
+
+    it("finds tickets that expired while waiting for bytes", async () => {
+      const r = upload({ expiresAt: 1000 });
+      await store.insertUpload(r);
+      const found = await store.findExpiredTickets({ now: 2000, limit: 1000 });
+      assert.ok(found.some((x) => x.id === r.id));
+      assert.ok(!(await store.findExpiredTickets({ now: 999, limit: 1000 })).some((x) => x.id === r.id));
+    });
+
+    it("lists files newest first, page by page, by state, without deleted ones", async () => {
+      const made: UploadRecord[] = [];
+      for (let i = 0; i < 5; i++) made.push(upload({ state: i === 4 ? "rejected" : "archived", metadata: { set: "list" } }));
+      made.push(upload({ state: "archived", deletedAt: 1 }));
+      made.push(upload({ state: "issued" }));
+      for (const r of made) await store.insertUpload(r);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listFiles({ limit: 2, ...(cursor && { cursor }) });
+        assert.ok(page.items.length <= 2);
+        seen.push(...page.items.map((f) => f.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      const expected = made.slice(0, 5).map((r) => r.id).reverse();
+      assert.deepEqual(seen.filter((id) => expected.includes(id)), expected);
+      assert.ok(!seen.includes(made[5]!.id) && !seen.includes(made[6]!.id));
+      const rejected = await store.listFiles({ limit: 100, state: "rejected" });
+      assert.ok(rejected.items.every((f) => f.state === "rejected"));
+      assert.ok(rejected.items.some((f) => f.id === made[4]!.id));
+    });
+
+    it("stores API keys by hash and revokes them once", async () => {
+      const k = { id: newId("key"), name: "ci", hash: "cd".repeat(32), prefix: "sk_abcd", createdAt: 1, revokedAt: null };
+      await store.insertApiKey(k);
+      assert.deepEqual(await store.findApiKeyByHash(k.hash), k);
+      assert.ok((await store.listApiKeys()).some((x) => x.id === k.id));
+      assert.equal(await store.revokeApiKey(k.id, 2), true);
+      assert.equal(await store.revokeApiKey(k.id, 3), false);
+      assert.equal((await store.findApiKeyByHash(k.hash))?.revokedAt, 2);
+    });
+
+    it("keeps the first value written for a setting", async () => {
+      const name = newId("setting");
+      const [a, b] = await Promise.all([store.getOrInitSetting(name, "first"), store.getOrInitSetting(name, "second")]);
+      assert.equal(a, b);
+      assert.equal(await store.getOrInitSetting(name, "third"), a);
+    });
+
+    it("answers ping", async () => {
+      await store.ping();
+    });
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The metadata-store port: every upload's record and state, API keys, and settings.
+ * One Kysely implementation serves SQLite (embedded) and, later, PostgreSQL; the conformance
+ * suite in `metadata-store.conformance.ts` runs against each.
+ */
+export const UPLOAD_STATES = [
+  "issued",
+  "uploading",
+  "uploaded",
+  "processing",
+  "archived",
+  "rejected",
+  "expired",
+  "failed",
+  "cancelled",
+] as const;
+export type UploadState = (typeof UPLOAD_STATES)[number];
+
+/** States after which nothing more happens to an upload on its own. */
+export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];
+/** States in which the bytes have arrived: the upload is a file. */
+export const FILE_STATES: readonly UploadState[] = ["uploaded", "processing", "archived", "rejected", "failed"];
+
+export interface UploadRecord {
+  id: string;
+  state: UploadState;
+  /** The object key, the same in staging and archive. */
+  key: string;
+  /** The client's original file name, as given. */
+  filename: string;
+  declaredType: string;
+  /** The type detected from the content, once processed. */
+  contentType: string | null;
+  /** The declared size; the object must match it. */
+  size: number;
+  /** Lowercase hex SHA-256 the client promised, if any. */
+  sha256: string | null;
+  /** The SHA-256 computed while the bytes streamed through the gateway, if they did. */
+  receivedSha256: string | null;
+  metadata: Record<string, string>;
+  reason: string | null;
+  apiKeyId: string | null;
+  attempts: number;
+  /** Milliseconds since the epoch, as are all times below. */
+  nextAttemptAt: number | null;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+  uploadedAt: number | null;
+  archivedAt: number | null;
+  deletedAt: number | null;
+}
+
+export type UploadPatch = Partial<Omit<UploadRecord, "id" | "createdAt" | "key">>;
+
+export interface UpdateCondition {
+  /** Apply only if the upload is in one of these states. */
+  states?: readonly UploadState[];
+  /** Apply only if this owner holds the processing lease. */
+  leaseOwner?: string;
+}
+
+export interface FilePage {
+  items: UploadRecord[];
+  nextCursor: string | null;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the key, hex. The key itself is never stored. */
+  hash: string;
+  /** The first characters of the key, to tell keys apart in listings. */
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface MetadataStore {
+  readonly name: string;
+  /** Brings the schema up to date. Idempotent, and safe to run from several instances. */
+  migrate(): Promise<void>;
+  insertUpload(record: UploadRecord): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | undefined>;
+  /** A conditional update: true if it applied. This is how state transitions stay race-free. */
+  updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition): Promise<boolean>;
+  /** Files (uploads whose bytes arrived), newest first, not deleted. */
+  listFiles(options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage>;
+  /** Ids of uploads awaiting processing whose next attempt is due and whose lease is free. */
+  findDueForProcessing(options: { now: number; limit: number }): Promise<string[]>;
+  /** Uploads still waiting for bytes after their ticket expired. */
+  findExpiredTickets(options: { now: number; limit: number }): Promise<UploadRecord[]>;
+  /**
+   * Takes the processing lease on an upload in `uploaded` or `processing` if it is free or
+   * lapsed. Returns the record if this owner now holds it.
+   */
+  acquireProcessingLease(options: { id: string; owner: string; now: number; leaseMs: number }): Promise<UploadRecord | undefined>;
+
+  insertApiKey(record: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+
+  /** Returns the stored value, storing `value` first if there was none (first writer wins). */
+  getOrInitSetting(name: string, value: string): Promise<string>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+import { type Kysely, type Migration, type MigrationProvider } from "kysely";
+
+/**
+ * Schema migrations, in order. Written with Kysely's schema builder so that the same
+ * migrations run on SQLite and PostgreSQL. Never edit one that has shipped; add a new one.
+ */
+const migrations: Record<string, Migration> = {
+  "0001_initial": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("uploads")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull().unique())
+        .addColumn("filename", "text", (c) => c.notNull())
+        .addColumn("declared_type", "text", (c) => c.notNull())
+        .addColumn("content_type", "text")
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("sha256", "text")
+        .addColumn("received_sha256", "text")
+        .addColumn("metadata", "text", (c) => c.notNull().defaultTo("{}"))
+        .addColumn("reason", "text")
+        .addColumn("api_key_id", "text")
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_attempt_at", "bigint")
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_until", "bigint")
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("uploaded_at", "bigint")
+        .addColumn("archived_at", "bigint")
+        .addColumn("deleted_at", "bigint")
+        .execute();
+      await db.schema.createIndex("uploads_state_next_attempt").on("uploads").columns(["state", "next_attempt_at"]).execute();
+      await db.schema.createIndex("uploads_state_expires").on("uploads").columns(["state", "expires_at"]).execute();
+      await db.schema.createIndex("uploads_created").on("uploads").columns(["created_at", "id"]).execute();
+
+      await db.schema
+        .createTable("api_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull().unique())
+        .addColumn("prefix", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("revoked_at", "bigint")
+        .execute();
+
+      await db.schema
+        .createTable("settings")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

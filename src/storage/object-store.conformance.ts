@@ -1,0 +1,119 @@
+/**
+ * The behaviour every ObjectStore must have. Run it against a backend with
+ * `describeObjectStore("name", async () => ({ store, staging, archive, close }))`.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ObjectExistsError, ObjectNotFoundError, listAll, type ObjectStore } from "./object-store.js";
+
+export interface ObjectStoreFixture {
+  store: ObjectStore;
+  /** Two existing, empty buckets. */
+  buckets: [string, string];
+  close(): Promise<void>;
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const streamOf = (...chunks: Uint8Array[]) =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(c);
+      controller.close();
+    },
+  });
+const failingStream = (after: Uint8Array) =>
+  new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(after);
+      controller.error(new Error("client went away"));
+    },
+  });
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return new Response(stream).text();
+}
+
+export function describeObjectStore(name: string, open: () => Promise<ObjectStoreFixture>) {
+  describe(`ObjectStore conformance: ${name}`, () => {
+    let fx: ObjectStoreFixture;
+    let a: string;
+    let b: string;
+    before(async () => {
+      fx = await open();
+      [a, b] = fx.buckets;
+    });
+    after(async () => fx.close());
+
+    it("stores a streamed body and reads it back whole and by range", async () => {
+      const info = await fx.store.put({ bucket: a, key: "dir/one.txt", body: streamOf(bytes("hello "), bytes("world")), contentType: "text/plain" });
+      assert.equal(info.size, 11);
+      assert.equal(info.key, "dir/one.txt");
+      assert.equal((await fx.store.head({ bucket: a, key: "dir/one.txt" }))?.size, 11);
+      assert.equal(await readAll(await fx.store.read({ bucket: a, key: "dir/one.txt" })), "hello world");
+      assert.equal(await readAll(await fx.store.read({ bucket: a, key: "dir/one.txt", range: { start: 6, end: 9 } })), "worl");
+    });
+
+    it("refuses to overwrite with ifNoneMatch and keeps the first body", async () => {
+      await fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("first")), contentType: "text/plain", ifNoneMatch: true });
+      await assert.rejects(
+        fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("second")), contentType: "text/plain", ifNoneMatch: true }),
+        ObjectExistsError,
+      );
+      assert.equal(await readAll(await fx.store.read({ bucket: a, key: "once" })), "first");
+    });
+
+    it("overwrites without ifNoneMatch", async () => {
+      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("first")), contentType: "text/plain" });
+      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("second!")), contentType: "text/plain" });
+      assert.equal(await readAll(await fx.store.read({ bucket: a, key: "twice" })), "second!");
+    });
+
+    it("leaves no object when the body stream fails part-way", async () => {
+      await assert.rejects(
+        fx.store.put({ bucket: a, key: "broken", body: failingStream(bytes("partial")), contentType: "text/plain" }),
+      );
+      assert.equal(await fx.store.head({ bucket: a, key: "broken" }), undefined);
+    });
+
+    it("reports missing objects", async () => {
+      assert.equal(await fx.store.head({ bucket: a, key: "nope" }), undefined);
+      await assert.rejects(fx.store.read({ bucket: a, key: "nope" }), ObjectNotFoundError);
+      await assert.rejects(fx.store.copy({ source: { bucket: a, key: "nope" }, target: { bucket: b, key: "nope" } }), ObjectNotFoundError);
+    });
+
+    it("copies between buckets, and copying again is harmless", async () => {
+      await fx.store.put({ bucket: a, key: "c/src.bin", body: streamOf(bytes("payload")), contentType: "application/octet-stream" });
+      const first = await fx.store.copy({ source: { bucket: a, key: "c/src.bin" }, target: { bucket: b, key: "c/dst.bin" } });
+      const second = await fx.store.copy({ source: { bucket: a, key: "c/src.bin" }, target: { bucket: b, key: "c/dst.bin" } });
+      assert.equal(first.size, 7);
+      assert.equal(second.size, 7);
+      assert.equal(await readAll(await fx.store.read({ bucket: b, key: "c/dst.bin" })), "payload");
+      assert.equal(await readAll(await fx.store.read({ bucket: a, key: "c/src.bin" })), "payload");
+    });
+
+    it("deletes idempotently", async () => {
+      await fx.store.put({ bucket: a, key: "d/gone", body: streamOf(bytes("x")), contentType: "text/plain" });
+      await fx.store.delete({ bucket: a, key: "d/gone" });
+      await fx.store.delete({ bucket: a, key: "d/gone" });
+      assert.equal(await fx.store.head({ bucket: a, key: "d/gone" }), undefined);
+    });
+
+    it("lists in key order, by prefix and page", async () => {
+      for (const k of ["l/3", "l/1", "l/2", "m/1"]) {
+        await fx.store.put({ bucket: b, key: k, body: streamOf(bytes(k)), contentType: "text/plain" });
+      }
+      const first = await fx.store.list({ bucket: b, prefix: "l/", limit: 2 });
+      assert.deepEqual(first.objects.map((o) => o.key), ["l/1", "l/2"]);
+      assert.ok(first.next);
+      const second = await fx.store.list({ bucket: b, prefix: "l/", limit: 2, startAfter: first.next });
+      assert.deepEqual(second.objects.map((o) => o.key), ["l/3"]);
+      assert.equal(second.next, undefined);
+      const all: string[] = [];
+      for await (const o of listAll(fx.store, { bucket: b, prefix: "l/", limit: 1 })) all.push(o.key);
+      assert.deepEqual(all, ["l/1", "l/2", "l/3"]);
+    });
+
+    it("answers ping", async () => {
+      await fx.store.ping();
+    });
+  });
+}

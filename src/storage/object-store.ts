@@ -1,0 +1,88 @@
+/**
+ * The object-store port. Every backend (the filesystem for zero setup, S3-compatible
+ * stores at scale) implements this interface and passes `object-store.conformance.ts`.
+ */
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface PutObjectOptions extends ObjectRef {
+  body: ReadableStream<Uint8Array>;
+  contentType: string;
+  /** Refuse to overwrite an existing object (the `If-None-Match: *` precondition). */
+  ifNoneMatch?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ReadObjectOptions extends ObjectRef {
+  /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+  range?: { start: number; end: number };
+}
+
+export interface ListObjectsOptions {
+  bucket: string;
+  prefix?: string;
+  /** Return keys strictly after this one (a cursor). */
+  startAfter?: string;
+  limit?: number;
+}
+
+export interface ObjectPage {
+  objects: ObjectInfo[];
+  /** Pass as `startAfter` to get the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface ObjectStore {
+  /** Readable name for logs and `/readyz`. */
+  readonly name: string;
+  /** Creates what the store needs (buckets, directories). Idempotent. */
+  prepare(buckets: string[]): Promise<void>;
+  /**
+   * Stores a body. The object appears whole or not at all: a body stream that errors
+   * leaves nothing behind. Throws ObjectExistsError when `ifNoneMatch` is set and the key exists.
+   */
+  put(options: PutObjectOptions): Promise<ObjectInfo>;
+  head(ref: ObjectRef): Promise<ObjectInfo | undefined>;
+  /** Throws ObjectNotFoundError when the object does not exist. */
+  read(options: ReadObjectOptions): Promise<ReadableStream<Uint8Array>>;
+  /** Server-side copy; overwrites the target. */
+  copy(options: { source: ObjectRef; target: ObjectRef }): Promise<ObjectInfo>;
+  /** Idempotent: deleting a missing object succeeds. */
+  delete(ref: ObjectRef): Promise<void>;
+  list(options: ListObjectsOptions): Promise<ObjectPage>;
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+}
+
+export class ObjectExistsError extends Error {
+  constructor(ref: ObjectRef) {
+    super(`Object ${ref.bucket}/${ref.key} already exists.`);
+    this.name = "ObjectExistsError";
+  }
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(ref: ObjectRef) {
+    super(`Object ${ref.bucket}/${ref.key} does not exist.`);
+    this.name = "ObjectNotFoundError";
+  }
+}
+
+/** Iterates every object in a bucket, page by page. */
+export async function* listAll(store: ObjectStore, options: Omit<ListObjectsOptions, "startAfter">) {
+  let startAfter: string | undefined;
+  do {
+    const page = await store.list({ ...options, ...(startAfter !== undefined && { startAfter }) });
+    yield* page.objects;
+    startAfter = page.next;
+  } while (startAfter !== undefined);
+}

@@ -1,0 +1,157 @@
+/**
+ * The behaviour every TicketStore must have. It uses real time with short TTLs so that it
+ * runs unchanged against stores whose clock is a server's.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { newId } from "../internal/crypto.js";
+import { sleep } from "../internal/async.js";
+import type { Ticket, TicketStore } from "./ticket-store.js";
+
+export interface TicketStoreFixture {
+  store: TicketStore;
+  close(): Promise<void>;
+}
+
+const ticket = (ttlMs = 60_000): Ticket => ({
+  id: newId("upl"),
+  kind: "upload",
+  key: "k/file.bin",
+  contentType: "application/octet-stream",
+  size: 10,
+  expiresAt: Date.now() + ttlMs,
+});
+
+export function describeTicketStore(name: string, open: () => Promise<TicketStoreFixture>) {
+  describe(`TicketStore conformance: ${name}`, () => {
+    let fx: TicketStoreFixture;
+    let store: TicketStore;
+    before(async () => {
+      fx = await open();
+      store = fx.store;
+    });
+    after(async () => fx.close());
+
+    it("issues, claims once, and returns the ticket to its claimer", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const first = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.equal(first.ok, true);
+      assert.deepEqual(first.ok && first.ticket, t);
+      assert.deepEqual(await store.claim(t.id, { leaseMs: 10_000 }), { ok: false, reason: "claimed" });
+      assert.equal((await store.get(t.id))?.state, "claimed");
+    });
+
+    it("lets exactly one of 50 concurrent claimers win", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.claim(t.id, { leaseMs: 10_000 })));
+      assert.equal(results.filter((r) => r.ok).length, 1);
+      assert.ok(results.every((r) => r.ok || r.reason === "claimed"));
+    });
+
+    it("releases a claim so that the ticket can be claimed again", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const c = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.ok(c.ok);
+      assert.equal(await store.release(t.id, c.lease), true);
+      assert.equal(await store.release(t.id, c.lease), false, "a lease is released once");
+      assert.equal((await store.get(t.id))?.state, "issued");
+      assert.equal((await store.claim(t.id, { leaseMs: 10_000 })).ok, true);
+    });
+
+    it("consumes once with the holder's lease; later claims see it used", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const c = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.ok(c.ok);
+      assert.deepEqual(await store.consume(t.id, "not-the-lease"), { ok: false, reason: "lease_lost" });
+      assert.deepEqual(await store.consume(t.id, c.lease), { ok: true, ticket: t });
+      assert.deepEqual(await store.consume(t.id, c.lease), { ok: false, reason: "consumed" });
+      assert.deepEqual(await store.claim(t.id, { leaseMs: 10_000 }), { ok: false, reason: "consumed" });
+      assert.equal(await store.release(t.id, c.lease), false);
+      assert.equal((await store.get(t.id))?.state, "consumed");
+    });
+
+    it("consumes an unclaimed ticket directly, but not one someone holds", async () => {
+      const t = ticket();
+      await store.issue(t);
+      assert.deepEqual(await store.consume(t.id, null), { ok: true, ticket: t });
+      const u = ticket();
+      await store.issue(u);
+      assert.ok((await store.claim(u.id, { leaseMs: 10_000 })).ok);
+      assert.deepEqual(await store.consume(u.id, null), { ok: false, reason: "claimed" });
+    });
+
+    it("refuses claims after expiry, but lets a claim made in time be consumed", async () => {
+      const t = ticket(300);
+      const u = ticket(300);
+      await store.issue(t);
+      await store.issue(u);
+      const c = await store.claim(u.id, { leaseMs: 10_000 });
+      assert.ok(c.ok);
+      await sleep(450);
+      const late = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.equal(late.ok, false);
+      assert.ok(!late.ok && (late.reason === "expired" || late.reason === "unknown"), JSON.stringify(late));
+      assert.equal((await store.consume(t.id, null)).ok, false);
+      assert.equal((await store.consume(u.id, c.lease)).ok, true);
+    });
+
+    it("gives the ticket to a new claimer when a lease runs out, and the old holder loses it", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const dead = await store.claim(t.id, { leaseMs: 200 });
+      assert.ok(dead.ok);
+      await sleep(350);
+      assert.equal((await store.get(t.id))?.state, "issued");
+      const next = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.ok(next.ok);
+      assert.equal(await store.renew(t.id, dead.lease, { leaseMs: 10_000 }), false);
+      assert.deepEqual(await store.consume(t.id, dead.lease), { ok: false, reason: "lease_lost" });
+      assert.equal((await store.consume(t.id, next.lease)).ok, true);
+    });
+
+    it("renews a held lease so that it outlives its first term", async () => {
+      const t = ticket();
+      await store.issue(t);
+      const c = await store.claim(t.id, { leaseMs: 300 });
+      assert.ok(c.ok);
+      for (let i = 0; i < 3; i++) {
+        await sleep(150);
+        assert.equal(await store.renew(t.id, c.lease, { leaseMs: 300 }), true);
+      }
+      assert.deepEqual(await store.claim(t.id, { leaseMs: 300 }), { ok: false, reason: "claimed" });
+    });
+
+    it("revokes an issued ticket, but not a used one", async () => {
+      const t = ticket();
+      await store.issue(t);
+      assert.equal(await store.revoke(t.id), true);
+      assert.deepEqual(await store.claim(t.id, { leaseMs: 1000 }), { ok: false, reason: "revoked" });
+      const u = ticket();
+      await store.issue(u);
+      assert.equal((await store.consume(u.id, null)).ok, true);
+      assert.equal(await store.revoke(u.id), false);
+      assert.equal(await store.revoke(newId("upl")), false);
+    });
+
+    it("does not know tickets it never issued", async () => {
+      const id = newId("upl");
+      assert.deepEqual(await store.claim(id, { leaseMs: 1000 }), { ok: false, reason: "unknown" });
+      assert.deepEqual(await store.consume(id, null), { ok: false, reason: "unknown" });
+      assert.equal(await store.get(id), undefined);
+    });
+
+    it("refuses to issue the same id twice", async () => {
+      const t = ticket();
+      await store.issue(t);
+      await assert.rejects(store.issue(t));
+    });
+
+    it("answers ping", async () => {
+      await store.ping();
+    });
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * The ticket-store port: one-time permissions to upload (or download) one object.
+ *
+ *   issued ──claim──▶ claimed ──consume──▶ consumed
+ *     ▲                  │
+ *     └────release───────┘   (or the lease runs out: the claimer died)
+ *
+ * A ticket is good until `expiresAt`; a claim made before then may still be consumed after
+ * it. Consumed and revoked tickets are remembered until they expire, so a reused URL is
+ * told "used" rather than "unknown". Every backend passes `ticket-store.conformance.ts`.
+ */
+export type TicketKind = "upload" | "download";
+
+export interface Ticket {
+  id: string;
+  kind: TicketKind;
+  /** The object the ticket is for. */
+  key: string;
+  contentType: string;
+  size: number;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export type TicketState = "issued" | "claimed" | "consumed" | "revoked";
+
+export type ClaimResult =
+  | { ok: true; ticket: Ticket; lease: string }
+  | { ok: false; reason: "unknown" | "expired" | "claimed" | "consumed" | "revoked" };
+
+export type ConsumeResult = { ok: true; ticket: Ticket } | { ok: false; reason: "unknown" | "expired" | "claimed" | "consumed" | "revoked" | "lease_lost" };
+
+export interface TicketStore {
+  readonly name: string;
+  issue(ticket: Ticket): Promise<void>;
+  /** Atomically takes an issued ticket for `leaseMs`. Exactly one concurrent caller wins. */
+  claim(id: string, options: { leaseMs: number }): Promise<ClaimResult>;
+  /** Extends a held lease. False if the lease was lost. */
+  renew(id: string, lease: string, options: { leaseMs: number }): Promise<boolean>;
+  /** Gives a claimed ticket back, so that the URL may be used again. False if the lease was lost. */
+  release(id: string, lease: string): Promise<boolean>;
+  /**
+   * Marks the ticket used. With a lease, only its holder may; with `null`, only an issued,
+   * unclaimed ticket can be consumed directly (an arrival reported by storage).
+   */
+  consume(id: string, lease: string | null): Promise<ConsumeResult>;
+  /** Cancels an issued ticket. False if it was already claimed, consumed or unknown. */
+  revoke(id: string): Promise<boolean>;
+  get(id: string): Promise<{ ticket: Ticket; state: TicketState } | undefined>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long used tickets are remembered after expiry, so reuse reads as "used" not "unknown". */
+export const TOMBSTONE_MS = 60_000;
