@@ -24,7 +24,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async migrate(): Promise<void> {
     const { error } = await new Migrator({ db: this.#db, provider: migrationProvider }).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    if (error) throw error instanceof Error ? error : new Error("Migration failed", { cause: error });
   }
 
   async insertUpload(r: UploadRecord): Promise<void> {

@@ -1,8 +1,9 @@
-import { constants, createReadStream, createWriteStream } from "node:fs";
+import { constants, createReadStream, createWriteStream, type Dirent, type Stats } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { newId } from "../internal/crypto.js";
 import {
   ObjectExistsError,
@@ -42,7 +43,7 @@ export class FsObjectStore implements ObjectStore {
     const tmp = path.join(this.#tmp, newId("put"));
     try {
       await pipeline(
-        Readable.fromWeb(options.body as import("node:stream/web").ReadableStream<Uint8Array>),
+        Readable.fromWeb(options.body as NodeReadableStream<Uint8Array>),
         createWriteStream(tmp, { flags: "wx" }),
         ...(options.signal ? [{ signal: options.signal }] : []),
       );
@@ -116,7 +117,7 @@ export class FsObjectStore implements ObjectStore {
   async list(options: ListObjectsOptions): Promise<ObjectPage> {
     const bucketDir = this.#bucketDir(options.bucket);
     const limit = options.limit ?? 1000;
-    let entries: import("node:fs").Dirent[];
+    let entries: Dirent[];
     try {
       entries = await fs.readdir(bucketDir, { recursive: true, withFileTypes: true });
     } catch (err) {
@@ -159,7 +160,7 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.#bucketDir(ref.bucket), ...segments);
   }
 
-  #info(key: string, stat: import("node:fs").Stats): ObjectInfo {
+  #info(key: string, stat: Stats): ObjectInfo {
     return {
       key,
       size: stat.size,
