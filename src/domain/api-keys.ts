@@ -1,0 +1,63 @@
+import { newId, newSecret, sha256Hex } from "../internal/crypto.js";
+import type { ApiKeyRecord, MetadataStore } from "../metadata/metadata-store.js";
+import type { Principal } from "./uploads.js";
+
+/** How long an answer about a key is cached: revocation reaches every instance within this. */
+export const KEY_CACHE_MS = 5_000;
+const KEY_CACHE_MAX = 10_000;
+
+/**
+ * API keys are random 256-bit secrets (`sk_…`). Only their SHA-256 is stored: the keys are
+ * high-entropy, so a fast hash is enough, and lookup by hash means the secret itself is never
+ * compared byte by byte (no timing leak).
+ */
+export function generateApiKey(): string {
+  return `sk_${newSecret(32)}`;
+}
+
+export async function createApiKey(metadata: MetadataStore, options: { name: string; now: number }): Promise<{ key: string; record: ApiKeyRecord }> {
+  const key = generateApiKey();
+  const record: ApiKeyRecord = { id: newId("key"), name: options.name, hash: sha256Hex(key), prefix: key.slice(0, 10), createdAt: options.now, revokedAt: null };
+  await metadata.insertApiKey(record);
+  return { key, record };
+}
+
+export class ApiKeyAuthenticator {
+  readonly #metadata: MetadataStore;
+  readonly #configured: Map<string, Principal>;
+  readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  readonly #now: () => number;
+
+  constructor(options: { metadata: MetadataStore; configuredKeys: readonly string[]; now?: () => number }) {
+    this.#metadata = options.metadata;
+    this.#now = options.now ?? Date.now;
+    this.#configured = new Map(options.configuredKeys.map((k) => [sha256Hex(k), { keyId: `env:${sha256Hex(k).slice(0, 8)}` }]));
+  }
+
+  /** The key's principal, or undefined if the key is unknown or revoked. Throws if the store is down. */
+  async authenticate(key: string): Promise<Principal | undefined> {
+    const hash = sha256Hex(key);
+    const configured = this.#configured.get(hash);
+    if (configured) return configured;
+    const now = this.#now();
+    const cached = this.#cache.get(hash);
+    if (cached && cached.until > now) return cached.principal;
+    const record = await this.#metadata.findApiKeyByHash(hash);
+    const principal = record && record.revokedAt === null ? { keyId: record.id } : undefined;
+    if (this.#cache.size >= KEY_CACHE_MAX) this.#cache.clear(); // bounded: a flood of wrong keys cannot grow it
+    this.#cache.set(hash, { principal, until: now + KEY_CACHE_MS });
+    return principal;
+  }
+}
+
+/**
+ * With no key configured and none ever stored, the first start creates one and returns it
+ * so that it can be shown once. Returns undefined when keys exist (even if all are revoked:
+ * an operator who revoked every key meant it).
+ */
+export async function bootstrapApiKey(metadata: MetadataStore, options: { configuredKeys: readonly string[]; now: number }): Promise<string | undefined> {
+  if (options.configuredKeys.length > 0) return undefined;
+  if ((await metadata.listApiKeys()).length > 0) return undefined;
+  const { key } = await createApiKey(metadata, { name: "bootstrap", now: options.now });
+  return key;
+}

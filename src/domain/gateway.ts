@@ -1,0 +1,148 @@
+import { createHash } from "node:crypto";
+import { SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
+import { ObjectExistsError } from "../storage/object-store.js";
+import type { ClaimResult } from "../tickets/ticket-store.js";
+import { mediaTypeEssence } from "./content-type.js";
+import { TICKET_LEASE_MS, type Services } from "./services.js";
+import { guard, recordArrival } from "./uploads.js";
+
+export interface GatewayUpload {
+  id: string;
+  expires: string | undefined;
+  signature: string | undefined;
+  contentType: string | undefined;
+  /** The Content-Length header, if the client sent one (chunked bodies have none). */
+  contentLength: number | undefined;
+  body: ReadableStream<Uint8Array> | null;
+  /** Fires when the client goes away. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Receives an upload's bytes through Sluice ("a worker in front of the bucket"). Order matters:
+ * 1. the URL's signature and expiry, before any store is touched;
+ * 2. the ticket claim, before the first byte is read (one concurrent use wins; others get 409/410);
+ * 3. the body streamed to staging with constant memory, its length enforced as it flows and
+ *    its SHA-256 computed on the way;
+ * 4. on success the ticket is consumed and the arrival recorded; on any failure the partial
+ *    object is discarded and the claim released, so the same URL may be retried.
+ */
+export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string }> {
+  verifyUrl(s, "PUT", upload.id, upload.expires, upload.signature);
+
+  const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: TICKET_LEASE_MS }));
+  if (!claim.ok) throw refusal(claim.reason);
+  const { ticket, lease } = claim;
+  const renewal = setInterval(() => {
+    s.tickets.renew(upload.id, lease, { leaseMs: TICKET_LEASE_MS }).catch((err: unknown) => {
+      s.logger.warn({ err, uploadId: upload.id }, "could not renew the upload's ticket lease");
+    });
+  }, TICKET_LEASE_MS / 3);
+
+  let stored = false;
+  try {
+    if (mediaTypeEssence(upload.contentType ?? "") !== ticket.contentType) {
+      throw badRequest("content_type_mismatch", `Content-Type must be ${ticket.contentType}, as declared.`);
+    }
+    if (upload.contentLength !== undefined && upload.contentLength > ticket.size) {
+      throw tooLarge(`The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
+    }
+    if (upload.contentLength !== undefined && upload.contentLength !== ticket.size) {
+      throw badRequest("length_mismatch", `The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
+    }
+    await s.metadata.updateUpload(upload.id, { state: "uploading", updatedAt: s.now() }, { states: ["issued"] });
+
+    const hash = createHash("sha256");
+    const body = (upload.body ?? emptyStream()).pipeThrough(exactLength(ticket.size)).pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          hash.update(chunk);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const info = await s.objects
+      .put({
+        bucket: s.config.buckets.staging,
+        key: ticket.key,
+        body,
+        contentType: ticket.contentType,
+        ifNoneMatch: true,
+        ...(upload.signal && { signal: upload.signal }),
+      })
+      .catch((err: unknown) => {
+        if (err instanceof ObjectExistsError) throw gone("already_used", "This upload URL has already been used.");
+        // The length checks above surface here, wrapped by the stream machinery.
+        const cause = findSluiceError(err);
+        if (cause) throw cause;
+        if (upload.signal?.aborted) throw badRequest("client_aborted", "The client went away before the body was complete.");
+        throw err;
+      });
+    stored = true;
+    const sha256 = hash.digest("hex");
+    const consumed = await guard("ticket store", () => s.tickets.consume(upload.id, lease));
+    if (!consumed.ok) s.logger.warn({ uploadId: upload.id, reason: consumed.reason }, "stored an upload whose ticket lease had lapsed");
+    await recordArrival(s, { id: upload.id, via: "gateway", receivedSha256: sha256 });
+    return { id: upload.id, size: info.size, sha256 };
+  } catch (err) {
+    if (!stored) {
+      await s.tickets.release(upload.id, lease).catch(() => undefined); // the lease lapses on its own otherwise
+      await s.metadata.updateUpload(upload.id, { state: "issued", updatedAt: s.now() }, { states: ["uploading"] }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    clearInterval(renewal);
+  }
+}
+
+/** Checks a URL Sluice signed: the signature first, so that a forged expiry is never trusted. */
+export function verifyUrl(s: Services, method: string, id: string, expires: string | undefined, signature: string | undefined, extra: string[] = []) {
+  if (!expires || !signature || !/^\d{1,12}$/.test(expires)) {
+    throw forbidden("invalid_signature", "The URL is missing its expiry or signature.");
+  }
+  if (!s.signer.verify([method, id, expires, ...extra], signature)) {
+    throw forbidden("invalid_signature", "The URL's signature does not match.");
+  }
+  if (Number(expires) * 1000 <= s.now()) throw gone("expired", "The URL has expired.");
+}
+
+function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): SluiceError {
+  switch (reason) {
+    case "claimed":
+      return conflict("upload_in_progress", "This URL is being used by another request right now.");
+    case "consumed":
+      return gone("already_used", "This upload URL has already been used.");
+    case "revoked":
+      return gone("cancelled", "This upload was cancelled.");
+    case "expired":
+      return gone("expired", "The URL has expired.");
+    case "unknown":
+      return gone("unknown_upload", "This upload URL is no longer valid.");
+  }
+}
+
+/** Passes exactly `size` bytes: more fails with 413 as soon as it is seen, fewer fails at the end. */
+function exactLength(size: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > size) controller.error(tooLarge(`The body is longer than the ${size} bytes declared.`));
+      else controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (seen < size) controller.error(badRequest("length_mismatch", `The body ended after ${seen} of ${size} bytes.`));
+    },
+  });
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
+}
+
+function findSluiceError(err: unknown): SluiceError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof SluiceError) return e;
+  }
+  return undefined;
+}

@@ -1,0 +1,159 @@
+import { createHash } from "node:crypto";
+import { backoffMs } from "../internal/async.js";
+import type { UploadRecord } from "../metadata/metadata-store.js";
+import type { ObjectRef } from "../storage/object-store.js";
+import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
+import { isRejection } from "./processors.js";
+import { PROCESSING_LEASE_MS, type Services } from "./services.js";
+
+type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
+
+/**
+ * Checks an arrived upload and moves it to its final place. Safe to call any number of times,
+ * from any number of workers: the processing lease lets one run at a time, and every step
+ * can be repeated after a crash at any point without losing or duplicating the file:
+ *   copy to archive → record "archived" → delete from staging.
+ */
+export async function processUpload(s: Services, id: string): Promise<void> {
+  const owner = s.instanceId;
+  const started = s.now();
+  const record = await s.metadata.acquireProcessingLease({ id, owner, now: started, leaseMs: PROCESSING_LEASE_MS });
+  if (!record) return; // already final, not yet arrived, or another worker has it
+  const log = s.logger.child({ uploadId: id });
+  try {
+    await s.metadata.updateUpload(id, { state: "processing", updatedAt: s.now() }, { leaseOwner: owner });
+    const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };
+    const head = await s.objects.head(staging);
+    if (!head) {
+      if (await alreadyArchived(s, record)) {
+        await finish(s, record, { state: "archived", contentType: record.contentType ?? record.declaredType, reason: null });
+        return;
+      }
+      throw new Error("The object is not in staging.");
+    }
+    const verdict = await inspect(s, record, staging, head.size);
+    if (verdict.accept) {
+      await s.objects.copy({ source: staging, target: { bucket: s.config.buckets.archive, key: record.key } });
+      await finish(s, record, { state: "archived", contentType: verdict.contentType, reason: null });
+      await s.objects.delete(staging);
+      s.metrics.archived.inc();
+      s.metrics.processingDuration.observe({ outcome: "archived" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
+      log.info({ contentType: verdict.contentType, size: head.size }, "file archived");
+    } else {
+      if (s.config.buckets.quarantine) {
+        await s.objects.copy({ source: staging, target: { bucket: s.config.buckets.quarantine, key: record.key } });
+      }
+      await finish(s, record, { state: "rejected", contentType: verdict.contentType, reason: verdict.reason });
+      await s.objects.delete(staging);
+      s.metrics.rejected.inc({ reason: verdict.code });
+      s.metrics.processingDuration.observe({ outcome: "rejected" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
+      log.info({ reason: verdict.reason }, "file rejected");
+    }
+  } catch (err) {
+    await scheduleRetry(s, record, err);
+  }
+}
+
+/** The checks, reading only what each needs: a HEAD, the first bytes, and the whole body only for a promised checksum. */
+async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, size: number): Promise<Verdict> {
+  if (size !== record.size) {
+    return { accept: false, code: "size_mismatch", reason: `size_mismatch: declared ${record.size} bytes, received ${size}`, contentType: null };
+  }
+  const first = size === 0 ? new Uint8Array() : await readAll(await s.objects.read({ ...staging, range: { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 } }));
+  const sniffed = await sniffContentType(first, record.declaredType);
+  if (!sniffed.ok) return { accept: false, code: "type_mismatch", reason: `type_mismatch: ${sniffed.reason}`, contentType: sniffed.detected ?? null };
+  const contentType = sniffed.contentType;
+  if (!isTypeAllowed(contentType, s.config.allowedTypes)) {
+    return { accept: false, code: "type_not_allowed", reason: `type_not_allowed: ${contentType} is not allowed`, contentType };
+  }
+  if (record.sha256) {
+    const actual = record.receivedSha256 ?? (await sha256Of(await s.objects.read(staging)));
+    if (actual !== record.sha256) {
+      return { accept: false, code: "checksum_mismatch", reason: `checksum_mismatch: expected sha256 ${record.sha256}, received ${actual}`, contentType };
+    }
+  }
+  for (const processor of s.processors) {
+    const result = await processor.run({
+      file: {
+        id: record.id,
+        filename: record.filename,
+        declaredType: record.declaredType,
+        contentType,
+        size,
+        sha256: record.sha256 ?? record.receivedSha256,
+        metadata: record.metadata,
+      },
+      read: () => s.objects.read(staging),
+      signal: AbortSignal.timeout(PROCESSING_LEASE_MS / 2),
+    });
+    if (isRejection(result)) {
+      return { accept: false, code: "processor", reason: `processor ${processor.name}: ${result.reject}`, contentType };
+    }
+  }
+  return { accept: true, contentType };
+}
+
+async function finish(
+  s: Services,
+  record: UploadRecord,
+  outcome: { state: "archived" | "rejected"; contentType: string | null; reason: string | null },
+): Promise<void> {
+  const now = s.now();
+  const applied = await s.metadata.updateUpload(
+    record.id,
+    {
+      state: outcome.state,
+      contentType: outcome.contentType,
+      reason: outcome.reason,
+      archivedAt: outcome.state === "archived" ? now : null,
+      updatedAt: now,
+      leaseOwner: null,
+      leaseUntil: null,
+      nextAttemptAt: null,
+    },
+    { leaseOwner: s.instanceId, states: ["processing"] },
+  );
+  if (!applied) throw new Error("Lost the processing lease before recording the outcome.");
+}
+
+/** A failure (not a rejection): try again later with backoff, or give up as `failed`. */
+async function scheduleRetry(s: Services, record: UploadRecord, err: unknown): Promise<void> {
+  const attempts = record.attempts + 1;
+  const reason = err instanceof Error ? err.message : String(err);
+  const now = s.now();
+  if (attempts >= s.config.maxAttempts) {
+    await s.metadata.updateUpload(
+      record.id,
+      { state: "failed", reason: `failed after ${attempts} attempts: ${reason}`, attempts, updatedAt: now, leaseOwner: null, leaseUntil: null, nextAttemptAt: null },
+      { leaseOwner: s.instanceId },
+    );
+    s.metrics.failed.inc();
+    s.logger.error({ uploadId: record.id, err }, "processing failed for good");
+    return;
+  }
+  const at = now + backoffMs(attempts);
+  await s.metadata.updateUpload(
+    record.id,
+    { attempts, reason: `attempt ${attempts} failed: ${reason}`, nextAttemptAt: at, updatedAt: now, leaseOwner: null, leaseUntil: null },
+    { leaseOwner: s.instanceId },
+  );
+  s.metrics.processingRetries.inc();
+  s.logger.warn({ uploadId: record.id, attempts, err }, "processing attempt failed; will retry");
+  s.arrivals.enqueue(record.id, at);
+}
+
+async function alreadyArchived(s: Services, record: UploadRecord): Promise<boolean> {
+  const archived = await s.objects.head({ bucket: s.config.buckets.archive, key: record.key });
+  return archived?.size === record.size;
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function sha256Of(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const hash = createHash("sha256");
+  const reader = stream.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) hash.update(r.value);
+  return hash.digest("hex");
+}

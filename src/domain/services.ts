@@ -1,0 +1,38 @@
+import type { Config } from "../config.js";
+import type { Logger } from "../internal/logger.js";
+import type { Metrics } from "../internal/metrics.js";
+import type { MetadataStore } from "../metadata/metadata-store.js";
+import type { ObjectStore } from "../storage/object-store.js";
+import type { TicketStore } from "../tickets/ticket-store.js";
+import type { Processor } from "./processors.js";
+import type { UrlSigner } from "./signing.js";
+
+/** Where arrivals are announced, so that processing starts (in process, or on a queue). */
+export interface ArrivalQueue {
+  /** Processing of this upload is due now (or at `at`, epoch ms). Duplicates are harmless. */
+  enqueue(uploadId: string, at?: number): void;
+}
+
+/**
+ * Everything the domain functions use, built once at the composition root from the
+ * configuration. Domain code sees only these interfaces, never a backend or HTTP.
+ */
+export interface Services {
+  config: Config;
+  objects: ObjectStore;
+  tickets: TicketStore;
+  metadata: MetadataStore;
+  signer: UrlSigner;
+  processors: Processor[];
+  arrivals: ArrivalQueue;
+  metrics: Metrics;
+  logger: Logger;
+  /** Names this process as a lease holder. */
+  instanceId: string;
+  now(): number;
+}
+
+/** How long a gateway upload or download holds its ticket before it must renew. */
+export const TICKET_LEASE_MS = 30_000;
+/** How long one processing attempt may hold an upload before another worker may take it. */
+export const PROCESSING_LEASE_MS = 5 * 60_000;
