@@ -132,8 +132,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError("Invalid SLUICE_TICKETS: only memory is available in this version");
   }
   const database = parseDatabase(e.SLUICE_DATABASE ?? `sqlite:${path.join(dataDir, "sluice.db")}`);
-  const buckets = new Set([e.SLUICE_STAGING_BUCKET, e.SLUICE_ARCHIVE_BUCKET, e.SLUICE_QUARANTINE_BUCKET]);
-  if (buckets.size !== (e.SLUICE_QUARANTINE_BUCKET ? 3 : 2)) {
+  const named = [e.SLUICE_STAGING_BUCKET, e.SLUICE_ARCHIVE_BUCKET, ...(e.SLUICE_QUARANTINE_BUCKET ? [e.SLUICE_QUARANTINE_BUCKET] : [])];
+  if (new Set(named).size !== named.length) {
     throw new ConfigError("Invalid SLUICE_ARCHIVE_BUCKET: staging, archive and quarantine buckets must differ");
   }
   return {

@@ -1,0 +1,52 @@
+import { z } from "@hono/zod-openapi";
+import { receiveGatewayUpload } from "../../domain/gateway.js";
+import { SluiceError } from "../../errors.js";
+import type { App, AppOptions } from "../app.js";
+import { errorResponse } from "../errors.js";
+import { GatewayResultSchema, errorResponses } from "../schemas.js";
+
+const signedQuery = z.object({
+  expires: z.string().openapi({ param: { name: "expires", in: "query" }, description: "Unix seconds" }),
+  signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
+});
+
+export function registerGatewayRoutes(app: App, { services }: AppOptions) {
+  // The body is raw bytes streamed to storage, so this route is registered by hand: the
+  // OpenAPI validators would want to parse it.
+  app.openAPIRegistry.registerPath({
+    method: "put",
+    path: "/v1/uploads/{id}/content",
+    summary: "Upload the bytes through Sluice (the URL from POST /v1/uploads; no API key, the URL is signed)",
+    request: {
+      params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+      query: signedQuery,
+      body: { content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
+    },
+    responses: {
+      200: { description: "Stored in staging; processing has started", content: { "application/json": { schema: GatewayResultSchema } } },
+      ...errorResponses(400, 403, 409, 410, 413, 503),
+    },
+  });
+
+  app.put("/v1/uploads/:id/content", async (c) => {
+    const length = c.req.header("content-length");
+    try {
+      const result = await receiveGatewayUpload(services, {
+        id: c.req.param("id"),
+        expires: c.req.query("expires"),
+        signature: c.req.query("signature"),
+        contentType: c.req.header("content-type"),
+        contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+        body: c.req.raw.body,
+        signal: c.req.raw.signal,
+      });
+      return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200);
+    } catch (err) {
+      const response = errorResponse(c, err, services.logger);
+      // A refused body may not have been read to its end: close the connection rather
+      // than read (possibly gigabytes) more of it.
+      if (err instanceof SluiceError) response.headers.set("connection", "close");
+      return response;
+    }
+  });
+}

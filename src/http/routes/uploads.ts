@@ -1,0 +1,85 @@
+import { createRoute } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { RateLimiterRes } from "rate-limiter-flexible";
+import { cancelUpload, completeUpload, getUpload, issueUpload } from "../../domain/uploads.js";
+import { retryFailedUpload } from "../../domain/retry.js";
+import { SluiceError, tooLarge } from "../../errors.js";
+import type { App, AppOptions } from "../app.js";
+import { IdParam, IssuedUploadSchema, UploadRequestSchema, UploadSchema, errorResponses } from "../schemas.js";
+import { uploadView } from "../views.js";
+
+const security = [{ apiKey: [] }];
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+
+const issue = createRoute({
+  method: "post",
+  path: "/v1/uploads",
+  summary: "Ask for a one-time upload URL",
+  security,
+  request: { body: { content: json(UploadRequestSchema), required: true } },
+  responses: {
+    201: { description: "Upload instructions", content: json(IssuedUploadSchema) },
+    ...errorResponses(400, 401, 413, 415, 422, 429, 503),
+  },
+});
+
+const status = createRoute({
+  method: "get",
+  path: "/v1/uploads/{id}",
+  summary: "An upload's state",
+  security,
+  request: { params: IdParam("upl") },
+  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 503) },
+});
+
+const cancel = createRoute({
+  method: "delete",
+  path: "/v1/uploads/{id}",
+  summary: "Cancel an upload whose bytes have not arrived; its URL then gives 410",
+  security,
+  request: { params: IdParam("upl") },
+  responses: { 200: { description: "The cancelled upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
+});
+
+const complete = createRoute({
+  method: "post",
+  path: "/v1/uploads/{id}/complete",
+  summary: "Say the bytes are uploaded (idempotent); Sluice checks the object and starts processing",
+  security,
+  request: { params: IdParam("upl") },
+  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
+});
+
+const retry = createRoute({
+  method: "post",
+  path: "/v1/uploads/{id}/retry",
+  summary: "Process a failed upload again (operators)",
+  security,
+  request: { params: IdParam("upl") },
+  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 503) },
+});
+
+export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: AppOptions) {
+  app.use(
+    "/v1/uploads",
+    bodyLimit({ maxSize: 64 * 1024, onError: () => { throw tooLarge("The request body is over 64 KiB."); } }),
+  );
+  app.openapi(issue, async (c) => {
+    const principal = c.get("principal");
+    if (uploadRateLimiter) {
+      try {
+        await uploadRateLimiter.consume(principal.keyId);
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res;
+        const retryAfter = String(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+        throw new SluiceError(429, "rate_limited", `Too many uploads requested; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
+      }
+    }
+    const { record, upload } = await issueUpload(services, principal, c.req.valid("json"));
+    return c.json({ id: record.id, state: record.state, key: record.key, expiresAt: new Date(record.expiresAt).toISOString(), upload }, 201);
+  });
+  app.openapi(status, async (c) => c.json(uploadView(await getUpload(services, c.req.valid("param").id)), 200));
+  app.openapi(cancel, async (c) => c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200));
+  app.openapi(complete, async (c) => c.json(uploadView(await completeUpload(services, c.req.valid("param").id)), 200));
+  app.openapi(retry, async (c) => c.json(uploadView(await retryFailedUpload(services, c.req.valid("param").id)), 200));
+}

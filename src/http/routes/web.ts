@@ -1,0 +1,37 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { App, AppOptions } from "../app.js";
+
+const ASSETS: Record<string, string> = {
+  "app.js": "text/javascript; charset=utf-8",
+  "app.js.map": "application/json",
+  "style.css": "text/css; charset=utf-8",
+};
+
+/** The web uploader: a static page and its bundled script. */
+export function registerWebRoutes(app: App, { webRoot, services }: AppOptions) {
+  if (!webRoot) return;
+  const root = webRoot;
+  const csp = [
+    "default-src 'self'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self' ${new URL(services.config.publicUrl).origin}`,
+    "style-src 'self'",
+    "script-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+
+  app.get("/", async (c) => {
+    const html = await fs.readFile(path.join(root, "index.html"), "utf8");
+    return c.html(html, 200, { "content-security-policy": csp, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
+  });
+  app.get("/assets/:name", async (c) => {
+    const name = c.req.param("name");
+    const type = ASSETS[name];
+    if (!type) return c.json({ error: { code: "not_found", message: "No such asset." } }, 404);
+    const body = await fs.readFile(path.join(root, name));
+    return c.body(body, 200, { "content-type": type, "cache-control": "no-cache", "x-content-type-options": "nosniff" });
+  });
+}

@@ -1,0 +1,117 @@
+import { z } from "@hono/zod-openapi";
+import { UPLOAD_STATES } from "../metadata/metadata-store.js";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "type_not_allowed" }),
+      message: z.string().openapi({ example: "Content type text/html is not allowed." }),
+    }),
+  })
+  .openapi("Error");
+
+const MAX_METADATA_ENTRIES = 32;
+const MAX_METADATA_BYTES = 8 * 1024;
+
+export const MetadataSchema = z
+  .record(z.string().min(1).max(128), z.string().max(1024))
+  .refine((m) => Object.keys(m).length <= MAX_METADATA_ENTRIES, `metadata holds at most ${MAX_METADATA_ENTRIES} entries`)
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, `metadata is at most ${MAX_METADATA_BYTES} bytes as JSON`)
+  .openapi({ example: { album: "holidays" } });
+
+export const UploadRequestSchema = z
+  .object({
+    filename: z.string().min(1).max(1024).openapi({ example: "cat.png", description: "The original name; kept as given, never used as-is in a key or header." }),
+    contentType: z
+      .string()
+      .max(255)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(\s*;.*)?$/, "contentType must be a media type such as image/png")
+      .openapi({ example: "image/png" }),
+    size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ example: 12345, description: "Bytes." }),
+    sha256: z.string().regex(/^[A-Fa-f0-9]{64}$/, "sha256 must be 64 hex digits").optional(),
+    metadata: MetadataSchema.optional(),
+    expiresIn: z.number().int().min(1).max(7 * 24 * 3600).optional().openapi({ description: "Seconds; clamped to the configured bounds.", example: 300 }),
+  })
+  .strict()
+  .openapi("UploadRequest");
+
+const iso = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
+const State = z.enum(UPLOAD_STATES).openapi("UploadState");
+
+export const IssuedUploadSchema = z
+  .object({
+    id: z.string().openapi({ example: "upl_q3v1…" }),
+    state: State,
+    key: z.string(),
+    expiresAt: iso,
+    upload: z.object({
+      method: z.literal("PUT"),
+      url: z.string(),
+      headers: z.record(z.string(), z.string()),
+    }),
+  })
+  .openapi("IssuedUpload");
+
+export const UploadSchema = z
+  .object({
+    id: z.string(),
+    state: State,
+    key: z.string(),
+    reason: z.string().optional(),
+    fileId: z.string().optional(),
+    expiresAt: iso,
+    createdAt: iso,
+  })
+  .openapi("Upload");
+
+export const GatewayResultSchema = z
+  .object({ id: z.string(), state: State, size: z.number().int(), sha256: z.string() })
+  .openapi("GatewayResult");
+
+export const FileSchema = z
+  .object({
+    id: z.string().openapi({ example: "fil_q3v1…" }),
+    uploadId: z.string(),
+    filename: z.string(),
+    declaredContentType: z.string(),
+    contentType: z.string().nullable().openapi({ description: "Detected from the content." }),
+    size: z.number().int(),
+    sha256: z.string().nullable(),
+    state: State,
+    reason: z.string().optional(),
+    metadata: z.record(z.string(), z.string()),
+    createdAt: iso,
+    archivedAt: iso.nullable(),
+  })
+  .openapi("File");
+
+export const FileListSchema = z.object({ items: z.array(FileSchema), nextCursor: z.string().nullable() }).openapi("FileList");
+
+export const DownloadSchema = z.object({ url: z.string(), expiresAt: iso }).openapi("Download");
+
+export const IdParam = (prefix: "upl" | "fil") =>
+  z.object({
+    id: z
+      .string()
+      .regex(new RegExp(`^${prefix}_[A-Za-z0-9_-]{22}$`), `id must look like ${prefix}_…`)
+      .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_AAAAAAAAAAAAAAAAAAAAAA` }),
+  });
+
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 503)[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s], content: { "application/json": { schema: ErrorSchema } } }]),
+  );
+
+const ERROR_DESCRIPTIONS = {
+  400: "Malformed request",
+  401: "Missing or invalid API key",
+  403: "Not allowed (bad signature)",
+  404: "Unknown",
+  409: "Conflict: in use right now",
+  410: "Gone: used, cancelled or expired",
+  413: "Too large",
+  415: "Type not allowed",
+  422: "Well-formed but invalid",
+  429: "Rate limited (see Retry-After)",
+  503: "A backend is unavailable",
+} as const;

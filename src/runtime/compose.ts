@@ -1,0 +1,88 @@
+import os from "node:os";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { Config } from "../config.js";
+import { ApiKeyAuthenticator, bootstrapApiKey } from "../domain/api-keys.js";
+import { processUpload } from "../domain/pipeline.js";
+import { loadProcessors } from "../domain/processors.js";
+import { startReconcileLoop } from "../domain/reconcile.js";
+import type { Services } from "../domain/services.js";
+import { UrlSigner } from "../domain/signing.js";
+import { InProcessArrivalQueue } from "../events/in-process.js";
+import { createApp, type App } from "../http/app.js";
+import { newId, newSecret } from "../internal/crypto.js";
+import { createLogger, type Logger } from "../internal/logger.js";
+import { Metrics } from "../internal/metrics.js";
+import { createMetadataStore } from "../metadata/factory.js";
+import { createObjectStore } from "../storage/factory.js";
+import { createTicketStore } from "../tickets/factory.js";
+
+export interface Sluice {
+  services: Services;
+  app: App;
+  /** Set on the very first start only: the API key created for the operator, to be shown once. */
+  bootstrapKey: string | undefined;
+  /** Starts background work: processing and the reconcile sweep. */
+  start(): void;
+  /** Waits for background work, then closes every backend. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the one place that turns configuration into backends and wires
+ * them together. Runtimes (Node now; Lambda and Workers later) call this and serve `app`.
+ */
+export async function createSluice(config: Config, options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean } = {}): Promise<Sluice> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
+
+  const objects = createObjectStore(config.storage);
+  const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
+  await objects.prepare(buckets);
+  const metadata = createMetadataStore(config.database);
+  await metadata.migrate();
+  const tickets = createTicketStore(config.tickets);
+
+  // Without a configured secret, one is made on first start and kept in the metadata store, so
+  // URLs survive restarts and every instance sharing the store signs alike.
+  const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
+  const processors = await loadProcessors(config.processors);
+  const arrivals = new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger });
+
+  const services: Services = {
+    config,
+    objects,
+    tickets,
+    metadata,
+    signer: new UrlSigner(signingSecret),
+    processors,
+    arrivals,
+    metrics,
+    logger,
+    instanceId: newId("inst"),
+    now: Date.now,
+  };
+
+  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
+  const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
+  const uploadRateLimiter = config.rateLimit
+    ? new RateLimiterMemory({ points: config.rateLimit.points, duration: config.rateLimit.durationSeconds })
+    : undefined;
+  const app = createApp({ services, auth, uploadRateLimiter, webRoot: options.webRoot });
+
+  let reconcile: { stop(): Promise<void> } | undefined;
+  return {
+    services,
+    app,
+    bootstrapKey,
+    start() {
+      arrivals.start((id) => processUpload(services, id));
+      reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
+    },
+    async close() {
+      await reconcile?.stop();
+      await arrivals.close();
+      await tickets.close();
+      await metadata.close();
+    },
+  };
+}

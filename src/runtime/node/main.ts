@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/** `npm start`: Sluice on Node's HTTP server. */
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { ConfigError, loadConfig, type Config } from "../../config.js";
+import { createSluice } from "../compose.js";
+
+function webRoot(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // Built: dist/runtime/node → dist/web. From source (npm run dev): the last build's dist/web.
+  for (const candidate of [path.resolve(here, "../../web"), path.resolve(here, "../../../dist/web")]) {
+    if (fs.existsSync(path.join(candidate, "index.html")) && fs.existsSync(path.join(candidate, "app.js"))) return candidate;
+  }
+  return undefined;
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const root = webRoot();
+  const sluice = await createSluice(config, { defaultMetrics: true, ...(root && { webRoot: root }) });
+  const { logger } = sluice.services;
+  if (!root) logger.warn("the web page is not built; run `npm run build` to serve it at /");
+
+  const server = serve(
+    {
+      fetch: sluice.app.fetch,
+      port: config.port,
+      hostname: config.host,
+      createServer: http.createServer,
+      // Large uploads stream for a long time: no overall request deadline, but headers must come promptly.
+      serverOptions: { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+    },
+    (info) => {
+    logger.info({ host: config.host, port: info.port }, "listening");
+    const base = config.publicUrl.replace(/:\d+$/, (m) => (config.port === 0 ? `:${info.port}` : m));
+    const lines = [`Sluice is listening on ${base}`];
+    if (sluice.bootstrapKey) {
+      // Shown once, on the terminal only (never through the logger): only its hash is stored.
+      lines.push(`API key (shown once, keep it): ${sluice.bootstrapKey}`, `Web uploader: ${base}/#key=${sluice.bootstrapKey}`);
+    } else {
+      lines.push(`Web uploader: ${base}/ (paste an API key when asked)`);
+    }
+    process.stderr.write(lines.map((l) => `  ${l}\n`).join(""));
+    },
+  );
+  sluice.start();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.close();
+    sluice.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+await main();
