@@ -18,7 +18,7 @@ export async function listFiles(s: Services, options: { limit: number; cursor?: 
 export async function getFile(s: Services, fileId: string): Promise<UploadRecord> {
   const uploadId = uploadIdOf(fileId);
   const record = uploadId ? await guard("metadata store", () => s.metadata.getUpload(uploadId)) : undefined;
-  if (!record || record.deletedAt !== null || !(FILE_STATES as readonly UploadState[]).includes(record.state)) {
+  if (!record || record.deletedAt !== null || !(FILE_STATES).includes(record.state)) {
     throw notFound(`File ${fileId}`);
   }
   return record;

@@ -1,6 +1,6 @@
 import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
 import { newId } from "../internal/crypto.js";
-import { FILE_STATES, type UploadRecord, type UploadState } from "../metadata/metadata-store.js";
+import { FILE_STATES, type UploadRecord } from "../metadata/metadata-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import type { Services } from "./services.js";
@@ -106,7 +106,7 @@ export async function getUpload(s: Services, id: string): Promise<UploadRecord> 
 export async function cancelUpload(s: Services, id: string): Promise<UploadRecord> {
   const record = await getUpload(s, id);
   if (record.state === "cancelled") return record;
-  if ((FILE_STATES as readonly UploadState[]).includes(record.state)) {
+  if ((FILE_STATES).includes(record.state)) {
     throw conflict("already_uploaded", `Upload ${id} has already arrived; delete the file instead.`);
   }
   if (record.state === "expired") throw gone("expired", `Upload ${id} has expired.`);

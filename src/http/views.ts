@@ -1,5 +1,5 @@
 import { fileIdOf } from "../domain/files.js";
-import { FILE_STATES, type UploadRecord, type UploadState } from "../metadata/metadata-store.js";
+import { FILE_STATES, type UploadRecord } from "../metadata/metadata-store.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -9,7 +9,7 @@ export function uploadView(r: UploadRecord) {
     state: r.state,
     key: r.key,
     ...(r.reason !== null && { reason: r.reason }),
-    ...((FILE_STATES as readonly UploadState[]).includes(r.state) && { fileId: fileIdOf(r.id) }),
+    ...((FILE_STATES).includes(r.state) && { fileId: fileIdOf(r.id) }),
     expiresAt: iso(r.expiresAt),
     createdAt: iso(r.createdAt),
   };

@@ -27,6 +27,7 @@ export function registerWebRoutes(app: App, { webRoot, services }: AppOptions) {
     const html = await fs.readFile(path.join(root, "index.html"), "utf8");
     return c.html(html, 200, { "content-security-policy": csp, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
   });
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/assets/:name", async (c) => {
     const name = c.req.param("name");
     const type = ASSETS[name];

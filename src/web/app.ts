@@ -1,0 +1,158 @@
+/**
+ * The web uploader. It uses the client SDK, so it knows the API only through it.
+ * The API key comes from the URL fragment (`/#key=sk_…`, as printed at first start; a fragment
+ * never reaches the server or its logs) or from the form, and is kept in localStorage.
+ */
+import { SluiceApiError, SluiceClient, type UploadStatus } from "../client/index.js";
+
+const STORAGE_KEY = "sluice.apiKey";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function takeKeyFromFragment(): void {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const key = params.get("key");
+  if (key) {
+    localStorage.setItem(STORAGE_KEY, key);
+    history.replaceState(null, "", location.pathname + location.search); // out of the address bar and history
+  }
+}
+
+function client(): SluiceClient | undefined {
+  const key = localStorage.getItem(STORAGE_KEY);
+  return key ? new SluiceClient({ baseUrl: location.origin, apiKey: key }) : undefined;
+}
+
+function showSections(): void {
+  const hasKey = client() !== undefined;
+  $("key-section").hidden = hasKey;
+  $("upload-section").hidden = !hasKey;
+  if (!hasKey) $<HTMLInputElement>("key-input").focus();
+}
+
+function describe(status: UploadStatus): string {
+  switch (status.state) {
+    case "archived":
+      return "Archived";
+    case "rejected":
+      return `Rejected: ${status.reason ?? "no reason given"}`;
+    case "failed":
+      return `Failed: ${status.reason ?? "no reason given"}`;
+    default:
+      return status.state[0]!.toUpperCase() + status.state.slice(1) + "…";
+  }
+}
+
+function addRow(file: File) {
+  const li = document.createElement("li");
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = file.name;
+  const progress = document.createElement("progress");
+  progress.max = file.size || 1;
+  progress.value = 0;
+  progress.setAttribute("aria-label", `Upload progress of ${file.name}`);
+  const state = document.createElement("span");
+  state.className = "state";
+  state.dataset.state = "waiting";
+  state.textContent = "Waiting…";
+  li.append(name, progress, state);
+  $("file-list").append(li);
+  const setState = (key: string, text: string) => {
+    state.dataset.state = key;
+    state.textContent = text;
+  };
+  return { li, progress, setState };
+}
+
+async function uploadOne(api: SluiceClient, file: File): Promise<void> {
+  const row = addRow(file);
+  try {
+    row.setState("uploading", "Uploading…");
+    const issued = await api.upload(file, {
+      onProgress: ({ loaded, total }) => {
+        row.progress.max = total || 1;
+        row.progress.value = loaded;
+      },
+    });
+    row.progress.value = row.progress.max;
+    const final = await api.waitForUpload(issued.id, { onState: (s) => row.setState(s.state, describe(s)) });
+    row.setState(final.state, describe(final));
+    if (final.state === "archived" && final.fileId) {
+      const fileId = final.fileId;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = `Download ${file.name}`;
+      button.addEventListener("click", () => {
+        api.downloadUrl(fileId).then(
+          ({ url }) => location.assign(url),
+          (err: unknown) => row.setState("error", `Download failed: ${message(err)}`),
+        );
+      });
+      row.li.append(button);
+    }
+  } catch (err) {
+    row.setState("error", `Upload failed: ${message(err)}`);
+    if (err instanceof SluiceApiError && err.status === 401) forgetKey("That API key was refused.");
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function uploadAll(files: FileList | File[]): void {
+  const api = client();
+  if (!api) return showSections();
+  for (const file of Array.from(files)) void uploadOne(api, file);
+}
+
+function forgetKey(reason = ""): void {
+  localStorage.removeItem(STORAGE_KEY);
+  $("key-error").textContent = reason;
+  showSections();
+}
+
+function init(): void {
+  takeKeyFromFragment();
+  showSections();
+
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = $<HTMLInputElement>("key-input");
+    const key = input.value.trim();
+    if (!/^\S+$/.test(key)) {
+      $("key-error").textContent = "Enter an API key.";
+      return;
+    }
+    localStorage.setItem(STORAGE_KEY, key);
+    input.value = "";
+    $("key-error").textContent = "";
+    showSections();
+    $("pick-button").focus();
+  });
+
+  const input = $<HTMLInputElement>("file-input");
+  $("pick-button").addEventListener("click", () => input.click());
+  input.addEventListener("change", () => {
+    if (input.files) uploadAll(input.files);
+    input.value = "";
+  });
+
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    if (e.dataTransfer?.files.length) uploadAll(e.dataTransfer.files);
+  });
+
+  $("forget-key").addEventListener("click", () => forgetKey());
+}
+
+init();
