@@ -1,0 +1,136 @@
+/**
+ * Starts the built Sluice (`dist/runtime/node/main.js`) as a real process on a free loopback
+ * port with its own data directory, and stops it by PID.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+export const MAIN = path.join(ROOT, "dist/runtime/node/main.js");
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+export interface TestServer {
+  url: string;
+  key: string;
+  dataDir: string;
+  process: ChildProcess;
+  /** Every line the server logged, parsed. */
+  logs: Record<string, unknown>[];
+  /** A JSON API call with the key. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field in tests
+  stop(): Promise<void>;
+}
+
+export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; keep?: boolean } = {}): Promise<TestServer> {
+  await fs.access(MAIN).catch(() => {
+    throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does).`);
+  });
+  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-")));
+  const port = await freePort();
+  const key = `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      SLUICE_DATA_DIR: dataDir,
+      SLUICE_API_KEYS: key,
+      SLUICE_RATE_LIMIT: "off",
+      SLUICE_LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const lines = readline.createInterface({ input: child.stdout! });
+  const listening = new Promise<void>((resolve, reject) => {
+    lines.on("line", (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "listening") resolve();
+      } catch {
+        logs.push({ raw: line });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`sluice exited with ${code} before listening:\n${stderr}`)));
+  });
+  await listening;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    key,
+    dataDir,
+    process: child,
+    logs,
+    async api(method, p, body, headers = {}) {
+      const res = await fetch(url + p, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined && { "content-type": "application/json" }),
+          ...headers,
+        },
+        ...(body !== undefined && { body: typeof body === "string" ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, "exit");
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (!options.keep) await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls an upload until it reaches a final state. */
+export async function waitForFinal(server: TestServer, id: string, timeoutMs = 15_000): Promise<{ state: string; reason?: string; fileId?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await server.api("GET", `/v1/uploads/${id}`);
+    const status = body as { state: string; reason?: string; fileId?: string };
+    if (["archived", "rejected", "expired", "failed", "cancelled"].includes(status.state)) return status;
+    if (Date.now() > deadline) throw new Error(`upload ${id} still ${status.state} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Lists every file below a directory, relative to it. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  } catch {
+    return [];
+  }
+}
