@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { BackendUnavailableError } from "../src/errors.js";
+import { receiveGatewayUpload } from "../src/domain/gateway.js";
+import { processUpload } from "../src/domain/pipeline.js";
+import { EXPIRY_GRACE_MS, reconcileStaging } from "../src/domain/reconcile.js";
+import { issueUpload, type Principal } from "../src/domain/uploads.js";
+import type { ObjectStore } from "../src/storage/object-store.js";
+import { MemoryTicketStore } from "../src/tickets/memory.js";
+import { PNG } from "./helpers/fixtures.js";
+import { filesUnder } from "./helpers/server.js";
+import { bodyOf, makeServices, type Harness } from "./helpers/services.js";
+
+const principal: Principal = { keyId: "test" };
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.close();
+});
+async function harness(options: Parameters<typeof makeServices>[0] = {}) {
+  const h = await makeServices(options);
+  open.push(h);
+  return h;
+}
+
+/** Issues an upload and streams PNG bytes through the gateway. */
+async function uploaded(h: Harness, bytes: Uint8Array = PNG) {
+  const { record, upload } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: bytes.byteLength });
+  const url = new URL(upload.url);
+  await receiveGatewayUpload(h.services, {
+    id: record.id,
+    expires: url.searchParams.get("expires") ?? undefined,
+    signature: url.searchParams.get("signature") ?? undefined,
+    contentType: "image/png",
+    contentLength: bytes.byteLength,
+    body: bodyOf(bytes),
+  });
+  return record;
+}
+
+const stagingOf = (h: Harness) => filesUnder(path.join(h.dir, "objects/staging"));
+const archiveOf = (h: Harness) => filesUnder(path.join(h.dir, "objects/archive"));
+
+/**
+ * Wraps a store so that the process "dies" around the next call of `method`: after doing
+ * the work (`after`), or before doing it (`instead`).
+ */
+function crash(method: "copy" | "delete", when: "after" | "instead") {
+  let left = 1;
+  return (store: ObjectStore): ObjectStore =>
+    new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== method || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          if (when === "instead" && left-- > 0) throw new Error(`simulated crash before ${method}`);
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (when === "after" && left-- > 0) throw new Error(`simulated crash after ${method}`);
+          return result;
+        };
+      },
+    });
+}
+
+describe("processing survives a crash at any step", () => {
+  it("after the copy to archive, before the record: a re-run archives exactly once", async () => {
+    const h = await harness({ wrapObjects: crash("copy", "after") });
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    let now = await h.services.metadata.getUpload(r.id);
+    assert.equal(now?.state, "processing");
+    assert.equal(now?.attempts, 1);
+    assert.deepEqual(await stagingOf(h), [r.key], "the staging copy is kept until the archive is recorded");
+    // The reconcile sweep re-drives it once the backoff is over.
+    await reconcileStaging(h.services, { now: (now?.nextAttemptAt ?? 0) + 1 });
+    assert.ok(h.queue.queued.some((q) => q.id === r.id));
+    await processUpload(h.services, r.id);
+    now = await h.services.metadata.getUpload(r.id);
+    assert.equal(now?.state, "archived");
+    assert.deepEqual(await stagingOf(h), []);
+    assert.deepEqual(await archiveOf(h), [r.key]);
+    assert.deepEqual(await fs.readFile(path.join(h.dir, "objects/archive", r.key)), PNG);
+  });
+
+  it("after the record, before the staging delete: the sweep removes the leftover and keeps the archive", async () => {
+    const h = await harness({ wrapObjects: crash("delete", "instead") });
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+    assert.deepEqual(await stagingOf(h), [r.key], "the crash left the staging copy");
+    const report = await reconcileStaging(h.services);
+    assert.equal(report.leftoversRemoved, 1);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.deepEqual(await archiveOf(h), [r.key]);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+  });
+
+  it("a dead worker's lease lapses and another worker finishes the file", async () => {
+    const h = await harness();
+    const r = await uploaded(h);
+    const t0 = Date.now();
+    const dead = await h.services.metadata.acquireProcessingLease({ id: r.id, owner: "inst_dead", now: t0, leaseMs: 200 });
+    assert.ok(dead);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.leaseOwner, "inst_dead", "a live lease is respected");
+    await new Promise((res) => setTimeout(res, 250));
+    assert.equal((await reconcileStaging(h.services)).redriven, 1);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+  });
+
+  it("two workers processing the same upload at once archive it once", async () => {
+    const a = await harness({ instanceId: "inst_a" });
+    const b = await makeServices({ shareWith: a, instanceId: "inst_b" });
+    open.push(b);
+    const r = await uploaded(a);
+    await Promise.all([processUpload(a.services, r.id), processUpload(b.services, r.id), processUpload(a.services, r.id)]);
+    const final = await a.services.metadata.getUpload(r.id);
+    assert.equal(final?.state, "archived");
+    assert.equal(final?.attempts, 0);
+    assert.deepEqual(await archiveOf(a), [r.key]);
+    assert.deepEqual(await stagingOf(a), []);
+    // And once more, late: nothing changes.
+    await processUpload(b.services, r.id);
+    assert.equal((await a.services.metadata.getUpload(r.id))?.archivedAt, final?.archivedAt);
+  });
+
+  it("retries a flaky processor with backoff and archives on a later attempt", async () => {
+    let calls = 0;
+    const h = await harness({
+      processors: [
+        {
+          name: "flaky",
+          run: () => {
+            if (++calls === 1) throw new Error("temporarily down");
+          },
+        },
+      ],
+    });
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    const waiting = await h.services.metadata.getUpload(r.id);
+    assert.equal(waiting?.attempts, 1);
+    assert.match(waiting?.reason ?? "", /attempt 1 failed: temporarily down/);
+    const retry = h.queue.queued.find((q) => q.id === r.id && q.at !== undefined);
+    assert.ok(retry?.at && retry.at > Date.now(), "the retry is scheduled in the future");
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.leaseOwner, null);
+    assert.equal((await h.services.metadata.findDueForProcessing({ now: Date.now(), limit: 10 })).includes(r.id), false, "not due before its backoff");
+    await h.services.metadata.updateUpload(r.id, { nextAttemptAt: Date.now() });
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+    assert.equal(calls, 2);
+  });
+
+  it("moves a rejected file to quarantine when one is configured", async () => {
+    const h = await harness({ env: { SLUICE_QUARANTINE_BUCKET: "quarantine" }, processors: [{ name: "no", run: () => ({ reject: "nope" }) }] });
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "rejected");
+    assert.deepEqual(await filesUnder(path.join(h.dir, "objects/quarantine")), [r.key]);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.deepEqual(await archiveOf(h), []);
+  });
+});
+
+describe("the reconcile sweep", () => {
+  it("records an arrival nobody reported, then it is processed", async () => {
+    const h = await harness();
+    const { record } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    await h.services.objects.put({ bucket: "staging", key: record.key, body: bodyOf(PNG), contentType: "image/png" });
+    const report = await reconcileStaging(h.services);
+    assert.equal(report.arrivalsFound, 1);
+    assert.equal((await h.services.metadata.getUpload(record.id))?.state, "uploaded");
+    assert.equal((await h.services.tickets.get(record.id))?.state, "consumed", "the URL is used up");
+    await processUpload(h.services, record.id);
+    assert.equal((await h.services.metadata.getUpload(record.id))?.state, "archived");
+    assert.deepEqual(await reconcileStaging(h.services), { expired: 0, redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 });
+  });
+
+  it("expires tickets that got no bytes, after the grace period", async () => {
+    const h = await harness();
+    const { record } = await issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: 3, expiresIn: 1 });
+    assert.equal((await reconcileStaging(h.services, { now: record.expiresAt + 1 })).expired, 0, "within the grace period");
+    const report = await reconcileStaging(h.services, { now: record.expiresAt + EXPIRY_GRACE_MS + 1 });
+    assert.equal(report.expired, 1);
+    const after = await h.services.metadata.getUpload(record.id);
+    assert.equal(after?.state, "expired");
+    assert.equal((await h.services.tickets.get(record.id))?.state, "revoked", "its URL can no longer be used");
+    assert.equal((await reconcileStaging(h.services, { now: record.expiresAt + EXPIRY_GRACE_MS + 2 })).expired, 0, "idempotent");
+  });
+
+  it("removes orphans and late uploads for used-up tickets", async () => {
+    const h = await harness({ processors: [{ name: "no", run: () => ({ reject: "nope" }) }] });
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "rejected");
+    for (const key of ["upl_AAAAAAAAAAAAAAAAAAAAAA/x.bin", "stray.bin", r.key]) {
+      await h.services.objects.put({ bucket: "staging", key, body: bodyOf(PNG), contentType: "image/png" });
+    }
+    const report = await reconcileStaging(h.services);
+    assert.equal(report.orphansRemoved, 2);
+    assert.equal(report.leftoversRemoved, 1);
+    assert.deepEqual(await stagingOf(h), []);
+  });
+});
+
+describe("failing closed", () => {
+  class DownTicketStore extends MemoryTicketStore {
+    override issue(): Promise<void> {
+      return Promise.reject(new Error("ECONNREFUSED"));
+    }
+    override claim(): never {
+      throw new Error("ECONNREFUSED");
+    }
+  }
+
+  it("issues nothing when the ticket store is down, and leaves no usable record", async () => {
+    const h = await harness({ tickets: new DownTicketStore() });
+    await assert.rejects(
+      issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: 3 }),
+      (err: unknown) => err instanceof BackendUnavailableError && err.status === 503 && err.backend === "ticket store",
+    );
+    const page = await h.services.metadata.listFiles({ limit: 10 });
+    assert.deepEqual(page.items, []);
+  });
+});
