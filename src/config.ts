@@ -87,6 +87,7 @@ const schema = z.object({
   SLUICE_DATABASE: z.string().min(1).optional(),
   SLUICE_API_KEYS: list.default([]),
   SLUICE_ALLOWED_TYPES: list
+    .transform((types) => types.map((t) => t.toLowerCase()))
     .pipe(z.array(z.string().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1))
     .default(["*/*"]),
   SLUICE_MAX_SIZE: wholeNumber("a size in bytes", 1, 5 * 1024 ** 4).default(5 * 1024 ** 3),
@@ -147,7 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tickets: { kind: "memory" },
     database,
     apiKeys: e.SLUICE_API_KEYS,
-    allowedTypes: e.SLUICE_ALLOWED_TYPES.map((t) => t.toLowerCase()),
+    allowedTypes: e.SLUICE_ALLOWED_TYPES,
     maxSize: e.SLUICE_MAX_SIZE,
     urlTtlSeconds: e.SLUICE_URL_TTL,
     urlTtlMaxSeconds: e.SLUICE_URL_TTL_MAX,

@@ -7,6 +7,8 @@ const MAX_KEY_NAME = 120;
 /** Characters no file name should hold: NUL, C0/C1 controls, DEL, and bidi overrides. */
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_ALL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function hasForbiddenCharacters(name: string): boolean {
   return FORBIDDEN.test(name);
@@ -19,6 +21,7 @@ export function safeKeyName(filename: string): string {
     .replace(/[\u0300-\u036f]/g, "") // strip combining accents: "é" → "e"
     .replace(/[^A-Za-z0-9._-]+/g, "_")
     .replace(/_+/g, "_")
+    .replace(/_*\._*/g, ".") // "x_(y)_.pdf" reads better as "x_y.pdf"
     .replace(/^[._-]+/, "") // no hidden files, no "." or ".."
     .replace(/[._-]+$/, "");
   if (safe.length > MAX_KEY_NAME) {
@@ -34,7 +37,7 @@ export function safeKeyName(filename: string): string {
  * RFC 5987/6266 `filename*`, so that no client name can inject a header or a path.
  */
 export function attachmentDisposition(filename: string): string {
-  const base = (filename.split(/[/\\]/).pop() ?? "").replace(FORBIDDEN, "");
+  const base = (filename.split(/[/\\]/).pop() ?? "").replace(FORBIDDEN_ALL, "");
   const ascii = safeKeyName(base).replace(/"/g, "");
   const encoded = encodeURIComponent(base.length > 0 ? base : ascii).replace(
     /['()*]/g,

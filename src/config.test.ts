@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("has working embedded defaults", () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.publicUrl, "http://127.0.0.1:8080");
+    assert.equal(c.storage.kind, "fs");
+    assert.equal(c.uploadMode, "gateway");
+    assert.deepEqual(c.buckets, { staging: "staging", archive: "archive", quarantine: undefined });
+    assert.equal(c.maxSize, 5 * 1024 ** 3);
+    assert.deepEqual(c.rateLimit, { points: 60, durationSeconds: 60 });
+    assert.deepEqual(c.allowedTypes, ["*/*"]);
+    assert.equal(c.database.kind, "sqlite");
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PORT: "http" }, /^Invalid PORT: /],
+    [{ PORT: "70000" }, /^Invalid PORT: /],
+    [{ SLUICE_MAX_SIZE: "-5" }, /^Invalid SLUICE_MAX_SIZE: /],
+    [{ SLUICE_ALLOWED_TYPES: "images" }, /^Invalid SLUICE_ALLOWED_TYPES: /],
+    [{ SLUICE_RATE_LIMIT: "lots" }, /^Invalid SLUICE_RATE_LIMIT: /],
+    [{ SLUICE_URL_TTL: "5000", SLUICE_URL_TTL_MAX: "60" }, /^Invalid SLUICE_URL_TTL: /],
+    [{ SLUICE_STAGING_BUCKET: "Bad_Bucket" }, /^Invalid SLUICE_STAGING_BUCKET: /],
+    [{ SLUICE_STAGING_BUCKET: "same", SLUICE_ARCHIVE_BUCKET: "same" }, /^Invalid SLUICE_ARCHIVE_BUCKET: /],
+    [{ SLUICE_LOG_LEVEL: "loud" }, /^Invalid SLUICE_LOG_LEVEL: /],
+    [{ SLUICE_DATABASE: "mysql://x" }, /^Invalid SLUICE_DATABASE: /],
+  ];
+  for (const [env, message] of bad) {
+    it(`stops on ${JSON.stringify(env)} with one line naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message) && !err.message.includes("\n"));
+    });
+  }
+
+  it("never echoes a secret's value", () => {
+    assert.throws(
+      () => loadConfig({ SLUICE_EVENTS_SECRET: "short-secret" }),
+      (err: unknown) => err instanceof ConfigError && err.message.startsWith("Invalid SLUICE_EVENTS_SECRET") && !err.message.includes("short-secret"),
+    );
+  });
+
+  it("parses rate limits and lists", () => {
+    assert.deepEqual(loadConfig({ SLUICE_RATE_LIMIT: "5/sec" }).rateLimit, { points: 5, durationSeconds: 1 });
+    assert.equal(loadConfig({ SLUICE_RATE_LIMIT: "off" }).rateLimit, undefined);
+    assert.deepEqual(loadConfig({ SLUICE_ALLOWED_TYPES: "image/*, Text/Plain" }).allowedTypes, ["image/*", "text/plain"]);
+    assert.deepEqual(loadConfig({ SLUICE_API_KEYS: "a, b,," }).apiKeys, ["a", "b"]);
+  });
+});
