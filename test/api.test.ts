@@ -10,7 +10,7 @@ before(async () => {
 after(async () => server.stop());
 
 async function put(url: string, body: Uint8Array | string, headers: Record<string, string>) {
-  const res = await fetch(url, { method: "PUT", headers, body });
+  const res = await fetch(url, { method: "PUT", headers, body: typeof body === "string" ? body : new Uint8Array(body) });
   return { status: res.status, body: (await res.json()) as { error?: { code: string }; state?: string; sha256?: string } };
 }
 

@@ -38,7 +38,7 @@ async function issue(body: Uint8Array, overrides: Record<string, unknown> = {}) 
 }
 
 async function put(url: string, body: Uint8Array | string, headers: Record<string, string>) {
-  const res = await fetch(url, { method: "PUT", headers, body });
+  const res = await fetch(url, { method: "PUT", headers, body: typeof body === "string" ? body : new Uint8Array(body) });
   return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
 }
 

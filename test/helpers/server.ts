@@ -30,6 +30,8 @@ export interface TestServer {
   process: ChildProcess;
   /** Every line the server logged, parsed. */
   logs: Record<string, unknown>[];
+  /** What the server wrote for people (the start-up banner). */
+  stderr(): string;
   /** A JSON API call with the key. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field in tests
   stop(): Promise<void>;
@@ -41,7 +43,7 @@ export async function startServer(env: Record<string, string> = {}, options: { d
   });
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-")));
   const port = await freePort();
-  const key = `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const key = env.SLUICE_API_KEYS ?? `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
     env: {
@@ -59,14 +61,22 @@ export async function startServer(env: Record<string, string> = {}, options: { d
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const lines = readline.createInterface({ input: child.stdout! });
+  // Ready once both the JSON log (stdout) and the banner for people (stderr) say so: two pipes, either may come first.
+  let logged = false;
+  let bannered = false;
+  const lines = readline.createInterface({ input: child.stdout });
   const listening = new Promise<void>((resolve, reject) => {
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      bannered ||= stderr.includes("Sluice is listening on");
+      if (logged && bannered) resolve();
+    });
     lines.on("line", (line) => {
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === "listening") resolve();
+        logged ||= entry.msg === "listening";
+        if (logged && bannered) resolve();
       } catch {
         logs.push({ raw: line });
       }
@@ -81,6 +91,7 @@ export async function startServer(env: Record<string, string> = {}, options: { d
     dataDir,
     process: child,
     logs,
+    stderr: () => stderr,
     async api(method, p, body, headers = {}) {
       const res = await fetch(url + p, {
         method,
