@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { filesUnder, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
+import { eventually, filesUnder, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
 before(async () => {
@@ -12,6 +12,11 @@ after(async () => server.stop());
 async function put(url: string, body: Uint8Array | string, headers: Record<string, string>) {
   const res = await fetch(url, { method: "PUT", headers, body: typeof body === "string" ? body : new Uint8Array(body) });
   return { status: res.status, body: (await res.json()) as { error?: { code: string }; state?: string; sha256?: string } };
+}
+
+/** What an upload has in staging. */
+async function stagingOf(id: string) {
+  return (await filesUnder(`${server.dataDir}/objects/staging`)).filter((k) => k.startsWith(`${id}/`));
 }
 
 /** Asserts the JSON error shape and status. */
@@ -81,7 +86,7 @@ describe("asking for an upload: bad input", () => {
     await server.api("POST", "/v1/uploads", { filename: "a.html", contentType: "text/html", size: 3 });
     await server.api("POST", "/v1/uploads", "{not json");
     assert.equal((await server.api("GET", "/v1/files?limit=1000")).body.items.length, before);
-    assert.deepEqual(await filesUnder(`${server.dataDir}/objects/staging`), []);
+    await eventually(async () => assert.deepEqual(await filesUnder(`${server.dataDir}/objects/staging`), []));
   });
 });
 
@@ -148,7 +153,7 @@ describe("the lifecycle", () => {
         archivedAt: undefined,
       },
     );
-    assert.deepEqual(await filesUnder(`${server.dataDir}/objects/staging`), []);
+    await eventually(async () => assert.deepEqual(await stagingOf(issued.body.id), []));
     assert.ok((await filesUnder(`${server.dataDir}/objects/archive`)).includes(issued.body.key));
 
     const listed = await server.api("GET", "/v1/files?state=archived&limit=1000");
@@ -221,7 +226,7 @@ describe("the lifecycle", () => {
     const final = await waitForFinal(server, issued.body.id);
     assert.equal(final.state, "rejected");
     assert.match(final.reason!, /^type_mismatch: declared image\/png/);
-    assert.deepEqual(await filesUnder(`${server.dataDir}/objects/staging`), []);
+    await eventually(async () => assert.deepEqual(await stagingOf(issued.body.id), []));
     assert.ok(!(await filesUnder(`${server.dataDir}/objects/archive`)).includes(issued.body.key));
     assertError(await server.api("GET", `/v1/files/${final.fileId}/download`), 409, "not_archived");
   });

@@ -5,8 +5,10 @@ import { afterEach, describe, it } from "node:test";
 import { BackendUnavailableError } from "../src/errors.js";
 import { receiveGatewayUpload } from "../src/domain/gateway.js";
 import { processUpload } from "../src/domain/pipeline.js";
-import { EXPIRY_GRACE_MS, reconcileStaging } from "../src/domain/reconcile.js";
-import { issueUpload, type Principal } from "../src/domain/uploads.js";
+import { reconcileStaging } from "../src/domain/reconcile.js";
+import { cancelUpload, getUploadStatus, issueUpload, type Principal } from "../src/domain/uploads.js";
+import type { MetadataStore } from "../src/metadata/metadata-store.js";
+import { SluiceError } from "../src/errors.js";
 import type { ObjectStore } from "../src/storage/object-store.js";
 import { MemoryTicketStore } from "../src/tickets/memory.js";
 import { PNG } from "./helpers/fixtures.js";
@@ -26,7 +28,7 @@ async function harness(options: Parameters<typeof makeServices>[0] = {}) {
 
 /** Issues an upload and streams PNG bytes through the gateway. */
 async function uploaded(h: Harness, bytes: Uint8Array = PNG) {
-  const { record, upload } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: bytes.byteLength });
+  const { ticket: record, upload } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: bytes.byteLength });
   const url = new URL(upload.url);
   await receiveGatewayUpload(h.services, {
     id: record.id,
@@ -168,27 +170,36 @@ describe("processing survives a crash at any step", () => {
 describe("the reconcile sweep", () => {
   it("records an arrival nobody reported, then it is processed", async () => {
     const h = await harness();
-    const { record } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
-    await h.services.objects.put({ bucket: "staging", key: record.key, body: bodyOf(PNG), contentType: "image/png" });
+    const { ticket } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png" });
     const report = await reconcileStaging(h.services);
     assert.equal(report.arrivalsFound, 1);
-    assert.equal((await h.services.metadata.getUpload(record.id))?.state, "uploaded");
-    assert.equal((await h.services.tickets.get(record.id))?.state, "consumed", "the URL is used up");
-    await processUpload(h.services, record.id);
-    assert.equal((await h.services.metadata.getUpload(record.id))?.state, "archived");
-    assert.deepEqual(await reconcileStaging(h.services), { expired: 0, redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 });
+    assert.equal((await h.services.metadata.getUpload(ticket.id))?.state, "uploaded");
+    assert.equal((await h.services.tickets.get(ticket.id))?.state, "consumed", "the URL is used up");
+    await processUpload(h.services, ticket.id);
+    assert.equal((await h.services.metadata.getUpload(ticket.id))?.state, "archived");
+    assert.deepEqual(await reconcileStaging(h.services), { redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 });
   });
 
-  it("expires tickets that got no bytes, after the grace period", async () => {
+  it("reads an unused ticket as expired once its URL has expired", async () => {
     const h = await harness();
-    const { record } = await issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: 3, expiresIn: 1 });
-    assert.equal((await reconcileStaging(h.services, { now: record.expiresAt + 1 })).expired, 0, "within the grace period");
-    const report = await reconcileStaging(h.services, { now: record.expiresAt + EXPIRY_GRACE_MS + 1 });
-    assert.equal(report.expired, 1);
-    const after = await h.services.metadata.getUpload(record.id);
-    assert.equal(after?.state, "expired");
-    assert.equal((await h.services.tickets.get(record.id))?.state, "revoked", "its URL can no longer be used");
-    assert.equal((await reconcileStaging(h.services, { now: record.expiresAt + EXPIRY_GRACE_MS + 2 })).expired, 0, "idempotent");
+    const { ticket } = await issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: 3, expiresIn: 1 });
+    assert.equal((await getUploadStatus(h.services, ticket.id)).state, "issued");
+    const later = { ...h.services, now: () => ticket.expiresAt + 1 };
+    const status = await getUploadStatus(later, ticket.id);
+    assert.equal(status.state, "expired");
+    assert.equal(status.arrived, false);
+    assert.equal(await h.services.metadata.getUpload(ticket.id), undefined, "an unused ticket leaves no record");
+  });
+
+  it("removes the late bytes of a cancelled upload", async () => {
+    const h = await harness();
+    const { ticket } = await issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: PNG.byteLength });
+    assert.equal((await cancelUpload(h.services, ticket.id)).state, "cancelled");
+    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png" });
+    assert.equal((await reconcileStaging(h.services)).orphansRemoved, 1);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.equal(await h.services.metadata.getUpload(ticket.id), undefined);
   });
 
   it("removes orphans and late uploads for used-up tickets", async () => {
@@ -207,6 +218,33 @@ describe("the reconcile sweep", () => {
 });
 
 describe("failing closed", () => {
+  it("takes the bytes back out when the arrival cannot be recorded, so the URL can be retried", async () => {
+    const h = await harness();
+    const real = h.services.metadata;
+    let down = true;
+    const flaky: MetadataStore = Object.create(real) as MetadataStore;
+    flaky.insertUpload = (r) => (down ? Promise.reject(new Error("ECONNREFUSED")) : real.insertUpload(r));
+    const s = { ...h.services, metadata: flaky };
+    const { ticket, upload } = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    const url = new URL(upload.url);
+    const send = () =>
+      receiveGatewayUpload(s, {
+        id: ticket.id,
+        expires: url.searchParams.get("expires") ?? undefined,
+        signature: url.searchParams.get("signature") ?? undefined,
+        contentType: "image/png",
+        contentLength: PNG.byteLength,
+        body: bodyOf(PNG),
+      });
+    await assert.rejects(send(), (err: unknown) => err instanceof SluiceError && err.status === 503);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.equal((await h.services.tickets.get(ticket.id))?.state, "issued", "the claim was released");
+    down = false;
+    await send();
+    assert.equal((await real.getUpload(ticket.id))?.state, "uploaded");
+    assert.equal((await h.services.tickets.get(ticket.id))?.state, "consumed");
+  });
+
   class DownTicketStore extends MemoryTicketStore {
     override issue(): Promise<void> {
       return Promise.reject(new Error("ECONNREFUSED"));

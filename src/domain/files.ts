@@ -1,11 +1,11 @@
-import { conflict, notFound } from "../errors.js";
+import { conflict, gone, notFound } from "../errors.js";
 import { FILE_STATES, type FilePage, type UploadRecord, type UploadState } from "../metadata/metadata-store.js";
 import { newId } from "../internal/crypto.js";
 import { ObjectNotFoundError } from "../storage/object-store.js";
+import type { Ticket } from "../tickets/ticket-store.js";
 import { TICKET_LEASE_MS, type Services } from "./services.js";
 import { guard } from "./uploads.js";
 import { verifyUrl } from "./gateway.js";
-import { gone } from "../errors.js";
 
 /** A file shares its upload's random part: `upl_X` arrives as file `fil_X`. */
 export const fileIdOf = (uploadId: string) => `fil_${uploadId.slice("upl_".length)}`;
@@ -56,7 +56,19 @@ export async function createDownload(
   let ticket = "";
   if (options.once) {
     ticket = newId("dl");
-    const t = { id: ticket, kind: "download" as const, key: record.key, contentType: record.contentType ?? record.declaredType, size: record.size, expiresAt };
+    const t: Ticket = {
+      id: ticket,
+      kind: "download",
+      key: record.key,
+      filename: record.filename,
+      contentType: record.contentType ?? record.declaredType,
+      size: record.size,
+      sha256: record.sha256 ?? record.receivedSha256,
+      metadata: {},
+      ownerId: null,
+      createdAt: s.now(),
+      expiresAt,
+    };
     await guard("ticket store", () => s.tickets.issue(t));
   }
   const signature = s.signer.sign(["GET", fileId, expires, ticket]);
@@ -101,19 +113,23 @@ export async function openDownload(
   }
   if (!ticketId || !lease) return { record, body: source };
   const held = lease;
-  // Consume after the last byte; if the client goes away first, give the ticket back.
+  const consume = () => s.tickets.consume(ticketId, held);
+  // Consume before the last byte goes out, so that a client holding every byte can never
+  // find the ticket still claimed; if the client goes away first, give the ticket back.
+  if (record.size === 0) await guard("ticket store", consume);
   const reader = source.getReader();
+  let sent = 0;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read();
-      if (done) {
-        await s.tickets.consume(ticketId, held);
-        controller.close();
-      } else controller.enqueue(value);
+      if (done) return controller.close();
+      sent += value.byteLength;
+      if (sent >= record.size && record.size > 0) await consume();
+      controller.enqueue(value);
     },
     async cancel(reason) {
       await reader.cancel(reason);
-      await release();
+      if (sent < record.size) await release();
     },
   });
   return { record, body };

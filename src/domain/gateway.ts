@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
+import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
 import { mediaTypeEssence } from "./content-type.js";
@@ -50,7 +50,6 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     if (upload.contentLength !== undefined && upload.contentLength !== ticket.size) {
       throw badRequest("length_mismatch", `The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
     }
-    await s.metadata.updateUpload(upload.id, { state: "uploading", updatedAt: s.now() }, { states: ["issued"] });
 
     const hash = createHash("sha256");
     const body = (upload.body ?? emptyStream()).pipeThrough(exactLength(ticket.size)).pipeThrough(
@@ -61,34 +60,30 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
         },
       }),
     );
+    const staging = { bucket: s.config.buckets.staging, key: ticket.key };
     const info = await s.objects
-      .put({
-        bucket: s.config.buckets.staging,
-        key: ticket.key,
-        body,
-        contentType: ticket.contentType,
-        ifNoneMatch: true,
-        ...(upload.signal && { signal: upload.signal }),
-      })
+      .put({ ...staging, body, contentType: ticket.contentType, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
       .catch((err: unknown) => {
         if (err instanceof ObjectExistsError) throw gone("already_used", "This upload URL has already been used.");
         // The length checks above surface here, wrapped by the stream machinery.
         const cause = findSluiceError(err);
         if (cause) throw cause;
         if (upload.signal?.aborted) throw badRequest("client_aborted", "The client went away before the body was complete.");
-        throw err;
+        throw new BackendUnavailableError("object store", err);
       });
     stored = true;
     const sha256 = hash.digest("hex");
-    const consumed = await guard("ticket store", () => s.tickets.consume(upload.id, lease));
-    if (!consumed.ok) s.logger.warn({ uploadId: upload.id, reason: consumed.reason }, "stored an upload whose ticket lease had lapsed");
-    await recordArrival(s, { id: upload.id, via: "gateway", receivedSha256: sha256 });
+    try {
+      await recordArrival(s, { ticket, via: "gateway", consume: lease, receivedSha256: sha256 });
+    } catch (err) {
+      // Not recorded: take the bytes back out so that the client can retry the same URL.
+      stored = false;
+      await s.objects.delete(staging).catch(() => undefined);
+      throw err;
+    }
     return { id: upload.id, size: info.size, sha256 };
   } catch (err) {
-    if (!stored) {
-      await s.tickets.release(upload.id, lease).catch(() => undefined); // the lease lapses on its own otherwise
-      await s.metadata.updateUpload(upload.id, { state: "issued", updatedAt: s.now() }, { states: ["uploading"] }).catch(() => undefined);
-    }
+    if (!stored) await s.tickets.release(upload.id, lease).catch(() => undefined); // the lease lapses on its own otherwise
     throw err;
   } finally {
     clearInterval(renewal);

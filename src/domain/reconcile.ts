@@ -1,16 +1,8 @@
-import type { UploadRecord } from "../metadata/metadata-store.js";
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { recordArrival } from "./uploads.js";
 
-/**
- * How long after its URL expires an upload may still arrive: storage checks a signature
- * when a request starts, so a slow direct upload can finish after expiry.
- */
-export const EXPIRY_GRACE_MS = 60_000;
-
 export interface ReconcileReport {
-  expired: number;
   redriven: number;
   arrivalsFound: number;
   leftoversRemoved: number;
@@ -18,63 +10,53 @@ export interface ReconcileReport {
 }
 
 /**
- * Compares staging with the metadata store and mends the difference, so that a lost or
- * delayed event delays a file but never loses it. Safe to run at any time, repeatedly, and
- * on several instances at once: every step is a conditional update or an idempotent delete.
+ * Compares staging with the records and mends the difference, so that a lost or delayed
+ * event delays a file but never loses it. Safe to run at any time, repeatedly, and on
+ * several instances at once: every step is a conditional update or an idempotent delete.
+ * Unused tickets need no sweep: the ticket store expires them.
  */
 export async function reconcileStaging(s: Services, options: { now?: number } = {}): Promise<ReconcileReport> {
   const now = options.now ?? s.now();
-  const report: ReconcileReport = { expired: 0, redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 };
+  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 };
   const { staging, archive } = s.config.buckets;
 
-  // 1. Tickets that expired (past the grace) with no bytes: expire them, unless bytes are streaming in now.
-  for (const record of await s.metadata.findExpiredTickets({ now: now - EXPIRY_GRACE_MS, limit: 1000 })) {
-    if (await s.objects.head({ bucket: staging, key: record.key })) continue; // arrived: step 3 records it
-    const ticket = await s.tickets.get(record.id);
-    if (ticket?.state === "claimed") continue; // a gateway upload that started in time is still running
-    await s.tickets.revoke(record.id);
-    const applied = await s.metadata.updateUpload(
-      record.id,
-      { state: "expired", reason: "the upload URL expired before any bytes arrived", updatedAt: now },
-      { states: ["issued", "uploading"] },
-    );
-    if (applied) report.expired++;
-  }
-
-  // 2. Processing that is due (new, retried, or abandoned by a dead worker).
+  // 1. Processing that is due: new, retried, or abandoned by a dead worker.
   for (const id of await s.metadata.findDueForProcessing({ now, limit: 1000 })) {
     s.arrivals.enqueue(id);
     report.redriven++;
   }
 
-  // 3. Everything in staging must belong to an upload that is still on its way.
+  // 2. Everything in staging must belong to an upload that is still on its way.
   for await (const object of listAll(s.objects, { bucket: staging })) {
     const id = object.key.split("/")[0] ?? "";
-    const record: UploadRecord | undefined = id.startsWith("upl_") ? await s.metadata.getUpload(id) : undefined;
-    if (!record || record.key !== object.key) {
+    const record = id.startsWith("upl_") ? await s.metadata.getUpload(id) : undefined;
+    if (!record) {
+      const entry = id.startsWith("upl_") ? await s.tickets.get(id) : undefined;
+      if (entry?.ticket.kind === "upload" && entry.ticket.key === object.key && (entry.state === "issued" || entry.state === "consumed")) {
+        // Bytes arrived but the arrival was never recorded (a lost event, or a crash). Storage
+        // checks a URL when a request starts, so bytes may land after the ticket's expiry.
+        await recordArrival(s, { ticket: entry.ticket, via: "reconcile", consume: null });
+        report.arrivalsFound++;
+      } else if (entry?.state === "claimed") {
+        // A gateway upload is finishing; it records the arrival itself.
+      } else {
+        // No ticket (never issued, or long gone) or a cancelled one: one-time means it goes.
+        await s.objects.delete({ bucket: staging, key: object.key });
+        report.orphansRemoved++;
+        s.logger.warn({ key: object.key }, "removed an object in staging that no live upload owns");
+      }
+      continue;
+    }
+    if (record.key !== object.key) {
       await s.objects.delete({ bucket: staging, key: object.key });
       report.orphansRemoved++;
-      s.logger.warn({ key: object.key }, "removed an object in staging that no upload issued");
       continue;
     }
     switch (record.state) {
-      case "issued":
-      case "uploading": {
-        // Bytes arrived but the arrival was never recorded (a lost event, or a crash).
-        const consumed = await s.tickets.consume(record.id, null);
-        if (!consumed.ok && consumed.reason === "claimed") break; // the gateway will record it itself
-        await recordArrival(s, { id: record.id, via: "reconcile" });
-        report.arrivalsFound++;
-        break;
-      }
-      case "uploaded":
-      case "processing":
-        break; // step 2 handles it when due
       case "archived": {
         // Archived, and something is in staging again: the delete after archiving never happened
         // (a crash), or the URL was used a second time. Either way the archive copy is the file.
-        const archived = await s.objects.head({ bucket: archive, key: record.key });
-        if (archived) {
+        if (await s.objects.head({ bucket: archive, key: record.key })) {
           await s.objects.delete({ bucket: staging, key: object.key });
           report.leftoversRemoved++;
         } else {
@@ -83,15 +65,12 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
         break;
       }
       case "rejected":
-      case "expired":
-      case "cancelled":
-        // A late or repeated upload after the ticket was used up: one-time means it goes.
+        // The rejected file is already deleted or quarantined: this is a late or repeated upload.
         await s.objects.delete({ bucket: staging, key: object.key });
         report.leftoversRemoved++;
-        s.logger.info({ uploadId: record.id, state: record.state }, "removed an upload that arrived after its ticket was used or expired");
         break;
-      case "failed":
-        break; // kept for an operator to retry
+      default:
+        break; // uploaded/processing: step 1 handles it when due; failed: kept for an operator
     }
   }
   return report;

@@ -1,6 +1,7 @@
 import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
 import { newId } from "../internal/crypto.js";
-import { FILE_STATES, type UploadRecord } from "../metadata/metadata-store.js";
+import type { UploadRecord, UploadState } from "../metadata/metadata-store.js";
+import type { Ticket } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import type { Services } from "./services.js";
@@ -26,17 +27,29 @@ export interface UploadInstructions {
 }
 
 export interface IssuedUpload {
-  record: UploadRecord;
+  ticket: Ticket;
   upload: UploadInstructions;
+}
+
+/** An upload's state as clients see it: from its record once the bytes arrived, from its ticket before. */
+export interface UploadStatus {
+  id: string;
+  state: UploadState;
+  key: string;
+  reason: string | null;
+  /** Set once the bytes arrived and the upload became a file. */
+  arrived: boolean;
+  expiresAt: number;
+  createdAt: number;
 }
 
 /** The URL path of an upload's gateway endpoint. */
 export const gatewayPath = (id: string) => `/v1/uploads/${id}/content`;
 
 /**
- * Checks a request against policy and mints a one-time ticket. The record is written first
- * and the ticket second: if the ticket store is down nothing usable is issued (fail closed),
- * and the record simply expires.
+ * Checks a request against policy and mints a one-time ticket. Only the ticket store is
+ * written: an unused ticket simply expires there, and the metadata store records files, from
+ * the moment their bytes arrive. If the ticket store is down nothing is issued (fail closed).
  */
 export async function issueUpload(s: Services, principal: Principal, request: UploadRequest): Promise<IssuedUpload> {
   const { config } = s;
@@ -54,122 +67,133 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   const now = s.now();
   const ttlSeconds = Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
   const id = newId("upl");
-  const record: UploadRecord = {
+  const ticket: Ticket = {
     id,
-    state: "issued",
+    kind: "upload",
     key: `${id}/${safeKeyName(request.filename)}`,
     filename: request.filename,
-    declaredType: contentType,
-    contentType: null,
+    contentType,
     size: request.size,
     sha256: request.sha256?.toLowerCase() ?? null,
-    receivedSha256: null,
     metadata: request.metadata ?? {},
-    reason: null,
-    apiKeyId: principal.keyId,
-    attempts: 0,
-    nextAttemptAt: null,
-    leaseOwner: null,
-    leaseUntil: null,
-    expiresAt: now + ttlSeconds * 1000,
+    ownerId: principal.keyId,
     createdAt: now,
-    updatedAt: now,
-    uploadedAt: null,
-    archivedAt: null,
-    deletedAt: null,
+    expiresAt: now + ttlSeconds * 1000,
   };
-
-  await guard("metadata store", () => s.metadata.insertUpload(record));
-  try {
-    await s.tickets.issue({ id, kind: "upload", key: record.key, contentType, size: record.size, expiresAt: record.expiresAt });
-  } catch (err) {
-    await s.metadata
-      .updateUpload(id, { state: "expired", reason: "ticket store unavailable at issue", updatedAt: s.now() }, { states: ["issued"] })
-      .catch(() => undefined); // the reconcile sweep expires it otherwise
-    throw new BackendUnavailableError("ticket store", err);
-  }
+  await guard("ticket store", () => s.tickets.issue(ticket));
   s.metrics.issued.inc();
 
-  const expires = Math.floor(record.expiresAt / 1000);
+  const expires = Math.floor(ticket.expiresAt / 1000);
   const signature = s.signer.sign(["PUT", id, String(expires)]);
   const url = `${config.publicUrl}${gatewayPath(id)}?expires=${expires}&signature=${signature}`;
-  return { record, upload: { method: "PUT", url, headers: { "content-type": contentType } } };
+  return { ticket, upload: { method: "PUT", url, headers: { "content-type": contentType } } };
 }
 
-export async function getUpload(s: Services, id: string): Promise<UploadRecord> {
+export async function getUploadStatus(s: Services, id: string): Promise<UploadStatus> {
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
-  if (!record) throw notFound(`Upload ${id}`);
-  return record;
+  if (record) return statusOfRecord(record);
+  const entry = await guard("ticket store", () => s.tickets.get(id));
+  if (!entry || entry.ticket.kind !== "upload") throw notFound(`Upload ${id}`);
+  const { ticket, state } = entry;
+  const base = { id, key: ticket.key, arrived: false, expiresAt: ticket.expiresAt, createdAt: ticket.createdAt };
+  switch (state) {
+    case "claimed":
+      return { ...base, state: "uploading", reason: null };
+    case "revoked":
+      return { ...base, state: "cancelled", reason: "cancelled by the client" };
+    case "consumed":
+      // Used, but not recorded (yet): the gateway or an event is recording it right now.
+      return { ...base, state: "uploaded", reason: null };
+    case "issued":
+      return ticket.expiresAt <= s.now()
+        ? { ...base, state: "expired", reason: "the upload URL expired before any bytes arrived" }
+        : { ...base, state: "issued", reason: null };
+  }
 }
 
-/** Cancels an upload whose bytes have not arrived. Cancelling twice is harmless. */
-export async function cancelUpload(s: Services, id: string): Promise<UploadRecord> {
-  const record = await getUpload(s, id);
-  if (record.state === "cancelled") return record;
-  if ((FILE_STATES).includes(record.state)) {
-    throw conflict("already_uploaded", `Upload ${id} has already arrived; delete the file instead.`);
+export function statusOfRecord(r: UploadRecord): UploadStatus {
+  return { id: r.id, state: r.state, key: r.key, reason: r.reason, arrived: true, expiresAt: r.expiresAt, createdAt: r.createdAt };
+}
+
+/** Cancels an upload whose bytes have not arrived; its URL then gives 410. Cancelling twice is harmless. */
+export async function cancelUpload(s: Services, id: string): Promise<UploadStatus> {
+  const status = await getUploadStatus(s, id);
+  if (status.state === "cancelled") return status;
+  if (status.arrived || status.state === "uploaded") throw conflict("already_uploaded", `Upload ${id} has already arrived; delete the file instead.`);
+  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
+  if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
+  if (!(await guard("ticket store", () => s.tickets.revoke(id)))) {
+    // Lost a race with an upload that started or finished meanwhile.
+    const now = await getUploadStatus(s, id);
+    if (now.state !== "cancelled") throw conflict("upload_in_progress", `Upload ${id} is ${now.state}.`);
   }
-  if (record.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
-  const revoked = await guard("ticket store", () => s.tickets.revoke(id));
-  const ticket = revoked ? undefined : await guard("ticket store", () => s.tickets.get(id));
-  if (ticket?.state === "claimed") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
-  await guard("metadata store", () =>
-    s.metadata.updateUpload(id, { state: "cancelled", reason: "cancelled by the client", updatedAt: s.now() }, { states: ["issued", "uploading"] }),
-  );
-  return getUpload(s, id);
+  return getUploadStatus(s, id);
 }
 
 /**
  * The client says the bytes are in staging. Idempotent: once the upload has arrived this
  * just reports its state. Otherwise the object is checked (HEAD) and recorded as arrived.
  */
-export async function completeUpload(s: Services, id: string): Promise<UploadRecord> {
-  const record = await getUpload(s, id);
-  if (record.state !== "issued" && record.state !== "uploading") {
-    if (record.state === "expired") throw gone("expired", `Upload ${id} expired before its bytes arrived.`);
-    if (record.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
-    return record;
-  }
-  const object = await guard("object store", () => s.objects.head({ bucket: s.config.buckets.staging, key: record.key }));
+export async function completeUpload(s: Services, id: string): Promise<UploadStatus> {
+  const status = await getUploadStatus(s, id);
+  if (status.arrived) return status;
+  if (status.state === "expired") throw gone("expired", `Upload ${id} expired before its bytes arrived.`);
+  if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
+  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
+  const entry = await guard("ticket store", () => s.tickets.get(id));
+  if (!entry) throw notFound(`Upload ${id}`);
+  const object = await guard("object store", () => s.objects.head({ bucket: s.config.buckets.staging, key: entry.ticket.key }));
   if (!object) throw conflict("not_uploaded", `No bytes have arrived for upload ${id} yet.`);
-  const consumed = await guard("ticket store", () => s.tickets.consume(id, null));
-  if (!consumed.ok && consumed.reason === "claimed") {
-    throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
-  }
-  // Any other refusal means the ticket was used already (the gateway recorded it) or is gone;
-  // either way the object is here, so the arrival is recorded and processing decides.
-  await recordArrival(s, { id, via: "complete" });
-  return getUpload(s, id);
+  await recordArrival(s, { ticket: entry.ticket, via: "complete", consume: null });
+  return getUploadStatus(s, id);
 }
 
 /**
- * Marks an upload's bytes as arrived in staging and queues its processing. Every source of
- * arrival (gateway, complete call, storage event, reconcile sweep) ends here; running it
- * twice changes nothing.
+ * Records that an upload's bytes are in staging, and queues their processing. Every source
+ * of arrival (gateway, complete call, storage event, reconcile sweep) ends here, and running
+ * it twice changes nothing. The record is written before the ticket is consumed, so a crash
+ * in between leaves a record to process, never a used-up ticket with nothing to show for it.
+ *
+ * `consume` is the lease the caller holds on the ticket (the gateway), or `null` to consume
+ * an unclaimed ticket (an arrival reported by storage or the client).
  */
 export async function recordArrival(
   s: Services,
-  arrival: { id: string; via: "gateway" | "complete" | "event" | "reconcile"; receivedSha256?: string },
+  arrival: { ticket: Ticket; via: "gateway" | "complete" | "event" | "reconcile"; consume: string | null; receivedSha256?: string },
 ): Promise<void> {
+  const { ticket } = arrival;
   const now = s.now();
-  const applied = await guard("metadata store", () =>
-    s.metadata.updateUpload(
-      arrival.id,
-      {
-        state: "uploaded",
-        uploadedAt: now,
-        updatedAt: now,
-        nextAttemptAt: now,
-        ...(arrival.receivedSha256 !== undefined && { receivedSha256: arrival.receivedSha256 }),
-      },
-      { states: ["issued", "uploading"] },
-    ),
-  );
-  if (applied) {
+  const record: UploadRecord = {
+    id: ticket.id,
+    state: "uploaded",
+    key: ticket.key,
+    filename: ticket.filename,
+    declaredType: ticket.contentType,
+    contentType: null,
+    size: ticket.size,
+    sha256: ticket.sha256,
+    receivedSha256: arrival.receivedSha256 ?? null,
+    metadata: ticket.metadata,
+    reason: null,
+    apiKeyId: ticket.ownerId,
+    attempts: 0,
+    nextAttemptAt: now,
+    leaseOwner: null,
+    leaseUntil: null,
+    expiresAt: ticket.expiresAt,
+    createdAt: ticket.createdAt,
+    updatedAt: now,
+    uploadedAt: now,
+    archivedAt: null,
+    deletedAt: null,
+  };
+  await guard("metadata store", () => s.metadata.insertUpload(record));
+  const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
+  if (consumed.ok) {
     s.metrics.uploaded.inc({ via: arrival.via });
-    s.logger.info({ uploadId: arrival.id, via: arrival.via }, "upload arrived");
+    s.logger.info({ uploadId: ticket.id, via: arrival.via }, "upload arrived");
   }
-  s.arrivals.enqueue(arrival.id);
+  s.arrivals.enqueue(ticket.id);
 }
 
 /** Runs a backend call, turning a failure to reach the backend into 503 (fail closed). */

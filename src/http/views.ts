@@ -1,17 +1,18 @@
 import { fileIdOf } from "../domain/files.js";
-import { FILE_STATES, type UploadRecord } from "../metadata/metadata-store.js";
+import type { UploadStatus } from "../domain/uploads.js";
+import type { UploadRecord } from "../metadata/metadata-store.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function uploadView(r: UploadRecord) {
+export function uploadView(u: UploadStatus) {
   return {
-    id: r.id,
-    state: r.state,
-    key: r.key,
-    ...(r.reason !== null && { reason: r.reason }),
-    ...((FILE_STATES).includes(r.state) && { fileId: fileIdOf(r.id) }),
-    expiresAt: iso(r.expiresAt),
-    createdAt: iso(r.createdAt),
+    id: u.id,
+    state: u.state,
+    key: u.key,
+    ...(u.reason !== null && { reason: u.reason }),
+    ...(u.arrived && { fileId: fileIdOf(u.id) }),
+    expiresAt: iso(u.expiresAt),
+    createdAt: iso(u.createdAt),
   };
 }
 

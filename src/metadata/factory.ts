@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, SqliteDialect, type SqliteDatabase } from "kysely";
 import type { DatabaseConfig } from "../config.js";
 import { KyselyMetadataStore } from "./kysely-store.js";
 import type { MetadataStore } from "./metadata-store.js";
@@ -16,8 +16,29 @@ export function createMetadataStore(config: DatabaseConfig): MetadataStore {
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("synchronous = NORMAL");
       sqlite.pragma("busy_timeout = 5000");
-      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
       return new KyselyMetadataStore({ db, name: "sqlite metadata store" });
     }
   }
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew. The store's SQL comes from a small,
+ * fixed set of query shapes (values are bound, never inlined), so prepared statements are
+ * cached by their text; the cache is bounded all the same.
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 256): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }

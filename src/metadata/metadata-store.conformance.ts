@@ -15,7 +15,7 @@ export function upload(overrides: Partial<UploadRecord> = {}): UploadRecord {
   const now = ++clock;
   return {
     id,
-    state: "issued",
+    state: "uploaded",
     key: `${id}/file.bin`,
     filename: "file.bin",
     declaredType: "application/octet-stream",
@@ -59,20 +59,30 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.equal(await store.getUpload(newId("upl")), undefined);
     });
 
-    it("refuses a second upload with the same key", async () => {
+    it("inserts idempotently: a second insert of the same upload keeps the first", async () => {
       const r = upload();
       await store.insertUpload(r);
-      await assert.rejects(store.insertUpload({ ...upload(), key: r.key }));
+      await store.insertUpload({ ...r, filename: "second.bin" });
+      assert.equal((await store.getUpload(r.id))?.filename, "file.bin");
+    });
+
+    it("group-commits concurrent inserts, and a duplicate among them harms none of the others", async () => {
+      const existing = upload();
+      await store.insertUpload(existing);
+      const fresh = Array.from({ length: 40 }, () => upload());
+      await Promise.all([...fresh.map((r) => store.insertUpload(r)), store.insertUpload({ ...existing, filename: "dup" })]);
+      for (const r of fresh) assert.deepEqual(await store.getUpload(r.id), r);
+      assert.equal((await store.getUpload(existing.id))?.filename, "file.bin");
     });
 
     it("applies conditional updates only from the named states", async () => {
       const r = upload();
       await store.insertUpload(r);
-      assert.equal(await store.updateUpload(r.id, { state: "uploaded", uploadedAt: 5 }, { states: ["issued", "uploading"] }), true);
-      assert.equal(await store.updateUpload(r.id, { state: "uploaded" }, { states: ["issued", "uploading"] }), false);
+      assert.equal(await store.updateUpload(r.id, { state: "processing", attempts: 5 }, { states: ["uploaded"] }), true);
+      assert.equal(await store.updateUpload(r.id, { state: "processing" }, { states: ["uploaded"] }), false);
       const got = await store.getUpload(r.id);
-      assert.equal(got?.state, "uploaded");
-      assert.equal(got?.uploadedAt, 5);
+      assert.equal(got?.state, "processing");
+      assert.equal(got?.attempts, 5);
       assert.deepEqual(got?.metadata, r.metadata);
     });
 
@@ -100,19 +110,11 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.equal(await store.acquireProcessingLease({ id: r.id, owner: "w", now: Date.now(), leaseMs: 1000 }), undefined);
     });
 
-    it("finds tickets that expired while waiting for bytes", async () => {
-      const r = upload({ expiresAt: 1000 });
-      await store.insertUpload(r);
-      const found = await store.findExpiredTickets({ now: 2000, limit: 1000 });
-      assert.ok(found.some((x) => x.id === r.id));
-      assert.ok(!(await store.findExpiredTickets({ now: 999, limit: 1000 })).some((x) => x.id === r.id));
-    });
-
     it("lists files newest first, page by page, by state, without deleted ones", async () => {
       const made: UploadRecord[] = [];
       for (let i = 0; i < 5; i++) made.push(upload({ state: i === 4 ? "rejected" : "archived", metadata: { set: "list" } }));
       made.push(upload({ state: "archived", deletedAt: 1 }));
-      made.push(upload({ state: "issued" }));
+      made.push(upload({ state: "uploaded", deletedAt: 2 }));
       for (const r of made) await store.insertUpload(r);
       const seen: string[] = [];
       let cursor: string | undefined;

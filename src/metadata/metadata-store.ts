@@ -82,6 +82,7 @@ export interface MetadataStore {
   readonly name: string;
   /** Brings the schema up to date. Idempotent, and safe to run from several instances. */
   migrate(): Promise<void>;
+  /** Records an arrived upload. Idempotent: if the id is already recorded, the first record stays. */
   insertUpload(record: UploadRecord): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | undefined>;
   /** A conditional update: true if it applied. This is how state transitions stay race-free. */
@@ -90,8 +91,6 @@ export interface MetadataStore {
   listFiles(options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage>;
   /** Ids of uploads awaiting processing whose next attempt is due and whose lease is free. */
   findDueForProcessing(options: { now: number; limit: number }): Promise<string[]>;
-  /** Uploads still waiting for bytes after their ticket expired. */
-  findExpiredTickets(options: { now: number; limit: number }): Promise<UploadRecord[]>;
   /**
    * Takes the processing lease on an upload in `uploaded` or `processing` if it is free or
    * lapsed. Returns the record if this owner now holds it.

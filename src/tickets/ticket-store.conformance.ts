@@ -17,8 +17,13 @@ const ticket = (ttlMs = 60_000): Ticket => ({
   id: newId("upl"),
   kind: "upload",
   key: "k/file.bin",
+  filename: "../ünï côdé.bin",
   contentType: "application/octet-stream",
-  size: 10,
+  size: 5 * 1024 ** 4,
+  sha256: "ab".repeat(32),
+  metadata: { album: "cats", "x-y": "✓" },
+  ownerId: "key_1",
+  createdAt: Date.now(),
   expiresAt: Date.now() + ttlMs,
 });
 
@@ -39,7 +44,7 @@ export function describeTicketStore(name: string, open: () => Promise<TicketStor
       assert.equal(first.ok, true);
       assert.deepEqual(first.ok && first.ticket, t);
       assert.deepEqual(await store.claim(t.id, { leaseMs: 10_000 }), { ok: false, reason: "claimed" });
-      assert.equal((await store.get(t.id))?.state, "claimed");
+      assert.deepEqual(await store.get(t.id), { ticket: t, state: "claimed" });
     });
 
     it("lets exactly one of 50 concurrent claimers win", async () => {
@@ -97,6 +102,8 @@ export function describeTicketStore(name: string, open: () => Promise<TicketStor
       assert.ok(!late.ok && (late.reason === "expired" || late.reason === "unknown"), JSON.stringify(late));
       assert.equal((await store.consume(t.id, null)).ok, false);
       assert.equal((await store.consume(u.id, c.lease)).ok, true);
+      const seen = await store.get(t.id);
+      assert.ok(seen === undefined || (seen.state === "issued" && seen.ticket.expiresAt <= Date.now()), "an expired ticket reads as expired or gone");
     });
 
     it("gives the ticket to a new claimer when a lease runs out, and the old holder loses it", async () => {

@@ -11,14 +11,26 @@
  */
 export type TicketKind = "upload" | "download";
 
+/**
+ * A ticket carries everything needed to record the upload when its bytes arrive, so that
+ * issuing touches the ticket store alone and the metadata store records only files.
+ */
 export interface Ticket {
   id: string;
   kind: TicketKind;
   /** The object the ticket is for. */
   key: string;
+  /** The client's file name, as given. */
+  filename: string;
   contentType: string;
   size: number;
-  /** Milliseconds since the epoch. */
+  /** Lowercase hex SHA-256 the client promised, or null. */
+  sha256: string | null;
+  metadata: Record<string, string>;
+  /** The API key that asked for it. */
+  ownerId: string | null;
+  /** Milliseconds since the epoch, as is expiresAt. */
+  createdAt: number;
   expiresAt: number;
 }
 
@@ -46,10 +58,15 @@ export interface TicketStore {
   consume(id: string, lease: string | null): Promise<ConsumeResult>;
   /** Cancels an issued ticket. False if it was already claimed, consumed or unknown. */
   revoke(id: string): Promise<boolean>;
+  /**
+   * The ticket and its state, while the store remembers it (until its tombstone lapses).
+   * A claim whose lease ran out reads as `issued`; an issued ticket past `expiresAt` is still
+   * returned, and the caller tells it is expired from `expiresAt`.
+   */
   get(id: string): Promise<{ ticket: Ticket; state: TicketState } | undefined>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** How long used tickets are remembered after expiry, so reuse reads as "used" not "unknown". */
-export const TOMBSTONE_MS = 60_000;
+/** How long tickets are remembered after expiry, so that a late look reads "used" or "expired", not "unknown". */
+export const TOMBSTONE_MS = 15 * 60_000;

@@ -145,3 +145,19 @@ export async function filesUnder(dir: string): Promise<string[]> {
     return [];
   }
 }
+
+/**
+ * Retries an assertion until it holds or `timeoutMs` passes. For effects that follow a state
+ * change by design (the staging copy is deleted just after the final state is recorded).
+ */
+export async function eventually(check: () => Promise<void>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { RateLimiterRes } from "rate-limiter-flexible";
-import { cancelUpload, completeUpload, getUpload, issueUpload } from "../../domain/uploads.js";
+import { cancelUpload, completeUpload, getUploadStatus, issueUpload } from "../../domain/uploads.js";
 import { retryFailedUpload } from "../../domain/retry.js";
 import { SluiceError, tooLarge } from "../../errors.js";
 import type { App, AppOptions } from "../app.js";
@@ -75,10 +75,10 @@ export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: 
         throw new SluiceError(429, "rate_limited", `Too many uploads requested; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
       }
     }
-    const { record, upload } = await issueUpload(services, principal, c.req.valid("json"));
-    return c.json({ id: record.id, state: record.state, key: record.key, expiresAt: new Date(record.expiresAt).toISOString(), upload }, 201);
+    const { ticket, upload } = await issueUpload(services, principal, c.req.valid("json"));
+    return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt: new Date(ticket.expiresAt).toISOString(), upload }, 201);
   });
-  app.openapi(status, async (c) => c.json(uploadView(await getUpload(services, c.req.valid("param").id)), 200));
+  app.openapi(status, async (c) => c.json(uploadView(await getUploadStatus(services, c.req.valid("param").id)), 200));
   app.openapi(cancel, async (c) => c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200));
   app.openapi(complete, async (c) => c.json(uploadView(await completeUpload(services, c.req.valid("param").id)), 200));
   app.openapi(retry, async (c) => c.json(uploadView(await retryFailedUpload(services, c.req.valid("param").id)), 200));

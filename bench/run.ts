@@ -1,0 +1,197 @@
+/**
+ * `npm run bench`: every figure next to its baseline, measured in the same run, alternating
+ * rounds so that machine noise hits both alike; medians are reported. `--write` also puts
+ * the results into docs/benchmarks.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import autocannon from "autocannon";
+import { freePort, MAIN, ROOT } from "../test/helpers/server.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 50;
+const GIB = 1024 ** 3;
+const KEY = "sk_bench_0123456789abcdefghijklmnop";
+
+interface Proc {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function start(args: string[], env: Record<string, string>): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", PORT: String(port), HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  // Sluice says so on stderr (its banner) whatever its log level; the baseline on stdout.
+  await new Promise<void>((resolve, reject) => {
+    for (const stream of [child.stdout, child.stderr]) {
+      readline.createInterface({ input: stream }).on("line", (l) => {
+        if (l.includes('"listening"') || l.includes("is listening on")) resolve();
+        else if (l.includes('"level":50') || l.includes('"level":60')) process.stderr.write(`${l}\n`);
+      });
+    }
+    child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    async stop() {
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+const startBaseline = (sinkDir: string) => start(["--import", "tsx", "bench/baseline-server.ts"], { SINK_DIR: sinkDir });
+const startSluice = (dataDir: string) =>
+  start([MAIN], { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn" });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function hammer(url: string): Promise<{ rps: number; p99: number; non2xx: number }> {
+  const result = await autocannon({
+    url: `${url}/v1/uploads`,
+    method: "POST",
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ filename: "bench.bin", contentType: "application/octet-stream", size: 1024 }),
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+}
+
+function rssMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  // A synchronous read of /proc: tiny, and it keeps the sampler simple.
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** Streams `size` bytes of generated data as a PUT, never holding more than one chunk. */
+async function streamPut(url: string, size: number, headers: Record<string, string>): Promise<{ status: number; seconds: number }> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((i * 2654435761) >>> 0, i); // not all zeroes
+  const started = performance.now();
+  const req = http.request(url, { method: "PUT", headers: { ...headers, "content-length": String(size) } });
+  const response = new Promise<number>((resolve, reject) => {
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+  });
+  for (let sent = 0; sent < size; sent += chunk.length) {
+    const piece = size - sent >= chunk.length ? chunk : chunk.subarray(0, size - sent);
+    if (!req.write(piece)) await once(req, "drain");
+  }
+  req.end();
+  const status = await response;
+  return { status, seconds: (performance.now() - started) / 1000 };
+}
+
+async function gatewayUpload(sluice: Proc, size: number) {
+  const issued = await fetch(`${sluice.url}/v1/uploads`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ filename: "big.bin", contentType: "application/octet-stream", size }),
+  }).then((r) => r.json() as Promise<{ id: string; upload: { url: string; headers: Record<string, string> } }>);
+  const pid = sluice.child.pid!;
+  const before = rssMiB(pid, "VmRSS");
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid, "VmRSS"))), 20);
+  const put = await streamPut(issued.upload.url, size, issued.upload.headers);
+  const arrived = performance.now();
+  let state = "";
+  while (!["archived", "rejected", "failed"].includes(state)) {
+    await new Promise((r) => setTimeout(r, 20));
+    state = ((await fetch(`${sluice.url}/v1/uploads/${issued.id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json())) as { state: string }).state;
+  }
+  clearInterval(sampler);
+  if (put.status !== 200 || state !== "archived") throw new Error(`gateway upload ended ${put.status} / ${state}`);
+  return { mibPerSec: size / 1024 ** 2 / put.seconds, rssBefore: before, rssPeak: peak, archiveSeconds: (performance.now() - arrived) / 1000 };
+}
+
+async function main() {
+  const write = process.argv.includes("--write");
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-bench-"));
+  const rows: string[][] = [];
+  const line = (...cells: string[]) => {
+    rows.push(cells);
+    console.log(cells.join("  |  "));
+  };
+  try {
+    console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / GIB)} GiB, Node ${process.version}`);
+
+    // 1. POST /v1/uploads throughput and p99, against a bare Hono JSON POST route.
+    const baseline = await startBaseline(tmp);
+    const sluice = await startSluice(path.join(tmp, "issue"));
+    const b: { rps: number; p99: number }[] = [];
+    const s: { rps: number; p99: number }[] = [];
+    await hammer(baseline.url); // warm-up, not counted
+    await hammer(sluice.url);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const rb = await hammer(baseline.url);
+      const rs = await hammer(sluice.url);
+      if (rs.non2xx > 0) throw new Error(`Sluice answered ${rs.non2xx} requests with errors`);
+      b.push(rb);
+      s.push(rs);
+      console.log(`round ${round}: baseline ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms; sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms`);
+    }
+    await baseline.stop();
+    await sluice.stop();
+    const bRps = median(b.map((x) => x.rps));
+    const sRps = median(s.map((x) => x.rps));
+    line("figure", "Sluice", "baseline", "ratio");
+    line("POST /v1/uploads, req/s (median)", sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
+    line("POST /v1/uploads, p99 latency ms (median)", median(s.map((x) => x.p99)).toFixed(1), median(b.map((x) => x.p99)).toFixed(1), `${(median(s.map((x) => x.p99)) / median(b.map((x) => x.p99))).toFixed(2)}×`);
+
+    // 2. Gateway upload: server memory must not grow with the file; throughput next to a bare pipe to disk.
+    const gw = await startSluice(path.join(tmp, "gateway"));
+    const small = await gatewayUpload(gw, 64 * 1024 ** 2);
+    const big = await gatewayUpload(gw, GIB);
+    const hwm = rssMiB(gw.child.pid!, "VmHWM");
+    await gw.stop();
+    const sink = await startBaseline(tmp);
+    const raw = await streamPut(`${sink.url}/sink`, GIB, { "content-type": "application/octet-stream" });
+    await sink.stop();
+    const rawMibPerSec = GIB / 1024 ** 2 / raw.seconds;
+    line("gateway upload 1 GiB, MiB/s", big.mibPerSec.toFixed(0), rawMibPerSec.toFixed(0), `${((100 * big.mibPerSec) / rawMibPerSec).toFixed(0)}%`);
+    line("server RSS peak during 1 GiB upload, MiB", big.rssPeak.toFixed(0), `${small.rssPeak.toFixed(0)} (64 MiB upload)`, `${(big.rssPeak / small.rssPeak).toFixed(2)}×`);
+    line("server RSS high-water mark (whole run), MiB", hwm.toFixed(0), `${big.rssBefore.toFixed(0)} (idle, before upload)`, "");
+    line("arrival → archived, 1 GiB (sniff 4 KiB + copy + delete), s", big.archiveSeconds.toFixed(2), `${small.archiveSeconds.toFixed(2)} (64 MiB)`, "");
+
+    if (write) await writeResults(rows);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function writeResults(rows: string[][]) {
+  const file = path.join(ROOT, "docs/benchmarks.md");
+  const doc = await fs.readFile(file, "utf8");
+  const [head, ...body] = rows;
+  const table = [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections.`,
+    "",
+    `| ${head!.join(" | ")} |`,
+    `|${head!.map(() => "---").join("|")}|`,
+    ...body.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+  const updated = doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`);
+  await fs.writeFile(file, updated);
+  console.log(`wrote ${file}`);
+}
+
+await main();

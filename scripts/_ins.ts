@@ -1,0 +1,15 @@
+import { createMetadataStore } from "../src/metadata/factory.js";
+import { upload } from "../src/metadata/metadata-store.conformance.js";
+const store = createMetadataStore({ kind: "sqlite", path: "/tmp/ins-test.db" });
+await store.migrate();
+const n = 5000;
+let t = performance.now();
+for (let i = 0; i < n; i++) await store.insertUpload(upload());
+console.log("sequential insert µs", ((performance.now() - t) * 1000 / n).toFixed(1));
+t = performance.now();
+for (let i = 0; i < n / 50; i++) await Promise.all(Array.from({ length: 50 }, () => store.insertUpload(upload())));
+console.log("50 concurrent inserts µs/row", ((performance.now() - t) * 1000 / n).toFixed(1));
+t = performance.now();
+for (let i = 0; i < n; i++) await store.findApiKeyByHash("ab");
+console.log("select µs", ((performance.now() - t) * 1000 / n).toFixed(1));
+await store.close();
