@@ -3,8 +3,8 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Services } from "../domain/services.js";
 import { guard, type Principal } from "../domain/uploads.js";
-import { badRequest, unauthorized } from "../errors.js";
-import { errorResponse } from "./errors.js";
+import { unauthorized } from "../errors.js";
+import { errorResponse, invalidRequest } from "./errors.js";
 import { registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerOperationRoutes } from "./routes/operations.js";
@@ -38,11 +38,7 @@ export function createApp(options: AppOptions): App {
   const { logger, metrics } = services;
   const app: App = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) {
-        const issue = result.error.issues[0];
-        const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-        throw badRequest("invalid_request", `${where}${issue?.message ?? "invalid request"}`);
-      }
+      if (!result.success) throw invalidRequest(result.error);
     },
   });
 

@@ -25,3 +25,10 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
   logger.error({ err }, "unhandled error");
   return c.json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
 }
+
+/** A request that failed its schema: 400 naming the first problem and where it is. */
+export function invalidRequest(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): SluiceError {
+  const issue = error.issues[0];
+  const where = issue?.path.length ? `${issue.path.map(String).join(".")}: ` : "";
+  return new SluiceError(400, "invalid_request", `${where}${issue?.message ?? "invalid request"}`);
+}

@@ -26,7 +26,7 @@ export class MemoryTicketStore implements TicketStore {
 
   issue(ticket: Ticket): Promise<void> {
     if (this.#entries.has(ticket.id)) return Promise.reject(new Error(`Ticket ${ticket.id} already exists.`));
-    this.#entries.set(ticket.id, { ticket: structuredClone(ticket), state: "issued" });
+    this.#entries.set(ticket.id, { ticket: copy(ticket), state: "issued" });
     return Promise.resolve();
   }
 
@@ -40,7 +40,7 @@ export class MemoryTicketStore implements TicketStore {
     entry.state = "claimed";
     entry.lease = newSecret(12);
     entry.leaseUntil = now + leaseMs;
-    return Promise.resolve({ ok: true, ticket: structuredClone(entry.ticket), lease: entry.lease });
+    return Promise.resolve({ ok: true, ticket: copy(entry.ticket), lease: entry.lease });
   }
 
   renew(id: string, lease: string, { leaseMs }: { leaseMs: number }): Promise<boolean> {
@@ -73,7 +73,7 @@ export class MemoryTicketStore implements TicketStore {
     entry.state = "consumed";
     delete entry.lease;
     delete entry.leaseUntil;
-    return Promise.resolve({ ok: true, ticket: structuredClone(entry.ticket) });
+    return Promise.resolve({ ok: true, ticket: copy(entry.ticket) });
   }
 
   revoke(id: string): Promise<boolean> {
@@ -91,7 +91,7 @@ export class MemoryTicketStore implements TicketStore {
     const entry = this.#entries.get(id);
     if (!entry) return Promise.resolve(undefined);
     const expiredClaim = entry.state === "claimed" && (entry.leaseUntil ?? 0) <= this.#now();
-    return Promise.resolve({ ticket: structuredClone(entry.ticket), state: expiredClaim ? "issued" : entry.state });
+    return Promise.resolve({ ticket: copy(entry.ticket), state: expiredClaim ? "issued" : entry.state });
   }
 
   ping(): Promise<void> {
@@ -125,4 +125,9 @@ export class MemoryTicketStore implements TicketStore {
       if (until <= now) this.#entries.delete(id);
     }
   }
+}
+
+/** Tickets hold strings, numbers and one flat string map: a shallow copy of each level isolates them. */
+function copy(ticket: Ticket): Ticket {
+  return { ...ticket, metadata: { ...ticket.metadata } };
 }

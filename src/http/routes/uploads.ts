@@ -3,8 +3,10 @@ import { bodyLimit } from "hono/body-limit";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import { cancelUpload, completeUpload, getUploadStatus, issueUpload } from "../../domain/uploads.js";
 import { retryFailedUpload } from "../../domain/retry.js";
-import { SluiceError, tooLarge } from "../../errors.js";
-import type { App, AppOptions } from "../app.js";
+import { SluiceError, badRequest, tooLarge } from "../../errors.js";
+import { invalidRequest } from "../errors.js";
+import type { MiddlewareHandler } from "hono";
+import type { App, AppEnv, AppOptions } from "../app.js";
 import { IdParam, IssuedUploadSchema, UploadRequestSchema, UploadSchema, errorResponses } from "../schemas.js";
 import { uploadView } from "../views.js";
 
@@ -60,12 +62,27 @@ const retry = createRoute({
 });
 
 export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: AppOptions) {
-  app.use(
-    "/v1/uploads",
-    bodyLimit({ maxSize: 64 * 1024, onError: () => { throw tooLarge("The request body is over 64 KiB."); } }),
-  );
-  app.openapi(issue, async (c) => {
+  const MAX_JSON = 64 * 1024;
+  const streamLimit: MiddlewareHandler<AppEnv> = bodyLimit({ maxSize: MAX_JSON, onError: () => { throw tooLarge("The request body is over 64 KiB."); } });
+  app.use("/v1/uploads", async (c, next) => {
+    // Node's parser never reads past a declared Content-Length, so checking the header is
+    // enough; only a chunked body needs the limiter that wraps the stream (it costs ~20% of
+    // this route's throughput because it makes the adapter build a full web Request).
+    const length = c.req.header("content-length");
+    if (length === undefined) return streamLimit(c, next);
+    if (!/^\d+$/.test(length) || Number(length) > MAX_JSON) throw tooLarge("The request body is over 64 KiB.");
+    await next();
+  });
+  // The hottest route: the same schema, parsed directly rather than through the OpenAPI
+  // validator middleware (measured: that middleware costs ~10% of this route's throughput).
+  app.openAPIRegistry.registerPath(issue);
+  app.post("/v1/uploads", async (c) => {
     const principal = c.get("principal");
+    const body: unknown = await c.req.json().catch(() => {
+      throw badRequest("invalid_json", "The request body is not valid JSON.");
+    });
+    const parsed = UploadRequestSchema.safeParse(body);
+    if (!parsed.success) throw invalidRequest(parsed.error);
     if (uploadRateLimiter) {
       try {
         await uploadRateLimiter.consume(principal.keyId);
@@ -75,7 +92,7 @@ export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: 
         throw new SluiceError(429, "rate_limited", `Too many uploads requested; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
       }
     }
-    const { ticket, upload } = await issueUpload(services, principal, c.req.valid("json"));
+    const { ticket, upload } = await issueUpload(services, principal, parsed.data);
     return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt: new Date(ticket.expiresAt).toISOString(), upload }, 201);
   });
   app.openapi(status, async (c) => c.json(uploadView(await getUploadStatus(services, c.req.valid("param").id)), 200));
