@@ -64,7 +64,7 @@ const retry = createRoute({
 export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: AppOptions) {
   const MAX_JSON = 64 * 1024;
   const streamLimit: MiddlewareHandler<AppEnv> = bodyLimit({ maxSize: MAX_JSON, onError: () => { throw tooLarge("The request body is over 64 KiB."); } });
-  app.use("/v1/uploads", async (c: Context<AppEnv>, next) => {
+  app.use("/v1/uploads", async (c: Context<AppEnv, string>, next) => {
     // Node's parser never reads past a declared Content-Length, so checking the header is
     // enough; only a chunked body needs the limiter that wraps the stream (it costs ~20% of
     // this route's throughput because it makes the adapter build a full web Request).
