@@ -34,6 +34,18 @@ export class ApiKeyAuthenticator {
     this.#configured = new Map(options.configuredKeys.map((k) => [sha256Hex(k), { keyId: `env:${sha256Hex(k).slice(0, 8)}` }]));
   }
 
+  /**
+   * The answer for a configured key or one cached in the last few seconds, without touching
+   * the store (and without a promise: this is on every request's path). Undefined: ask `authenticate`.
+   */
+  cached(key: string): { principal: Principal | undefined } | undefined {
+    const hash = sha256Hex(key);
+    const configured = this.#configured.get(hash);
+    if (configured) return { principal: configured };
+    const cached = this.#cache.get(hash);
+    return cached && cached.until > this.#now() ? { principal: cached.principal } : undefined;
+  }
+
   /** The key's principal, or undefined if the key is unknown or revoked. Throws if the store is down. */
   async authenticate(key: string): Promise<Principal | undefined> {
     const hash = sha256Hex(key);

@@ -51,7 +51,7 @@ export function createApp(options: AppOptions): App {
     await next();
     const seconds = (performance.now() - started) / 1000;
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
-    metrics.httpDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, seconds);
+    metrics.observeHttp(c.req.method, route, c.res.status, seconds);
     if (c.res.status >= 500 || logger.isLevelEnabled("debug")) {
       logger[c.res.status >= 500 ? "warn" : "debug"]({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, "request");
     }
@@ -63,7 +63,8 @@ export function createApp(options: AppOptions): App {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) throw unauthorized("Send an API key as Authorization: Bearer <key>.");
     const key = match[1];
-    const principal = await guard("metadata store", () => options.auth.authenticate(key));
+    const known = options.auth.cached(key);
+    const principal = known !== undefined ? known.principal : await guard("metadata store", () => options.auth.authenticate(key));
     if (!principal) throw unauthorized("The API key is not valid.");
     c.set("principal", principal);
     return next();

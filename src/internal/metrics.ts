@@ -42,6 +42,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly #httpChildren = new Map<string, { observe(seconds: number): void }>();
+
+  /** Records one request's latency. Children are cached so that labels are not hashed per request. */
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const id = `${method} ${status} ${route}`;
+    let child = this.#httpChildren.get(id);
+    if (!child) {
+      child = this.httpDuration.labels(method, route, String(status));
+      this.#httpChildren.set(id, child);
+    }
+    child.observe(seconds);
+  }
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "sluice_" });
   }
