@@ -10,7 +10,7 @@ describe("rate limits", () => {
     const server = await startServer({ SLUICE_RATE_LIMIT: "3/min" });
     try {
       const statuses: number[] = [];
-      let limited: { status: number; body: any; headers: Headers } | undefined;
+      let limited: Awaited<ReturnType<typeof server.api>> | undefined;
       for (let i = 0; i < 5; i++) {
         const res = await server.api("POST", "/v1/uploads", uploadRequest(PNG));
         statuses.push(res.status);
