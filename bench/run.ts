@@ -60,9 +60,9 @@ const startSluice = (dataDir: string) =>
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function hammer(url: string): Promise<{ rps: number; p99: number; non2xx: number }> {
+async function hammer(url: string, path = "/v1/uploads"): Promise<{ rps: number; p99: number; non2xx: number }> {
   const result = await autocannon({
-    url: `${url}/v1/uploads`,
+    url: `${url}${path}`,
     method: "POST",
     connections: CONNECTIONS,
     duration: SECONDS,
@@ -134,28 +134,36 @@ async function main() {
   try {
     console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / GIB)} GiB, Node ${process.version}`);
 
-    // 1. POST /v1/uploads throughput and p99, against a bare Hono JSON POST route.
+    // 1. POST /v1/uploads throughput and p99, against two bare Hono JSON POST routes:
+    //    a minimal echo, and one that answers the same shape and size as Sluice does.
     const baseline = await startBaseline(tmp);
     const sluice = await startSluice(path.join(tmp, "issue"));
-    const b: { rps: number; p99: number }[] = [];
+    const echo: { rps: number; p99: number }[] = [];
+    const same: { rps: number; p99: number }[] = [];
     const s: { rps: number; p99: number }[] = [];
-    await hammer(baseline.url); // warm-up, not counted
+    await hammer(baseline.url, "/echo"); // warm-up, not counted
     await hammer(sluice.url);
     for (let round = 1; round <= ROUNDS; round++) {
-      const rb = await hammer(baseline.url);
+      const re = await hammer(baseline.url, "/echo");
       const rs = await hammer(sluice.url);
+      const rb = await hammer(baseline.url, "/v1/uploads");
       if (rs.non2xx > 0) throw new Error(`Sluice answered ${rs.non2xx} requests with errors`);
-      b.push(rb);
+      echo.push(re);
+      same.push(rb);
       s.push(rs);
-      console.log(`round ${round}: baseline ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms; sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms`);
+      console.log(`round ${round}: sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms; echo ${re.rps.toFixed(0)} req/s p99 ${re.p99} ms; same-shape ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms`);
     }
     await baseline.stop();
     await sluice.stop();
-    const bRps = median(b.map((x) => x.rps));
     const sRps = median(s.map((x) => x.rps));
+    const sP99 = median(s.map((x) => x.p99));
     line("figure", "Sluice", "baseline", "ratio");
-    line("POST /v1/uploads, req/s (median)", sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
-    line("POST /v1/uploads, p99 latency ms (median)", median(s.map((x) => x.p99)).toFixed(1), median(b.map((x) => x.p99)).toFixed(1), `${(median(s.map((x) => x.p99)) / median(b.map((x) => x.p99))).toFixed(2)}×`);
+    for (const [name, b] of [["bare echo route", echo], ["bare route, same response shape", same]] as const) {
+      const bRps = median(b.map((x) => x.rps));
+      const bP99 = median(b.map((x) => x.p99));
+      line(`POST /v1/uploads req/s (median) vs ${name}`, sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
+      line(`POST /v1/uploads p99 ms (median) vs ${name}`, sP99.toFixed(1), bP99.toFixed(1), `${(sP99 / bP99).toFixed(2)}×`);
+    }
 
     // 2. Gateway upload: server memory must not grow with the file; throughput next to a bare pipe to disk.
     const gw = await startSluice(path.join(tmp, "gateway"));
