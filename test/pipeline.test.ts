@@ -6,8 +6,9 @@ import { BackendUnavailableError } from "../src/errors.js";
 import { receiveGatewayUpload } from "../src/domain/gateway.js";
 import { processUpload } from "../src/domain/pipeline.js";
 import { reconcileStaging } from "../src/domain/reconcile.js";
-import { cancelUpload, getUploadStatus, issueUpload, type Principal } from "../src/domain/uploads.js";
-import type { MetadataStore } from "../src/metadata/metadata-store.js";
+import { cancelUpload, getUploadStatus, issueUpload, type IssuedUpload, type Principal } from "../src/domain/uploads.js";
+import type { UploadRecord } from "../src/metadata/metadata-store.js";
+import type { Services } from "../src/domain/services.js";
 import { SluiceError } from "../src/errors.js";
 import type { ObjectStore } from "../src/storage/object-store.js";
 import { MemoryTicketStore } from "../src/tickets/memory.js";
@@ -26,19 +27,24 @@ async function harness(options: Parameters<typeof makeServices>[0] = {}) {
   return h;
 }
 
-/** Issues an upload and streams PNG bytes through the gateway. */
-async function uploaded(h: Harness, bytes: Uint8Array = PNG) {
-  const { ticket: record, upload } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: bytes.byteLength });
-  const url = new URL(upload.url);
-  await receiveGatewayUpload(h.services, {
-    id: record.id,
+/** Sends bytes to an issued upload's gateway URL, as a client would. */
+function sendToGateway(s: Services, issued: IssuedUpload, bytes: Uint8Array = PNG) {
+  const url = new URL(issued.upload.url);
+  return receiveGatewayUpload(s, {
+    id: issued.ticket.id,
     expires: url.searchParams.get("expires") ?? undefined,
     signature: url.searchParams.get("signature") ?? undefined,
-    contentType: "image/png",
+    contentType: issued.ticket.contentType,
     contentLength: bytes.byteLength,
     body: bodyOf(bytes),
   });
-  return record;
+}
+
+/** Issues an upload and streams PNG bytes through the gateway. */
+async function uploaded(h: Harness, bytes: Uint8Array = PNG) {
+  const issued = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: bytes.byteLength });
+  await sendToGateway(h.services, issued, bytes);
+  return issued.ticket;
 }
 
 const stagingOf = (h: Harness) => filesUnder(path.join(h.dir, "objects/staging"));
@@ -222,20 +228,17 @@ describe("failing closed", () => {
     const h = await harness();
     const real = h.services.metadata;
     let down = true;
-    const flaky: MetadataStore = Object.create(real) as MetadataStore;
-    flaky.insertUpload = (r) => (down ? Promise.reject(new Error("ECONNREFUSED")) : real.insertUpload(r));
+    const flaky = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "insertUpload") return (r: UploadRecord) => (down ? Promise.reject(new Error("ECONNREFUSED")) : target.insertUpload(r));
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
     const s = { ...h.services, metadata: flaky };
-    const { ticket, upload } = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
-    const url = new URL(upload.url);
-    const send = () =>
-      receiveGatewayUpload(s, {
-        id: ticket.id,
-        expires: url.searchParams.get("expires") ?? undefined,
-        signature: url.searchParams.get("signature") ?? undefined,
-        contentType: "image/png",
-        contentLength: PNG.byteLength,
-        body: bodyOf(PNG),
-      });
+    const issued = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    const { ticket } = issued;
+    const send = () => sendToGateway(s, issued);
     await assert.rejects(send(), (err: unknown) => err instanceof SluiceError && err.status === 503);
     assert.deepEqual(await stagingOf(h), []);
     assert.equal((await h.services.tickets.get(ticket.id))?.state, "issued", "the claim was released");
