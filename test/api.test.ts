@@ -297,11 +297,16 @@ describe("operations", () => {
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: "ready", backends: { "object store": "up", "ticket store": "up", "metadata store": "up" } });
+    assert.equal((await fetch(`${server.url}/no/such/route`)).status, 404);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /sluice_http_request_duration_seconds_count\{method="GET",route="unmatched",status="404"\} [1-9]/);
     for (const name of ["sluice_uploads_issued_total", "sluice_uploads_received_total", "sluice_files_archived_total", "sluice_files_rejected_total", "sluice_http_request_duration_seconds_bucket"]) {
       assert.ok(metrics.includes(name), name);
     }
     assert.match(metrics, /sluice_files_archived_total [1-9]/);
+    assert.match(metrics, /sluice_http_request_duration_seconds_count\{method="POST",route="\/v1\/uploads",status="201"\} [1-9]/);
+    assert.match(metrics, /sluice_http_request_duration_seconds_count\{method="POST",route="\/v1\/uploads",status="401"\} [1-9]/, "refused keys are counted as 401");
+    assert.match(metrics, /sluice_http_request_duration_seconds_count\{method="PUT",route="\/v1\/uploads\/:id\/content",status="200"\} [1-9]/);
     const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     assert.equal(doc.openapi, "3.1.0");
     const expected: [string, string][] = [

@@ -1,9 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { routePath } from "hono/route";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Services } from "../domain/services.js";
 import { guard, type Principal } from "../domain/uploads.js";
-import { unauthorized } from "../errors.js";
+import { SluiceError, unauthorized } from "../errors.js";
 import { errorResponse, invalidRequest } from "./errors.js";
 import { registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
@@ -25,6 +27,9 @@ export interface AppOptions {
   webRoot: string | undefined;
 }
 
+/** The status an error will be answered with, for metrics recorded before onError runs. */
+const errorStatus = (err: unknown) => (err instanceof SluiceError || err instanceof HTTPException ? err.status : 500);
+
 /** Routes reached with their own signature instead of an API key. */
 const SIGNED_ROUTES = /^\/v1\/(uploads\/upl_[^/]+|files\/fil_[^/]+)\/content$/;
 
@@ -45,30 +50,41 @@ export function createApp(options: AppOptions): App {
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
 
-  // Latency by route pattern (never the raw URL: upload URLs carry signatures).
+  // One middleware for every request: API-key auth on /v1/* (except the signed URLs), then
+  // latency by route pattern (never the raw URL: upload URLs carry signatures). One rather
+  // than two, because each async middleware layer is measurable on the issue route.
   app.use("*", async (c, next) => {
     const started = performance.now();
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
-    metrics.observeHttp(c.req.method, route, c.res.status, seconds);
-    if (c.res.status >= 500 || logger.isLevelEnabled("debug")) {
-      logger[c.res.status >= 500 ? "warn" : "debug"]({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, "request");
+    let failure: unknown;
+    try {
+      if (c.req.path.startsWith("/v1/") && !SIGNED_ROUTES.test(c.req.path)) c.set("principal", await authenticate(c.req.header("authorization")));
+      await next();
+    } catch (err) {
+      failure = err; // answered by onError once this rethrows
+      throw err;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      const status = failure === undefined ? c.res.status : errorStatus(failure);
+      // The route's own pattern, even when auth refused the request before its handler ran.
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- Hono types a middleware's input as any
+      const matched = routePath(c, -1);
+      const route = matched === "/*" ? "unmatched" : matched;
+      metrics.observeHttp(c.req.method, route, status, seconds);
+      if (status >= 500 || logger.isLevelEnabled("debug")) {
+        logger[status >= 500 ? "warn" : "debug"]({ method: c.req.method, route, status, ms: Math.round(seconds * 1000) }, "request");
+      }
     }
   });
 
-  app.use("/v1/*", async (c, next) => {
-    if (SIGNED_ROUTES.test(c.req.path)) return next();
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
+  async function authenticate(header: string | undefined): Promise<Principal> {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
     if (!match?.[1]) throw unauthorized("Send an API key as Authorization: Bearer <key>.");
     const key = match[1];
     const known = options.auth.cached(key);
     const principal = known !== undefined ? known.principal : await guard("metadata store", () => options.auth.authenticate(key));
     if (!principal) throw unauthorized("The API key is not valid.");
-    c.set("principal", principal);
-    return next();
-  });
+    return principal;
+  }
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
