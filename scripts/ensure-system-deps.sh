@@ -4,6 +4,13 @@ set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A real S3 server for the S3 suites: Ceph's RADOS Gateway with one monitor and one OSD.
+command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
+command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
+command -v ceph >/dev/null 2>&1 || missing+=(ceph-common)
+command -v uuidgen >/dev/null 2>&1 || missing+=(uuid-runtime)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -177,7 +177,7 @@ describe("the reconcile sweep", () => {
   it("records an arrival nobody reported, then it is processed", async () => {
     const h = await harness();
     const { ticket } = await issueUpload(h.services, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
-    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png" });
+    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png", contentLength: PNG.byteLength });
     const report = await reconcileStaging(h.services);
     assert.equal(report.arrivalsFound, 1);
     assert.equal((await h.services.metadata.getUpload(ticket.id))?.state, "uploaded");
@@ -202,7 +202,7 @@ describe("the reconcile sweep", () => {
     const h = await harness();
     const { ticket } = await issueUpload(h.services, principal, { filename: "a.png", contentType: "image/png", size: PNG.byteLength });
     assert.equal((await cancelUpload(h.services, ticket.id)).state, "cancelled");
-    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png" });
+    await h.services.objects.put({ bucket: "staging", key: ticket.key, body: bodyOf(PNG), contentType: "image/png", contentLength: PNG.byteLength });
     assert.equal((await reconcileStaging(h.services)).orphansRemoved, 1);
     assert.deepEqual(await stagingOf(h), []);
     assert.equal(await h.services.metadata.getUpload(ticket.id), undefined);
@@ -214,7 +214,7 @@ describe("the reconcile sweep", () => {
     await processUpload(h.services, r.id);
     assert.equal((await h.services.metadata.getUpload(r.id))?.state, "rejected");
     for (const key of ["upl_AAAAAAAAAAAAAAAAAAAAAA/x.bin", "stray.bin", r.key]) {
-      await h.services.objects.put({ bucket: "staging", key, body: bodyOf(PNG), contentType: "image/png" });
+      await h.services.objects.put({ bucket: "staging", key, body: bodyOf(PNG), contentType: "image/png", contentLength: PNG.byteLength });
     }
     const report = await reconcileStaging(h.services);
     assert.equal(report.orphansRemoved, 2);

@@ -62,7 +62,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     );
     const staging = { bucket: s.config.buckets.staging, key: ticket.key };
     const info = await s.objects
-      .put({ ...staging, body, contentType: ticket.contentType, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
+      .put({ ...staging, body, contentType: ticket.contentType, contentLength: ticket.size, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
       .catch((err: unknown) => {
         if (err instanceof ObjectExistsError) throw gone("already_used", "This upload URL has already been used.");
         // The length checks above surface here, wrapped by the stream machinery.

@@ -8,6 +8,7 @@ import { newId } from "../internal/crypto.js";
 import {
   ObjectExistsError,
   ObjectNotFoundError,
+  exactLength,
   type ListObjectsOptions,
   type ObjectInfo,
   type ObjectPage,
@@ -43,7 +44,7 @@ export class FsObjectStore implements ObjectStore {
     const tmp = path.join(this.#tmp, newId("put"));
     try {
       await pipeline(
-        Readable.fromWeb(options.body as NodeReadableStream<Uint8Array>),
+        Readable.fromWeb(options.body.pipeThrough(exactLength(options.contentLength)) as NodeReadableStream<Uint8Array>),
         createWriteStream(tmp, { flags: "wx" }),
         ...(options.signal ? [{ signal: options.signal }] : []),
       );

@@ -14,6 +14,7 @@ export interface ObjectStoreFixture {
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s);
+const len = (...parts: string[]) => parts.reduce((n, p) => n + bytes(p).byteLength, 0);
 const streamOf = (...chunks: Uint8Array[]) =>
   new ReadableStream<Uint8Array>({
     start(controller) {
@@ -44,7 +45,7 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
     after(async () => fx.close());
 
     it("stores a streamed body and reads it back whole and by range", async () => {
-      const info = await fx.store.put({ bucket: a, key: "dir/one.txt", body: streamOf(bytes("hello "), bytes("world")), contentType: "text/plain" });
+      const info = await fx.store.put({ bucket: a, key: "dir/one.txt", body: streamOf(bytes("hello "), bytes("world")), contentType: "text/plain", contentLength: len("hello ", "world") });
       assert.equal(info.size, 11);
       assert.equal(info.key, "dir/one.txt");
       assert.equal((await fx.store.head({ bucket: a, key: "dir/one.txt" }))?.size, 11);
@@ -53,23 +54,23 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
     });
 
     it("refuses to overwrite with ifNoneMatch and keeps the first body", async () => {
-      await fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("first")), contentType: "text/plain", ifNoneMatch: true });
+      await fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("first")), contentType: "text/plain", contentLength: len("first"), ifNoneMatch: true });
       await assert.rejects(
-        fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("second")), contentType: "text/plain", ifNoneMatch: true }),
+        fx.store.put({ bucket: a, key: "once", body: streamOf(bytes("second")), contentType: "text/plain", contentLength: len("second"), ifNoneMatch: true }),
         ObjectExistsError,
       );
       assert.equal(await readAll(await fx.store.read({ bucket: a, key: "once" })), "first");
     });
 
     it("overwrites without ifNoneMatch", async () => {
-      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("first")), contentType: "text/plain" });
-      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("second!")), contentType: "text/plain" });
+      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("first")), contentType: "text/plain", contentLength: len("first") });
+      await fx.store.put({ bucket: a, key: "twice", body: streamOf(bytes("second!")), contentType: "text/plain", contentLength: len("second!") });
       assert.equal(await readAll(await fx.store.read({ bucket: a, key: "twice" })), "second!");
     });
 
     it("leaves no object when the body stream fails part-way", async () => {
       await assert.rejects(
-        fx.store.put({ bucket: a, key: "broken", body: failingStream(bytes("partial")), contentType: "text/plain" }),
+        fx.store.put({ bucket: a, key: "broken", body: failingStream(bytes("partial")), contentType: "text/plain", contentLength: 1000 }),
       );
       assert.equal(await fx.store.head({ bucket: a, key: "broken" }), undefined);
     });
@@ -81,7 +82,7 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
     });
 
     it("copies between buckets, and copying again is harmless", async () => {
-      await fx.store.put({ bucket: a, key: "c/src.bin", body: streamOf(bytes("payload")), contentType: "application/octet-stream" });
+      await fx.store.put({ bucket: a, key: "c/src.bin", body: streamOf(bytes("payload")), contentType: "application/octet-stream", contentLength: len("payload") });
       const first = await fx.store.copy({ source: { bucket: a, key: "c/src.bin" }, target: { bucket: b, key: "c/dst.bin" } });
       const second = await fx.store.copy({ source: { bucket: a, key: "c/src.bin" }, target: { bucket: b, key: "c/dst.bin" } });
       assert.equal(first.size, 7);
@@ -90,8 +91,15 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
       assert.equal(await readAll(await fx.store.read({ bucket: a, key: "c/src.bin" })), "payload");
     });
 
+    it("refuses a body shorter or longer than its declared length, storing nothing", async () => {
+      await assert.rejects(fx.store.put({ bucket: a, key: "short", body: streamOf(bytes("abc")), contentType: "text/plain", contentLength: 10 }));
+      await assert.rejects(fx.store.put({ bucket: a, key: "long", body: streamOf(bytes("abcdefghijkl")), contentType: "text/plain", contentLength: 10 }));
+      assert.equal(await fx.store.head({ bucket: a, key: "short" }), undefined);
+      assert.equal(await fx.store.head({ bucket: a, key: "long" }), undefined);
+    });
+
     it("deletes idempotently", async () => {
-      await fx.store.put({ bucket: a, key: "d/gone", body: streamOf(bytes("x")), contentType: "text/plain" });
+      await fx.store.put({ bucket: a, key: "d/gone", body: streamOf(bytes("x")), contentType: "text/plain", contentLength: 1 });
       await fx.store.delete({ bucket: a, key: "d/gone" });
       await fx.store.delete({ bucket: a, key: "d/gone" });
       assert.equal(await fx.store.head({ bucket: a, key: "d/gone" }), undefined);
@@ -99,7 +107,7 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
 
     it("lists in key order, by prefix and page", async () => {
       for (const k of ["l/3", "l/1", "l/2", "m/1"]) {
-        await fx.store.put({ bucket: b, key: k, body: streamOf(bytes(k)), contentType: "text/plain" });
+        await fx.store.put({ bucket: b, key: k, body: streamOf(bytes(k)), contentType: "text/plain", contentLength: len(k) });
       }
       const first = await fx.store.list({ bucket: b, prefix: "l/", limit: 2 });
       assert.deepEqual(first.objects.map((o) => o.key), ["l/1", "l/2"]);

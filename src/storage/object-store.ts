@@ -17,6 +17,11 @@ export interface ObjectInfo {
 export interface PutObjectOptions extends ObjectRef {
   body: ReadableStream<Uint8Array>;
   contentType: string;
+  /**
+   * The body's exact length. S3 needs it to stream a body without buffering it, and every
+   * store refuses a body of any other length (nothing is stored).
+   */
+  contentLength: number;
   /** Refuse to overwrite an existing object (the `If-None-Match: *` precondition). */
   ifNoneMatch?: boolean;
   signal?: AbortSignal;
@@ -85,4 +90,30 @@ export async function* listAll(store: ObjectStore, options: Omit<ListObjectsOpti
     yield* page.objects;
     startAfter = page.next;
   } while (startAfter !== undefined);
+}
+
+export class LengthMismatchError extends Error {
+  constructor(declared: number, actual: string) {
+    super(`The body was ${actual} bytes, not the ${declared} declared.`);
+    this.name = "LengthMismatchError";
+  }
+}
+
+/**
+ * Passes exactly `length` bytes: it errors at the first byte too many (before it is sent on)
+ * and at the end if there were too few. Stores put every body through it, so that a wrong
+ * length can never reach storage as a truncated or padded object.
+ */
+export function exactLength(length: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > length) controller.error(new LengthMismatchError(length, `more than ${length}`));
+      else controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (seen < length) controller.error(new LengthMismatchError(length, String(seen)));
+    },
+  });
 }

@@ -1,0 +1,206 @@
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCopyCommand,
+  AbortMultipartUploadCommand,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import {
+  ObjectExistsError,
+  ObjectNotFoundError,
+  exactLength,
+  type ListObjectsOptions,
+  type ObjectInfo,
+  type ObjectPage,
+  type ObjectRef,
+  type ObjectStore,
+  type PutObjectOptions,
+  type ReadObjectOptions,
+} from "./object-store.js";
+
+/** CopyObject's limit; larger objects are copied part by part, still inside storage. */
+const SINGLE_COPY_MAX = 5 * 1024 ** 3;
+const COPY_PART_SIZE = 512 * 1024 ** 2;
+
+export interface S3StoreOptions {
+  endpoint?: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+}
+
+/** Builds the SDK client the way every S3 call in Sluice needs it. */
+export function createS3Client(options: S3StoreOptions): S3Client {
+  const config: S3ClientConfig = {
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    // Since 3.729 the SDK adds a CRC32 of the (empty) body to presigned and streamed requests
+    // unless told to do so only when an operation requires it; RGW then rejects the upload.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    ...(options.endpoint && { endpoint: options.endpoint }),
+    ...(options.credentials && { credentials: options.credentials }),
+  };
+  return new S3Client(config);
+}
+
+/** Objects in any S3-compatible store (AWS S3, Ceph RGW, MinIO, R2) through AWS SDK v3. */
+export class S3ObjectStore implements ObjectStore {
+  readonly name = "S3 object store";
+  readonly #s3: S3Client;
+  #pingBucket: string | undefined;
+
+  constructor(options: { client: S3Client }) {
+    this.#s3 = options.client;
+  }
+
+  async prepare(buckets: string[]): Promise<void> {
+    for (const bucket of buckets) {
+      try {
+        await this.#s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await this.#s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((e: unknown) => {
+          if (!(e instanceof S3ServiceException && e.name === "BucketAlreadyOwnedByYou")) throw e;
+        });
+      }
+    }
+    this.#pingBucket ??= buckets[0];
+  }
+
+  async put(options: PutObjectOptions): Promise<ObjectInfo> {
+    const body = Readable.fromWeb(options.body.pipeThrough(exactLength(options.contentLength)) as NodeReadableStream<Uint8Array>);
+    // A failing body is reported by send() rejecting; the stream's own error event must not
+    // also surface as an uncaught exception once the SDK has stopped listening to it.
+    // The SDK does not abort the request itself when the body fails; storage would wait for
+    // the missing bytes until its own timeout. Abort at once, so nothing is stored.
+    let bodyError: unknown;
+    const failed = new AbortController();
+    body.on("error", (err) => {
+      bodyError = err;
+      failed.abort(err);
+    });
+    const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+    try {
+      const result = await this.#s3.send(
+        new PutObjectCommand({
+          Bucket: options.bucket,
+          Key: options.key,
+          Body: body,
+          ContentType: options.contentType,
+          ContentLength: options.contentLength,
+          ...(options.ifNoneMatch && { IfNoneMatch: "*" }),
+        }),
+        { abortSignal: signal },
+      );
+      const info = await this.head(options);
+      return info ?? { key: options.key, size: options.contentLength, etag: result.ETag ?? "", lastModified: new Date() };
+    } catch (err) {
+      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === "PreconditionFailed")) {
+        throw new ObjectExistsError(options);
+      }
+      throw bodyError ?? err;
+    }
+  }
+
+  async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
+    try {
+      const r = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return { key: ref.key, size: r.ContentLength ?? 0, etag: r.ETag ?? "", lastModified: r.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async read(options: ReadObjectOptions): Promise<ReadableStream<Uint8Array>> {
+    try {
+      const r = await this.#s3.send(
+        new GetObjectCommand({
+          Bucket: options.bucket,
+          Key: options.key,
+          ...(options.range && { Range: `bytes=${options.range.start}-${options.range.end}` }),
+        }),
+      );
+      if (!r.Body) throw new ObjectNotFoundError(options);
+      return r.Body.transformToWebStream() as ReadableStream<Uint8Array>;
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(options);
+      throw err;
+    }
+  }
+
+  async copy({ source, target }: { source: ObjectRef; target: ObjectRef }): Promise<ObjectInfo> {
+    const head = await this.head(source);
+    if (!head) throw new ObjectNotFoundError(source);
+    const copySource = `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`;
+    if (head.size <= SINGLE_COPY_MAX) {
+      await this.#s3.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource })).catch((err: unknown) => {
+        throw isNotFound(err) ? new ObjectNotFoundError(source) : err;
+      });
+    } else {
+      await this.#multipartCopy(copySource, head.size, target);
+    }
+    return (await this.head(target)) ?? { ...head, key: target.key };
+  }
+
+  /** Server-side copy of an object over 5 GiB, part by part (UploadPartCopy): no bytes pass through Sluice. */
+  async #multipartCopy(copySource: string, size: number, target: ObjectRef): Promise<void> {
+    const { UploadId } = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key }));
+    try {
+      const parts: { ETag: string; PartNumber: number }[] = [];
+      for (let start = 0, n = 1; start < size; start += COPY_PART_SIZE, n++) {
+        const end = Math.min(start + COPY_PART_SIZE, size) - 1;
+        const r = await this.#s3.send(
+          new UploadPartCopyCommand({ Bucket: target.bucket, Key: target.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+        );
+        parts.push({ ETag: r.CopyPartResult?.ETag ?? "", PartNumber: n });
+      }
+      await this.#s3.send(new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId })).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    await this.#s3.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+  }
+
+  async list(options: ListObjectsOptions): Promise<ObjectPage> {
+    const r = await this.#s3.send(
+      new ListObjectsV2Command({
+        Bucket: options.bucket,
+        MaxKeys: options.limit ?? 1000,
+        ...(options.prefix !== undefined && { Prefix: options.prefix }),
+        ...(options.startAfter !== undefined && { StartAfter: options.startAfter }),
+      }),
+    );
+    const objects = (r.Contents ?? []).map((o) => ({ key: o.Key ?? "", size: o.Size ?? 0, etag: o.ETag ?? "", lastModified: o.LastModified ?? new Date(0) }));
+    const last = objects[objects.length - 1];
+    return r.IsTruncated && last ? { objects, next: last.key } : { objects };
+  }
+
+  async ping(): Promise<void> {
+    if (this.#pingBucket) await this.#s3.send(new HeadBucketCommand({ Bucket: this.#pingBucket }));
+    else await this.#s3.send(new ListObjectsV2Command({ Bucket: "sluice-ping", MaxKeys: 1 })).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === "NotFound" || err.name === "NoSuchKey" || err.name === "NoSuchBucket");
+}

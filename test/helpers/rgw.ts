@@ -1,0 +1,58 @@
+/**
+ * A real S3 server for the tests: Ceph's RADOS Gateway. `npm test` starts one for the whole
+ * run and passes it down in SLUICE_TEST_RGW_*; a test file run on its own starts its own.
+ * Either way it is a real server, never a mock, and it is stopped by PID.
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { ROOT, freePort } from "./server.js";
+
+const run = promisify(execFile);
+
+export interface Rgw {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  stop(): Promise<void>;
+}
+
+const ACCESS_KEY = "sluicetestaccesskey01";
+const SECRET_KEY = "sluicetestsecretkey0000000000000000000001";
+
+export async function useRgw(): Promise<Rgw> {
+  const shared = process.env.SLUICE_TEST_RGW_ENDPOINT;
+  if (shared) {
+    return {
+      endpoint: shared,
+      accessKeyId: process.env.SLUICE_TEST_RGW_ACCESS_KEY ?? ACCESS_KEY,
+      secretAccessKey: process.env.SLUICE_TEST_RGW_SECRET_KEY ?? SECRET_KEY,
+      stop: () => Promise.resolve(),
+    };
+  }
+  return startRgw();
+}
+
+export async function startRgw(): Promise<Rgw> {
+  for (const binary of ["ceph-mon", "ceph-osd", "radosgw", "monmaptool"]) {
+    await run("which", [binary]).catch(() => {
+      throw new Error(`${binary} is missing: the S3 tests need Debian's ceph-mon ceph-osd radosgw ceph-common (npm test installs them as root).`);
+    });
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-rgw-"));
+  const [monPort, rgwPort] = [await freePort(), await freePort()];
+  const script = path.join(ROOT, "test/rgw/start-rgw.sh");
+  const stop = () => run("bash", [path.join(ROOT, "test/rgw/stop-rgw.sh"), dir]).then(() => undefined);
+  try {
+    await run("bash", [script, dir, String(monPort), String(rgwPort)], {
+      env: { ...process.env, S3_ACCESS_KEY: ACCESS_KEY, S3_SECRET_KEY: SECRET_KEY },
+      timeout: 180_000,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { endpoint: `http://127.0.0.1:${rgwPort}`, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, stop };
+}
