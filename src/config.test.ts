@@ -42,6 +42,33 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads the S3 connection from the standard AWS variables", () => {
+    const c = loadConfig({
+      SLUICE_STORAGE: "s3",
+      SLUICE_UPLOAD_MODE: "gateway",
+      AWS_ENDPOINT_URL_S3: "http://127.0.0.1:7480",
+      AWS_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "AK",
+      AWS_SECRET_ACCESS_KEY: "SK",
+      SLUICE_S3_FORCE_PATH_STYLE: "true",
+    });
+    assert.deepEqual(c.storage, {
+      kind: "s3",
+      endpoint: "http://127.0.0.1:7480",
+      region: "eu-west-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
+    });
+    const aws = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway" });
+    assert.deepEqual(aws.storage, { kind: "s3", endpoint: undefined, region: "us-east-1", forcePathStyle: false, credentials: undefined });
+  });
+
+  it("stops on half a credential pair, and on direct mode until it exists", () => {
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway", AWS_ACCESS_KEY_ID: "AK" }), /Invalid AWS_SECRET_ACCESS_KEY: set both/);
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3" }), /Invalid SLUICE_UPLOAD_MODE: direct uploads to S3 are not available in this version yet/);
+    assert.throws(() => loadConfig({ SLUICE_UPLOAD_MODE: "direct" }), /Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3/);
+  });
+
   it("parses rate limits and lists", () => {
     assert.deepEqual(loadConfig({ SLUICE_RATE_LIMIT: "5/sec" }).rateLimit, { points: 5, durationSeconds: 1 });
     assert.equal(loadConfig({ SLUICE_RATE_LIMIT: "off" }).rateLimit, undefined);

@@ -12,7 +12,17 @@ export class ConfigError extends Error {
   }
 }
 
-export type StorageConfig = { kind: "fs"; dir: string } | { kind: "s3" };
+export type StorageConfig =
+  | { kind: "fs"; dir: string }
+  | {
+      kind: "s3";
+      /** Any S3-compatible endpoint; absent means AWS itself. */
+      endpoint: string | undefined;
+      region: string;
+      forcePathStyle: boolean;
+      /** Absent: the AWS SDK's default chain (environment, profile, instance role…). */
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    };
 export type TicketStoreConfig = { kind: "memory" };
 export type DatabaseConfig = { kind: "sqlite"; path: string };
 export interface RateLimitConfig {
@@ -99,6 +109,14 @@ const schema = z.object({
   SLUICE_PROCESSORS: list.default([]),
   SLUICE_MAX_ATTEMPTS: wholeNumber("a count", 1, 100).default(5),
   SLUICE_RECONCILE_INTERVAL: wholeNumber("seconds", 1, 86400).default(60),
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_DEFAULT_REGION: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
+  SLUICE_S3_FORCE_PATH_STYLE: z.enum(["true", "false", "1", "0"], "expected true or false").optional(),
   SLUICE_LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "expected a pino level such as info")
     .default("info"),
@@ -120,14 +138,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError("Invalid SLUICE_URL_TTL: must not exceed SLUICE_URL_TTL_MAX");
   }
   const dataDir = path.resolve(e.SLUICE_DATA_DIR);
-  const storage: StorageConfig =
-    e.SLUICE_STORAGE === "fs" ? { kind: "fs", dir: path.join(dataDir, "objects") } : { kind: "s3" };
-  if (storage.kind === "s3") {
-    throw new ConfigError("Invalid SLUICE_STORAGE: s3 is not available in this version yet; use fs");
+  if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError("Invalid AWS_SECRET_ACCESS_KEY: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither");
   }
+  const storage: StorageConfig =
+    e.SLUICE_STORAGE === "fs"
+      ? { kind: "fs", dir: path.join(dataDir, "objects") }
+      : {
+          kind: "s3",
+          endpoint: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,
+          region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? "us-east-1",
+          forcePathStyle: e.SLUICE_S3_FORCE_PATH_STYLE === "true" || e.SLUICE_S3_FORCE_PATH_STYLE === "1",
+          credentials:
+            e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+              ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN && { sessionToken: e.AWS_SESSION_TOKEN }) }
+              : undefined,
+        };
   const uploadMode = e.SLUICE_UPLOAD_MODE ?? (storage.kind === "fs" ? "gateway" : "direct");
   if (storage.kind === "fs" && uploadMode === "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3; the fs store is reached through the gateway");
+  }
+  if (storage.kind === "s3" && uploadMode === "direct") {
+    throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct uploads to S3 are not available in this version yet; set SLUICE_UPLOAD_MODE=gateway");
   }
   if (e.SLUICE_TICKETS !== "memory") {
     throw new ConfigError("Invalid SLUICE_TICKETS: only memory is available in this version");

@@ -38,7 +38,7 @@ export interface S3StoreOptions {
   endpoint?: string | undefined;
   region: string;
   forcePathStyle: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 /** Builds the SDK client the way every S3 call in Sluice needs it. */

@@ -1,0 +1,85 @@
+/** Sluice on a real S3 server (Ceph RGW), uploads streamed through the gateway. */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { createS3Client } from "../src/storage/s3.js";
+import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
+import { useRgw, type Rgw } from "./helpers/rgw.js";
+import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
+
+let rgw: Rgw;
+let s3: S3Client;
+let server: TestServer;
+const suffix = randomBytes(4).toString("hex");
+const staging = `staging-${suffix}`;
+const archive = `archive-${suffix}`;
+
+before(async () => {
+  rgw = await useRgw();
+  s3 = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
+  server = await startServer({
+    SLUICE_STORAGE: "s3",
+    SLUICE_UPLOAD_MODE: "gateway",
+    SLUICE_STAGING_BUCKET: staging,
+    SLUICE_ARCHIVE_BUCKET: archive,
+    AWS_ENDPOINT_URL_S3: rgw.endpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+    SLUICE_S3_FORCE_PATH_STYLE: "true",
+  });
+});
+after(async () => {
+  await server?.stop();
+  for (const Bucket of [staging, archive]) {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
+    for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key }));
+    await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
+  }
+  s3?.destroy();
+  await rgw?.stop();
+});
+
+const keysIn = async (Bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key);
+
+describe("on S3 (RGW), through the gateway", () => {
+  it("creates its buckets and reports the object store ready", async () => {
+    const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { backends: Record<string, string> };
+    assert.equal(ready.backends["object store"], "up");
+    assert.deepEqual(await keysIn(staging), []);
+    assert.deepEqual(await keysIn(archive), []);
+  });
+
+  it("streams an upload to staging, archives it by server-side copy, and empties staging", async () => {
+    const body = randomBytes(3 * 1024 * 1024);
+    body.set(PNG, 0); // a PNG signature up front, so the sniffer sees a PNG
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(body, { contentType: "image/png", sha256: sha256(body) }));
+    assert.equal(issued.status, 201);
+    const put = await fetch(issued.body.upload.url, { method: "PUT", headers: issued.body.upload.headers, body: new Uint8Array(body) });
+    assert.equal(put.status, 200);
+    const final = await waitForFinal(server, issued.body.id);
+    assert.equal(final.state, "archived", final.reason);
+    await eventually(async () => assert.deepEqual(await keysIn(staging), []));
+    assert.deepEqual(await keysIn(archive), [issued.body.key]);
+    const stored = await s3.send(new GetObjectCommand({ Bucket: archive, Key: issued.body.key }));
+    assert.equal(sha256(await stored.Body!.transformToByteArray()), sha256(body));
+
+    const second = await fetch(issued.body.upload.url, { method: "PUT", headers: issued.body.upload.headers, body: new Uint8Array(body) });
+    assert.equal(second.status, 410);
+
+    const download = await server.api("GET", `/v1/files/${final.fileId}/download`);
+    const bytes = Buffer.from(await (await fetch(download.body.url)).arrayBuffer());
+    assert.equal(sha256(bytes), sha256(body));
+  });
+
+  it("rejects a spoofed type after a ranged read, and removes it from staging", async () => {
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(HTML, { filename: "cat.png" }));
+    await fetch(issued.body.upload.url, { method: "PUT", headers: issued.body.upload.headers, body: new Uint8Array(HTML) });
+    const final = await waitForFinal(server, issued.body.id);
+    assert.equal(final.state, "rejected");
+    assert.match(final.reason!, /^type_mismatch/);
+    await eventually(async () => assert.deepEqual(await keysIn(staging), []));
+    assert.ok(!(await keysIn(archive)).includes(issued.body.key));
+  });
+});
