@@ -42,10 +42,15 @@ async function put(url: string, body: Uint8Array | string, headers: Record<strin
   return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
 }
 
-/** What this upload left in staging, and any temporary file at all (other tests' uploads are done by then). */
+/**
+ * What this upload left in staging, and any half-written upload (`put_*` temporary file).
+ * Earlier tests' files may still be being archived in the background (`copy_*` files): those
+ * are not this upload's, and uploads in this file run one at a time.
+ */
 async function leftovers(id: string) {
   const staging = (await filesUnder(`${server.dataDir}/objects/staging`)).filter((k) => k.startsWith(`${id}/`));
-  return [...staging, ...(await filesUnder(`${server.dataDir}/objects/.tmp`))];
+  const partial = (await filesUnder(`${server.dataDir}/objects/.tmp`)).filter((f) => f.startsWith("put_"));
+  return [...staging, ...partial];
 }
 
 describe("the upload URL", () => {
