@@ -83,7 +83,13 @@ export async function startServer(env: Record<string, string> = {}, options: { d
     });
     child.once("exit", (code) => reject(new Error(`sluice exited with ${code} before listening:\n${stderr}`)));
   });
-  await listening;
+  try {
+    await listening;
+  } catch (err) {
+    // It never started: remove what was made for it (a data directory passed in is the caller's).
+    if (!options.dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
