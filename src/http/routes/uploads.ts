@@ -23,41 +23,29 @@ const issue = createRoute({
   },
 });
 
-const status = createRoute({
-  method: "get",
-  path: "/v1/uploads/{id}",
-  summary: "An upload's state",
-  security,
-  request: { params: IdParam("upl") },
-  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 503) },
-});
+type ErrorStatuses = Parameters<typeof errorResponses>;
 
-const cancel = createRoute({
-  method: "delete",
-  path: "/v1/uploads/{id}",
-  summary: "Cancel an upload whose bytes have not arrived; its URL then gives 410",
-  security,
-  request: { params: IdParam("upl") },
-  responses: { 200: { description: "The cancelled upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
-});
+/** A route on one upload (`/v1/uploads/{id}…`) that answers with the upload's state. */
+const onUpload = <M extends "get" | "post" | "delete", P extends string>(method: M, path: P, summary: string, ...errors: ErrorStatuses) =>
+  createRoute({
+    method,
+    path,
+    summary,
+    security,
+    request: { params: IdParam("upl") },
+    responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 503, ...errors) },
+  });
 
-const complete = createRoute({
-  method: "post",
-  path: "/v1/uploads/{id}/complete",
-  summary: "Say the bytes are uploaded (idempotent); Sluice checks the object and starts processing",
-  security,
-  request: { params: IdParam("upl") },
-  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
-});
-
-const retry = createRoute({
-  method: "post",
-  path: "/v1/uploads/{id}/retry",
-  summary: "Process a failed upload again (operators)",
-  security,
-  request: { params: IdParam("upl") },
-  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 503) },
-});
+const status = onUpload("get", "/v1/uploads/{id}", "An upload's state");
+const cancel = onUpload("delete", "/v1/uploads/{id}", "Cancel an upload whose bytes have not arrived; its URL then gives 410", 409, 410);
+const complete = onUpload(
+  "post",
+  "/v1/uploads/{id}/complete",
+  "Say the bytes are uploaded (idempotent); Sluice checks the object and starts processing",
+  409,
+  410,
+);
+const retry = onUpload("post", "/v1/uploads/{id}/retry", "Process a failed upload again (operators)", 409);
 
 const MAX_JSON_BYTES = 64 * 1024;
 
