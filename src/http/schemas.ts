@@ -1,6 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { UPLOAD_STATES } from "../metadata/metadata-store.js";
 
+/** Routes that need an API key. */
+export const security = [{ apiKey: [] }];
+/** An OpenAPI JSON content entry. */
+export const json = <T>(schema: T) => ({ "application/json": { schema } });
+
 export const ErrorSchema = z
   .object({
     error: z.object({

@@ -16,8 +16,6 @@ export const UPLOAD_STATES = [
 ] as const;
 export type UploadState = (typeof UPLOAD_STATES)[number];
 
-/** States after which nothing more happens to an upload on its own. */
-export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];
 /** States in which the bytes have arrived: the upload is a file. */
 export const FILE_STATES: readonly UploadState[] = ["uploaded", "processing", "archived", "rejected", "failed"];
 

@@ -3,11 +3,9 @@ import { attachmentDisposition } from "../../domain/filenames.js";
 import { createDownload, deleteFile, getFile, listFiles, openDownload } from "../../domain/files.js";
 import { UPLOAD_STATES } from "../../metadata/metadata-store.js";
 import type { App, AppOptions } from "../app.js";
-import { DownloadSchema, FileListSchema, FileSchema, IdParam, errorResponses } from "../schemas.js";
+import { DownloadSchema, FileListSchema, FileSchema, IdParam, errorResponses, json, security } from "../schemas.js";
 import { fileView } from "../views.js";
 
-const security = [{ apiKey: [] }];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 const list = createRoute({
   method: "get",

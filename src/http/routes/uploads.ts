@@ -5,11 +5,9 @@ import { retryFailedUpload } from "../../domain/retry.js";
 import { SluiceError, badRequest, tooLarge } from "../../errors.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
-import { IdParam, IssuedUploadSchema, UploadRequestSchema, UploadSchema, errorResponses } from "../schemas.js";
+import { IdParam, IssuedUploadSchema, UploadRequestSchema, UploadSchema, errorResponses, json, security } from "../schemas.js";
 import { uploadView } from "../views.js";
 
-const security = [{ apiKey: [] }];
-const json = <T>(schema: T) => ({ "application/json": { schema } });
 
 const issue = createRoute({
   method: "post",
