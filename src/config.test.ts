@@ -63,10 +63,19 @@ describe("loadConfig", () => {
     assert.deepEqual(aws.storage, { kind: "s3", endpoint: undefined, region: "us-east-1", forcePathStyle: false, credentials: undefined });
   });
 
-  it("stops on half a credential pair, and on direct mode until it exists", () => {
+  it("stops on half a credential pair, and on direct mode or POST without S3", () => {
     assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway", AWS_ACCESS_KEY_ID: "AK" }), /Invalid AWS_SECRET_ACCESS_KEY: set both/);
-    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3" }), /Invalid SLUICE_UPLOAD_MODE: direct uploads to S3 are not available in this version yet/);
     assert.throws(() => loadConfig({ SLUICE_UPLOAD_MODE: "direct" }), /Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3/);
+    assert.throws(() => loadConfig({ SLUICE_UPLOAD_METHOD: "POST" }), /Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3/);
+  });
+
+  it("defaults S3 to direct PUT uploads, and browser origins to the public URL's", () => {
+    const c = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_PUBLIC_URL: "https://up.example.com/sluice/" });
+    assert.equal(c.uploadMode, "direct");
+    assert.equal(c.uploadMethod, "PUT");
+    assert.deepEqual(c.corsOrigins, ["https://up.example.com"]);
+    assert.equal(loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_METHOD: "post" }).uploadMethod, "POST");
+    assert.deepEqual(loadConfig({ SLUICE_CORS_ORIGINS: "https://a.example, https://b.example" }).corsOrigins, ["https://a.example", "https://b.example"]);
   });
 
   it("parses rate limits and lists", () => {

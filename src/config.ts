@@ -37,6 +37,10 @@ export interface Config {
   dataDir: string;
   storage: StorageConfig;
   uploadMode: "direct" | "gateway";
+  /** What direct uploads get unless the request asks: a presigned PUT, or a POST policy. */
+  uploadMethod: "PUT" | "POST";
+  /** Origins allowed to upload to the staging bucket from a browser (`sluice setup` applies them). */
+  corsOrigins: string[];
   buckets: { staging: string; archive: string; quarantine: string | undefined };
   tickets: TicketStoreConfig;
   database: DatabaseConfig;
@@ -90,6 +94,8 @@ const schema = z.object({
   SLUICE_DATA_DIR: z.string().min(1).default("./data"),
   SLUICE_STORAGE: z.enum(["fs", "s3"], "expected fs or s3").default("fs"),
   SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway"], "expected direct or gateway").optional(),
+  SLUICE_UPLOAD_METHOD: z.enum(["PUT", "POST", "put", "post"], "expected PUT or POST").default("PUT"),
+  SLUICE_CORS_ORIGINS: list.optional(),
   SLUICE_STAGING_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").default("staging"),
   SLUICE_ARCHIVE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").default("archive"),
   SLUICE_QUARANTINE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").optional(),
@@ -158,8 +164,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (storage.kind === "fs" && uploadMode === "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3; the fs store is reached through the gateway");
   }
-  if (storage.kind === "s3" && uploadMode === "direct") {
-    throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct uploads to S3 are not available in this version yet; set SLUICE_UPLOAD_MODE=gateway");
+  const uploadMethod = e.SLUICE_UPLOAD_METHOD.toUpperCase() as "PUT" | "POST";
+  if (uploadMethod === "POST" && uploadMode !== "direct") {
+    throw new ConfigError("Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3 with direct uploads");
   }
   if (e.SLUICE_TICKETS !== "memory") {
     throw new ConfigError("Invalid SLUICE_TICKETS: only memory is available in this version");
@@ -169,13 +176,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (new Set(named).size !== named.length) {
     throw new ConfigError("Invalid SLUICE_ARCHIVE_BUCKET: staging, archive and quarantine buckets must differ");
   }
+  const publicUrl = (e.SLUICE_PUBLIC_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, "");
   return {
     port: e.PORT,
     host: e.HOST,
-    publicUrl: (e.SLUICE_PUBLIC_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ""),
+    publicUrl,
     dataDir,
     storage,
     uploadMode,
+    uploadMethod,
+    corsOrigins: e.SLUICE_CORS_ORIGINS ?? [new URL(publicUrl).origin],
     buckets: { staging: e.SLUICE_STAGING_BUCKET, archive: e.SLUICE_ARCHIVE_BUCKET, quarantine: e.SLUICE_QUARANTINE_BUCKET },
     tickets: { kind: "memory" },
     database,

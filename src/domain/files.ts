@@ -5,6 +5,7 @@ import { ObjectNotFoundError } from "../storage/object-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import { TICKET_LEASE_MS, type Services } from "./services.js";
 import { guard } from "./uploads.js";
+import { attachmentDisposition } from "./filenames.js";
 import { verifyUrl } from "./gateway.js";
 
 /** A file shares its upload's random part: `upl_X` arrives as file `fil_X`. */
@@ -51,7 +52,19 @@ export async function createDownload(
   const record = await getFile(s, fileId);
   if (record.state !== "archived") throw conflict("not_archived", `File ${fileId} is ${record.state}, not archived.`);
   const ttl = Math.min(Math.max(options.expiresIn ?? s.config.urlTtlSeconds, 1), s.config.urlTtlMaxSeconds);
-  const expiresAt = s.now() + ttl * 1000;
+  const now = s.now();
+  const expiresAt = now + ttl * 1000;
+  const { presigner } = s;
+  if (!options.once && presigner) {
+    // Straight from the archive bucket: the bytes never pass through Sluice.
+    const url = await guard("object store", () =>
+      presigner.getUrl(
+        { bucket: s.config.buckets.archive, key: record.key },
+        { contentDisposition: attachmentDisposition(record.filename), contentType: record.contentType ?? "application/octet-stream", expiresIn: ttl, signingDate: new Date(now) },
+      ),
+    );
+    return { url, expiresAt };
+  }
   const expires = String(Math.floor(expiresAt / 1000));
   let ticket = "";
   if (options.once) {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { backoffMs } from "../internal/async.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
-import type { ObjectRef } from "../storage/object-store.js";
+import type { ObjectInfo, ObjectRef } from "../storage/object-store.js";
 import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSING_LEASE_MS, type Services } from "./services.js";
@@ -31,7 +31,7 @@ export async function processUpload(s: Services, id: string): Promise<void> {
       }
       throw new Error("The object is not in staging.");
     }
-    const verdict = await inspect(s, record, staging, head.size);
+    const verdict = await inspect(s, record, staging, head);
     if (verdict.accept) {
       await s.objects.copy({ source: staging, target: { bucket: s.config.buckets.archive, key: record.key } });
       await finish(s, record, { state: "archived", contentType: verdict.contentType, reason: null });
@@ -55,7 +55,8 @@ export async function processUpload(s: Services, id: string): Promise<void> {
 }
 
 /** The checks, reading only what each needs: a HEAD, the first bytes, and the whole body only for a promised checksum. */
-async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, size: number): Promise<Verdict> {
+async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, head: ObjectInfo): Promise<Verdict> {
+  const { size } = head;
   if (size !== record.size) {
     return { accept: false, code: "size_mismatch", reason: `size_mismatch: declared ${record.size} bytes, received ${size}`, contentType: null };
   }
@@ -67,7 +68,8 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, si
     return { accept: false, code: "type_not_allowed", reason: `type_not_allowed: ${contentType} is not allowed`, contentType };
   }
   if (record.sha256) {
-    const actual = record.receivedSha256 ?? (await sha256Of(await s.objects.read(staging)));
+    // Hashed already by the gateway, or checked by storage (x-amz-checksum-sha256); otherwise read it all.
+    const actual = record.receivedSha256 ?? head.checksumSha256 ?? (await sha256Of(await s.objects.read(staging)));
     if (actual !== record.sha256) {
       return { accept: false, code: "checksum_mismatch", reason: `checksum_mismatch: expected sha256 ${record.sha256}, received ${actual}`, contentType };
     }

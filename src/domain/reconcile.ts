@@ -1,12 +1,12 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
-import { recordArrival } from "./uploads.js";
+import { arrivedInStaging } from "./arrivals.js";
 
 export interface ReconcileReport {
   redriven: number;
   arrivalsFound: number;
-  leftoversRemoved: number;
-  orphansRemoved: number;
+  /** Objects no live upload owns: orphans, late or repeated uploads, leftovers of processed ones. */
+  removed: number;
 }
 
 /**
@@ -17,8 +17,8 @@ export interface ReconcileReport {
  */
 export async function reconcileStaging(s: Services, options: { now?: number } = {}): Promise<ReconcileReport> {
   const now = options.now ?? s.now();
-  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, leftoversRemoved: 0, orphansRemoved: 0 };
-  const { staging, archive } = s.config.buckets;
+  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, removed: 0 };
+  const { staging } = s.config.buckets;
 
   // 1. Processing that is due: new, retried, or abandoned by a dead worker.
   for (const id of await s.metadata.findDueForProcessing({ now, limit: 1000 })) {
@@ -28,50 +28,9 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
 
   // 2. Everything in staging must belong to an upload that is still on its way.
   for await (const object of listAll(s.objects, { bucket: staging })) {
-    const id = object.key.split("/")[0] ?? "";
-    const record = id.startsWith("upl_") ? await s.metadata.getUpload(id) : undefined;
-    if (!record) {
-      const entry = id.startsWith("upl_") ? await s.tickets.get(id) : undefined;
-      if (entry?.ticket.kind === "upload" && entry.ticket.key === object.key && (entry.state === "issued" || entry.state === "consumed")) {
-        // Bytes arrived but the arrival was never recorded (a lost event, or a crash). Storage
-        // checks a URL when a request starts, so bytes may land after the ticket's expiry.
-        await recordArrival(s, { ticket: entry.ticket, via: "reconcile", consume: null });
-        report.arrivalsFound++;
-      } else if (entry?.state === "claimed") {
-        // A gateway upload is finishing; it records the arrival itself.
-      } else {
-        // No ticket (never issued, or long gone) or a cancelled one: one-time means it goes.
-        await s.objects.delete({ bucket: staging, key: object.key });
-        report.orphansRemoved++;
-        s.logger.warn({ key: object.key }, "removed an object in staging that no live upload owns");
-      }
-      continue;
-    }
-    if (record.key !== object.key) {
-      await s.objects.delete({ bucket: staging, key: object.key });
-      report.orphansRemoved++;
-      continue;
-    }
-    switch (record.state) {
-      case "archived": {
-        // Archived, and something is in staging again: the delete after archiving never happened
-        // (a crash), or the URL was used a second time. Either way the archive copy is the file.
-        if (await s.objects.head({ bucket: archive, key: record.key })) {
-          await s.objects.delete({ bucket: staging, key: object.key });
-          report.leftoversRemoved++;
-        } else {
-          s.logger.error({ uploadId: record.id }, "archived upload is missing from the archive; kept in staging");
-        }
-        break;
-      }
-      case "rejected":
-        // The rejected file is already deleted or quarantined: this is a late or repeated upload.
-        await s.objects.delete({ bucket: staging, key: object.key });
-        report.leftoversRemoved++;
-        break;
-      default:
-        break; // uploaded/processing: step 1 handles it when due; failed: kept for an operator
-    }
+    const outcome = await arrivedInStaging(s, object.key, { via: "reconcile", knownToExist: true });
+    if (outcome === "recorded") report.arrivalsFound++;
+    else if (outcome === "removed") report.removed++;
   }
   return report;
 }

@@ -3,6 +3,7 @@ import type { Logger } from "../internal/logger.js";
 import type { Metrics } from "../internal/metrics.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
+import type { Presigner } from "../storage/presign.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { Processor } from "./processors.js";
 import type { UrlSigner } from "./signing.js";
@@ -20,6 +21,8 @@ export interface ArrivalQueue {
 export interface Services {
   config: Config;
   objects: ObjectStore;
+  /** Set when the store can presign (S3): direct uploads and downloads bypass Sluice. */
+  presigner: Presigner | undefined;
   tickets: TicketStore;
   metadata: MetadataStore;
   signer: UrlSigner;

@@ -14,6 +14,8 @@ export interface UploadRequest {
   metadata?: Record<string, string> | undefined;
   /** Seconds; clamped to the configured bounds. */
   expiresIn?: number | undefined;
+  /** `POST` asks for a presigned POST policy (direct mode only). */
+  method?: "PUT" | "POST" | undefined;
 }
 
 export interface Principal {
@@ -21,9 +23,11 @@ export interface Principal {
 }
 
 export interface UploadInstructions {
-  method: "PUT";
+  method: "PUT" | "POST";
   url: string;
   headers: Record<string, string>;
+  /** POST only: form fields, sent before the `file` field. */
+  fields?: Record<string, string>;
 }
 
 export interface IssuedUpload {
@@ -63,6 +67,10 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (!isTypeAllowed(contentType, config.allowedTypes)) {
     throw unsupportedType(`Content type ${contentType} is not allowed.`);
   }
+  const method = request.method ?? config.uploadMethod;
+  if (method === "POST" && (config.uploadMode !== "direct" || !s.presigner)) {
+    throw unprocessable("post_unavailable", "POST policy uploads need direct uploads to S3 (SLUICE_UPLOAD_MODE=direct); ask for PUT.");
+  }
 
   const now = s.now();
   const ttlSeconds = Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
@@ -82,11 +90,28 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   };
   await guard("ticket store", () => s.tickets.issue(ticket));
   s.metrics.issued.inc();
+  return { ticket, upload: await uploadInstructions(s, ticket, method, ttlSeconds) };
+}
 
+/** Where and how the client sends the bytes: straight to storage (direct mode) or to Sluice's gateway. */
+async function uploadInstructions(s: Services, ticket: Ticket, method: "PUT" | "POST", ttlSeconds: number): Promise<UploadInstructions> {
+  const { config, presigner } = s;
+  if (config.uploadMode === "direct" && presigner) {
+    const ref = { bucket: config.buckets.staging, key: ticket.key };
+    // Signed from the ticket's own clock, so that the URL and the ticket expire together.
+    const expiry = { expiresIn: ttlSeconds, signingDate: new Date(ticket.createdAt) };
+    const length = { contentType: ticket.contentType, contentLength: ticket.size };
+    if (method === "POST") {
+      const form = await presigner.postForm(ref, { ...length, ...expiry });
+      return { method: "POST", url: form.url, headers: {}, fields: form.fields };
+    }
+    const put = await presigner.putUrl(ref, { ...length, sha256: ticket.sha256 ?? undefined, ...expiry });
+    return { method: "PUT", url: put.url, headers: put.headers };
+  }
   const expires = Math.floor(ticket.expiresAt / 1000);
-  const signature = s.signer.sign(["PUT", id, String(expires)]);
-  const url = `${config.publicUrl}${gatewayPath(id)}?expires=${expires}&signature=${signature}`;
-  return { ticket, upload: { method: "PUT", url, headers: { "content-type": contentType } } };
+  const signature = s.signer.sign(["PUT", ticket.id, String(expires)]);
+  const url = `${config.publicUrl}${gatewayPath(ticket.id)}?expires=${expires}&signature=${signature}`;
+  return { method: "PUT", url, headers: { "content-type": ticket.contentType } };
 }
 
 export async function getUploadStatus(s: Services, id: string): Promise<UploadStatus> {

@@ -7,6 +7,7 @@ import type { Services } from "../domain/services.js";
 import { guard, type Principal } from "../domain/uploads.js";
 import { SluiceError, unauthorized } from "../errors.js";
 import { errorResponse, invalidRequest } from "./errors.js";
+import { registerEventRoutes } from "./routes/events.js";
 import { registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerOperationRoutes } from "./routes/operations.js";
@@ -23,6 +24,8 @@ export interface AppOptions {
   auth: ApiKeyAuthenticator;
   /** Limits `POST /v1/uploads` per API key; absent means no limit. */
   uploadRateLimiter: RateLimiterAbstract | undefined;
+  /** Authenticates storage events (`POST /v1/events/s3`). */
+  eventsSecret: string;
   /** Directory holding the built web page (`index.html`, `app.js`); absent serves no page. */
   webRoot: string | undefined;
 }
@@ -30,8 +33,8 @@ export interface AppOptions {
 /** The status an error will be answered with, for metrics recorded before onError runs. */
 const errorStatus = (err: unknown) => (err instanceof SluiceError || err instanceof HTTPException ? err.status : 500);
 
-/** Routes reached with their own signature instead of an API key. */
-const SIGNED_ROUTES = /^\/v1\/(uploads\/upl_[^/]+|files\/fil_[^/]+)\/content$/;
+/** Routes reached with their own signature or secret instead of an API key. */
+const SIGNED_ROUTES = /^\/v1\/((uploads\/upl_[^/]+|files\/fil_[^/]+)\/content|events\/s3)$/;
 
 /**
  * The HTTP API, written against Web-standard Request/Response so that the same app runs on
@@ -95,6 +98,7 @@ export function createApp(options: AppOptions): App {
   registerUploadRoutes(app, options);
   registerGatewayRoutes(app, options);
   registerFileRoutes(app, options);
+  registerEventRoutes(app, options);
   registerOperationRoutes(app, options);
   registerWebRoutes(app, options);
 

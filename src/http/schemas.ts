@@ -36,6 +36,10 @@ export const UploadRequestSchema = z
     sha256: z.string().regex(/^[A-Fa-f0-9]{64}$/, "sha256 must be 64 hex digits").optional(),
     metadata: MetadataSchema.optional(),
     expiresIn: z.number().int().min(1).max(7 * 24 * 3600).optional().openapi({ description: "Seconds; clamped to the configured bounds.", example: 300 }),
+    method: z
+      .enum(["PUT", "POST"])
+      .optional()
+      .openapi({ description: "`POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). Default: the configured method, `PUT` unless set." }),
   })
   .strict()
   .openapi("UploadRequest");
@@ -50,9 +54,13 @@ export const IssuedUploadSchema = z
     key: z.string(),
     expiresAt: iso,
     upload: z.object({
-      method: z.literal("PUT"),
+      method: z.enum(["PUT", "POST"]),
       url: z.string(),
-      headers: z.record(z.string(), z.string()),
+      headers: z.record(z.string(), z.string()).openapi({ description: "Send these exactly as given: they are signed." }),
+      fields: z
+        .record(z.string(), z.string())
+        .optional()
+        .openapi({ description: "POST only: the form fields to send, in this order, before the `file` field, which comes last." }),
     }),
   })
   .openapi("IssuedUpload");

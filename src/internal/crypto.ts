@@ -29,6 +29,10 @@ export function hmacBase64Url(secret: string, data: string): string {
   return createHmac("sha256", secret).update(data).digest("base64url");
 }
 
+export function hmacHex(secret: string, data: string | Uint8Array): string {
+  return createHmac("sha256", secret).update(data).digest("hex");
+}
+
 /** Constant-time comparison of two secrets (or their digests). */
 export function safeEqual(a: string, b: string): boolean {
   // Hash first so that the lengths are always equal and the comparison leaks nothing about length.

@@ -13,7 +13,7 @@ import { newId, newSecret } from "../internal/crypto.js";
 import { createLogger, type Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
 import { createMetadataStore } from "../metadata/factory.js";
-import { createObjectStore } from "../storage/factory.js";
+import { createStorage } from "../storage/factory.js";
 import { createTicketStore } from "../tickets/factory.js";
 
 export interface Sluice {
@@ -35,7 +35,7 @@ export async function createSluice(config: Config, options: { logger?: Logger; w
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
 
-  const objects = createObjectStore(config.storage);
+  const { objects, presigner } = createStorage(config.storage);
   const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
   await objects.prepare(buckets);
   const metadata = createMetadataStore(config.database);
@@ -45,12 +45,14 @@ export async function createSluice(config: Config, options: { logger?: Logger; w
   // Without a configured secret, one is made on first start and kept in the metadata store, so
   // URLs survive restarts and every instance sharing the store signs alike.
   const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
+  const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
   const processors = await loadProcessors(config.processors);
   const arrivals = new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger });
 
   const services: Services = {
     config,
     objects,
+    presigner,
     tickets,
     metadata,
     signer: new UrlSigner(signingSecret),
@@ -67,7 +69,7 @@ export async function createSluice(config: Config, options: { logger?: Logger; w
   const uploadRateLimiter = config.rateLimit
     ? new RateLimiterMemory({ points: config.rateLimit.points, duration: config.rateLimit.durationSeconds })
     : undefined;
-  const app = createApp({ services, auth, uploadRateLimiter, webRoot: options.webRoot });
+  const app = createApp({ services, auth, uploadRateLimiter, eventsSecret, webRoot: options.webRoot });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   return {

@@ -12,6 +12,8 @@ export interface ObjectInfo {
   size: number;
   etag: string;
   lastModified: Date;
+  /** Hex SHA-256 that storage itself verified on upload (S3's `x-amz-checksum-sha256`), when it did. */
+  checksumSha256?: string;
 }
 
 export interface PutObjectOptions extends ObjectRef {

@@ -117,8 +117,13 @@ export class S3ObjectStore implements ObjectStore {
 
   async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
     try {
-      const r = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
-      return { key: ref.key, size: r.ContentLength ?? 0, etag: r.ETag ?? "", lastModified: r.LastModified ?? new Date(0) };
+      const r = await this.#s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ChecksumMode: "ENABLED" }));
+      const info: ObjectInfo = { key: ref.key, size: r.ContentLength ?? 0, etag: r.ETag ?? "", lastModified: r.LastModified ?? new Date(0) };
+      // Only a full-object checksum (not a multipart "checksum of checksums", which ends in -N).
+      if (r.ChecksumSHA256 && !r.ChecksumSHA256.includes("-") && r.ChecksumType !== "COMPOSITE") {
+        info.checksumSha256 = Buffer.from(r.ChecksumSHA256, "base64").toString("hex");
+      }
+      return info;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -50,6 +50,7 @@ export async function makeServices(
   const services: Services = {
     config,
     objects: options.wrapObjects ? options.wrapObjects(base) : base,
+    presigner: undefined,
     tickets,
     metadata,
     signer: new UrlSigner("test-signing-secret-0123456789"),

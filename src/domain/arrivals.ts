@@ -1,0 +1,70 @@
+import type { Services } from "./services.js";
+import { guard, recordArrival } from "./uploads.js";
+
+/** What became of an object found in staging. */
+export type ArrivalOutcome =
+  /** A live upload's bytes: recorded, and processing queued. */
+  | "recorded"
+  /** Already recorded (a duplicate or late report), or a gateway upload still finishing. */
+  | "known"
+  /** No live ticket owns it (unknown, cancelled, long expired, or a second upload after the first was processed): removed. */
+  | "removed"
+  /** Kept for an operator (a failed upload, or an archived one whose archive copy is missing). */
+  | "kept"
+  /** Not in staging (any more): nothing to do. */
+  | "absent";
+
+/**
+ * Handles an object that is (or was reported) in staging, whoever found it: a storage event
+ * or the reconcile sweep. Running it twice, late or out of order gives the same result: the
+ * first report of a live upload records it, and anything no live upload owns is removed. This
+ * is how a URL stays one-time after staging has been emptied: a second PUT lands on an empty
+ * key, and is removed here.
+ */
+export async function arrivedInStaging(s: Services, key: string, options: { via: "event" | "reconcile"; knownToExist?: boolean }): Promise<ArrivalOutcome> {
+  const { staging, archive } = s.config.buckets;
+  if (!options.knownToExist && !(await guard("object store", () => s.objects.head({ bucket: staging, key })))) return "absent";
+  const remove = async (why: string) => {
+    await guard("object store", () => s.objects.delete({ bucket: staging, key }));
+    s.logger.warn({ key, via: options.via }, `removed an object from staging: ${why}`);
+    return "removed" as const;
+  };
+
+  const id = key.split("/")[0] ?? "";
+  if (!/^upl_[A-Za-z0-9_-]+$/.test(id)) return remove("no upload owns this key");
+  const record = await guard("metadata store", () => s.metadata.getUpload(id));
+  if (!record) {
+    const entry = await guard("ticket store", () => s.tickets.get(id));
+    if (entry?.ticket.kind !== "upload" || entry.ticket.key !== key) return remove("no upload owns this key");
+    switch (entry.state) {
+      case "issued":
+      case "consumed":
+        // Bytes arrived but the arrival is not recorded yet. Storage checks a presigned URL
+        // when the request starts, so bytes may land (and be reported) after the ticket's
+        // expiry; the ticket store keeps the ticket long enough for that.
+        await recordArrival(s, { ticket: entry.ticket, via: options.via, consume: null });
+        return "recorded";
+      case "claimed":
+        return "known"; // a gateway upload is finishing; it records the arrival itself
+      case "revoked":
+        return remove("the upload was cancelled");
+    }
+  }
+  if (record.key !== key) return remove("the key does not match its upload");
+  if (record.deletedAt !== null) return remove("the file was deleted");
+  switch (record.state) {
+    case "archived":
+      // Archived, and something is in staging again: the delete after archiving never happened
+      // (a crash), or the URL was used a second time. Either way the archive copy is the file.
+      if (await guard("object store", () => s.objects.head({ bucket: archive, key: record.key }))) return remove("the upload is already archived");
+      s.logger.error({ uploadId: record.id }, "archived upload is missing from the archive; kept in staging");
+      return "kept";
+    case "rejected":
+      return remove("the upload was already rejected");
+    case "failed":
+      return "kept"; // for an operator to retry
+    default:
+      if (options.via === "event") s.arrivals.enqueue(record.id); // harmless if already queued
+      return "known";
+  }
+}

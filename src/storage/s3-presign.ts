@@ -1,0 +1,115 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { HttpRequest } from "@smithy/types";
+import type { ObjectRef } from "./object-store.js";
+import type { PresignGetOptions, PresignPostOptions, PresignPutOptions, PresignedPost, PresignedRequest, Presigner } from "./presign.js";
+import type { S3StoreOptions } from "./s3.js";
+
+const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+/** Headers the client must send itself: kept out of the query string, and signed. */
+const UNHOISTABLE = new Set(["x-amz-checksum-sha256"]);
+
+/**
+ * Presigned S3 URLs, signed with `@smithy/signature-v4` directly rather than by sending a
+ * command through the full client (`getSignedUrl`), which costs ten times as much per URL.
+ * `test/s3-presign.test.ts` proves the URLs equal to `getSignedUrl`'s for the same request.
+ */
+export class S3Presigner implements Presigner {
+  readonly #client: S3Client;
+  readonly #signer: SignatureV4;
+  readonly #base: (bucket: string) => URL;
+
+  constructor(options: { client: S3Client; store: S3StoreOptions }) {
+    this.#client = options.client;
+    this.#signer = new SignatureV4({
+      credentials: options.client.config.credentials,
+      region: options.store.region,
+      service: "s3",
+      sha256: options.client.config.sha256,
+      // S3 signs the path exactly as sent: the key is encoded once, below, and not again.
+      uriEscapePath: false,
+    });
+    this.#base = bucketUrl(options.store);
+  }
+
+  async putUrl(ref: ObjectRef, options: PresignPutOptions): Promise<PresignedRequest> {
+    const headers: Record<string, string> = { "content-type": options.contentType, "if-none-match": "*" };
+    if (options.sha256) headers["x-amz-checksum-sha256"] = Buffer.from(options.sha256, "hex").toString("base64");
+    const url = await this.#presign("PUT", ref, { ...headers, "content-length": String(options.contentLength) }, { "x-id": "PutObject" }, options);
+    return { url, headers };
+  }
+
+  async getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string> {
+    return this.#presign("GET", ref, {}, {
+      "response-content-disposition": options.contentDisposition,
+      "response-content-type": options.contentType,
+      "x-id": "GetObject",
+    }, options);
+  }
+
+  async postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost> {
+    // The library signs the policy with the same HMAC; it does not send a request either.
+    const { url, fields } = await createPresignedPost(this.#client, {
+      Bucket: ref.bucket,
+      Key: ref.key,
+      Expires: options.expiresIn,
+      Fields: { "Content-Type": options.contentType },
+      Conditions: [
+        ["eq", "$Content-Type", options.contentType],
+        ["content-length-range", options.contentLength, options.contentLength],
+      ],
+    });
+    return { url, fields };
+  }
+
+  async #presign(method: string, ref: ObjectRef, headers: Record<string, string>, query: Record<string, string>, expiry: { expiresIn: number; signingDate?: Date }): Promise<string> {
+    const base = this.#base(ref.bucket);
+    const path = `${base.pathname.replace(/\/$/, "")}/${ref.key.split("/").map(encodeRfc3986).join("/")}`;
+    const request: HttpRequest = {
+      method,
+      protocol: base.protocol,
+      hostname: base.hostname,
+      ...(base.port && { port: Number(base.port) }),
+      path,
+      query,
+      // Spelled as the SDK spells it, so that the URLs are byte for byte the same as getSignedUrl's.
+      headers: { ...headers, host: base.host, "X-Amz-Content-Sha256": UNSIGNED_PAYLOAD },
+    };
+    const signed = await this.#signer.presign(request, {
+      expiresIn: expiry.expiresIn,
+      ...(expiry.signingDate && { signingDate: expiry.signingDate }),
+      unhoistableHeaders: UNHOISTABLE,
+    });
+    return `${base.protocol}//${base.host}${path}?${queryString(signed.query)}`;
+  }
+}
+
+/** Where a bucket's objects live: path style on a custom endpoint if asked, virtual-hosted otherwise. */
+function bucketUrl(options: S3StoreOptions): (bucket: string) => URL {
+  if (options.endpoint) {
+    const endpoint = new URL(options.endpoint);
+    return (bucket) => {
+      if (options.forcePathStyle || bucket.includes(".")) return new URL(`${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${bucket}`);
+      return new URL(`${endpoint.protocol}//${bucket}.${endpoint.host}${endpoint.pathname}`);
+    };
+  }
+  const host = `s3.${options.region}.amazonaws.com`;
+  return (bucket) => new URL(options.forcePathStyle || bucket.includes(".") ? `https://${host}/${bucket}` : `https://${bucket}.${host}/`);
+}
+
+/** RFC 3986 encoding, as S3 and SigV4 expect it (`encodeURIComponent` leaves `!'()*` alone). */
+function encodeRfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function queryString(query: HttpRequest["query"] = {}): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(query).sort()) {
+    const value = query[key];
+    for (const v of Array.isArray(value) ? value : [value]) {
+      parts.push(v === null || v === undefined ? encodeRfc3986(key) : `${encodeRfc3986(key)}=${encodeRfc3986(v)}`);
+    }
+  }
+  return parts.join("&");
+}
