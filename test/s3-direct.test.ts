@@ -238,6 +238,11 @@ describe("direct uploads to S3 (RGW)", () => {
     assert.equal((await sendEvent(event, { authorization: `Basic ${Buffer.from(`rgw:${EVENTS_SECRET}`).toString("base64")}` })).status, 200);
     const hmac = createHmac("sha256", EVENTS_SECRET).update(body).digest("hex");
     assert.equal((await sendEvent(event, { "x-sluice-signature": `sha256=${hmac}` })).status, 200);
+    // RGW: the secret as every record's opaqueData, and no header at all.
+    const withOpaque = (values: string[]) => ({ Records: values.map((opaqueData) => ({ ...rgwEvent(["upl_x/none"]).Records[0], opaqueData })) });
+    assert.equal((await sendEvent(withOpaque([EVENTS_SECRET, EVENTS_SECRET]), {})).status, 200);
+    assert.equal((await sendEvent(withOpaque([EVENTS_SECRET, "wrong"]), {})).status, 401);
+    assert.equal((await sendEvent(withOpaque([EVENTS_SECRET]), { authorization: "Bearer wrong-secret" })).status, 401);
     const bad = await sendEvent({ Records: [{ nope: true }] });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error?.code, "invalid_request");

@@ -84,10 +84,18 @@ export async function handleStorageEvent(s: Services, event: S3Event): Promise<E
  * - `Authorization: Bearer <secret>` (MinIO's webhook `auth_token`, proxies, scripts);
  * - `Authorization: Basic` with the secret as the password (user info in the push-endpoint
  *   URL, which is what Ceph RGW can send; `sluice setup` configures that);
- * - `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (the secret never travels).
+ * - `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (the secret never travels);
+ * - with no such header, the secret as every record's `opaqueData`: what Ceph RGW copies into
+ *   each record from its topic (`sluice setup` sets it), since RGW sends no headers of its own
+ *   and refuses credentials in a plain-HTTP push endpoint.
  * Every comparison is constant-time.
  */
-export function isAuthenticEvent(secret: string, headers: { authorization?: string | undefined; signature?: string | undefined }, body: string): boolean {
+export function isAuthenticEvent(
+  secret: string,
+  headers: { authorization?: string | undefined; signature?: string | undefined },
+  body: string,
+  parsed: unknown,
+): boolean {
   const { authorization, signature } = headers;
   if (signature !== undefined) {
     const given = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim())?.[1];
@@ -101,5 +109,11 @@ export function isAuthenticEvent(secret: string, headers: { authorization?: stri
     const colon = decoded.indexOf(":");
     return colon >= 0 && safeEqual(decoded.slice(colon + 1), secret);
   }
-  return false;
+  if (authorization !== undefined) return false;
+  const records = (parsed as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records) || records.length === 0) return false;
+  return records.every((r) => {
+    const opaque = (r as { opaqueData?: unknown } | null)?.opaqueData;
+    return typeof opaque === "string" && safeEqual(opaque, secret);
+  });
 }

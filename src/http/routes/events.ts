@@ -27,7 +27,7 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     path: "/v1/events/s3",
     summary: "An S3 event notification from storage (AWS, Ceph RGW or MinIO format); every record is handled, duplicates are harmless",
     description:
-      "Authenticated with the events secret: `Authorization: Bearer <secret>`, HTTP Basic with the secret as the password, or `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>`. Answers 503 if a backend was unavailable for any record, so that the sender retries.",
+      "Authenticated with the events secret: `Authorization: Bearer <secret>`, HTTP Basic with the secret as the password, `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>`, or (Ceph RGW, which sends no headers) the secret as every record's `opaqueData`. Answers 503 if a backend was unavailable for any record, so that the sender retries.",
     request: { body: { content: json(z.object({ Records: z.array(z.object({})) }).openapi("S3Event")), required: true } },
     responses: { 200: { description: "Every record, and what became of it", content: json(EventResultsSchema) }, ...errorResponses(400, 401, 411, 413, 503) },
   });
@@ -37,15 +37,16 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     if (length === undefined) throw new SluiceError(411, "length_required", "Send the event with a Content-Length header.");
     if (!/^\d+$/.test(length) || Number(length) > MAX_EVENT_BYTES) throw tooLarge("The event is over 1 MiB.");
     const raw = await c.req.text();
-    if (!isAuthenticEvent(eventsSecret, { authorization: c.req.header("authorization"), signature: c.req.header("x-sluice-signature") }, raw)) {
-      throw unauthorized("Send the events secret as a bearer token, as the Basic password, or as an X-Sluice-Signature HMAC of the body.");
-    }
     let body: unknown;
     try {
       body = JSON.parse(raw);
     } catch {
-      throw badRequest("invalid_json", "The event is not valid JSON.");
+      body = undefined;
     }
+    if (!isAuthenticEvent(eventsSecret, { authorization: c.req.header("authorization"), signature: c.req.header("x-sluice-signature") }, raw, body)) {
+      throw unauthorized("Send the events secret as a bearer token, as the Basic password, as an X-Sluice-Signature HMAC of the body, or as each record's opaqueData.");
+    }
+    if (body === undefined) throw badRequest("invalid_json", "The event is not valid JSON.");
     const event = S3EventSchema.safeParse(body);
     if (!event.success) throw invalidRequest(event.error);
     return c.json({ results: await handleStorageEvent(services, event.data) }, 200);

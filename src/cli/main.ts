@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * `sluice`: the command line. `setup` reads the server's own configuration (the environment
+ * variables `npm start` reads) and talks to storage directly.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config.js";
+import { newSecret } from "../internal/crypto.js";
+import { createMetadataStore } from "../metadata/factory.js";
+import { FsObjectStore } from "../storage/fs.js";
+import { createS3Client } from "../storage/s3.js";
+import { setupS3 } from "../storage/s3-setup.js";
+
+const USAGE = `Usage: sluice <command> [options]
+
+Commands:
+  setup     Make the configured storage ready for Sluice (idempotent)
+
+Run "sluice <command> --help" for a command's options.
+`;
+
+const SETUP_USAGE = `Usage: sluice setup [options]
+
+Makes the storage that Sluice's environment variables configure ready, and can be run again
+at any time with the same result:
+  - creates the staging, archive and quarantine buckets that are missing;
+  - applies CORS: SLUICE_CORS_ORIGINS (default: the origin of SLUICE_PUBLIC_URL) may upload
+    to staging and download from the archive, and ETag is exposed;
+  - adds lifecycle rules: incomplete multipart uploads are aborted after 1 day, and objects
+    left in staging expire after --staging-expiry-days;
+  - on Ceph RGW, pushes object-created events in staging to Sluice's webhook.
+With SLUICE_STORAGE=fs it only creates the directories.
+
+Options:
+  --events <rgw|none>         how storage reports arrivals (default: rgw with a custom
+                              endpoint, none on AWS; see the README)
+  --webhook-url <url>         where storage reaches Sluice (default: SLUICE_PUBLIC_URL/v1/events/s3)
+  --staging-expiry-days <n>   days before storage deletes leftovers in staging (default: 7)
+  -h, --help                  show this help
+`;
+
+async function setup(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      events: { type: "string" },
+      "webhook-url": { type: "string" },
+      "staging-expiry-days": { type: "string", default: "7" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(SETUP_USAGE);
+    return 0;
+  }
+  const config = loadConfig(process.env);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  if (config.storage.kind === "fs") {
+    const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
+    await new FsObjectStore({ root: config.storage.dir }).prepare(buckets);
+    say(`directories ready under ${config.storage.dir}: ${buckets.join(", ")} (nothing else to set up for SLUICE_STORAGE=fs)`);
+    return 0;
+  }
+  const days = Number(values["staging-expiry-days"]);
+  if (!Number.isInteger(days) || days < 1) throw new UsageError("--staging-expiry-days must be a whole number of days, at least 1");
+  const events = values.events ?? (config.storage.endpoint ? "rgw" : "none");
+  if (events !== "rgw" && events !== "none") throw new UsageError("--events must be rgw or none");
+  const webhookUrl = values["webhook-url"] ?? `${config.publicUrl}/v1/events/s3`;
+  if (!/^https?:\/\//.test(webhookUrl)) throw new UsageError("--webhook-url must be an http(s) URL");
+
+  const client = createS3Client(config.storage);
+  try {
+    await setupS3(
+      client,
+      config.storage,
+      {
+        buckets: config.buckets,
+        corsOrigins: config.corsOrigins,
+        stagingExpiryDays: days,
+        events: events === "rgw" ? { kind: "rgw", webhookUrl, secret: await eventsSecret(config) } : undefined,
+      },
+      say,
+    );
+  } finally {
+    client.destroy();
+  }
+  if (events === "none") {
+    say("notifications: not configured. Arrivals are found by the client's complete call and by the reconcile sweep (every SLUICE_RECONCILE_INTERVAL seconds); on AWS, see the README for an S3 event trigger.");
+  }
+  return 0;
+}
+
+/** The secret the server checks events with: configured, or the one it keeps in its database. */
+async function eventsSecret(config: ReturnType<typeof loadConfig>): Promise<string> {
+  if (config.eventsSecret) return config.eventsSecret;
+  const metadata = createMetadataStore(config.database);
+  try {
+    await metadata.migrate();
+    return await metadata.getOrInitSetting("events_secret", newSecret(32));
+  } finally {
+    await metadata.close();
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "setup":
+      return setup(rest);
+    case undefined:
+    case "help":
+    case "-h":
+    case "--help":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || err instanceof ConfigError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+      process.stderr.write(`sluice: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
