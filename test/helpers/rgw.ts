@@ -19,6 +19,12 @@ export interface Rgw {
   stop(): Promise<void>;
 }
 
+/** A cluster of this test file's own, whose gateway can be stopped and started again with every object kept. */
+export interface OwnRgw extends Rgw {
+  stopGateway(): Promise<void>;
+  startGateway(): Promise<void>;
+}
+
 const ACCESS_KEY = "sluicetestaccesskey01";
 const SECRET_KEY = "sluicetestsecretkey0000000000000000000001";
 
@@ -35,7 +41,7 @@ export async function useRgw(): Promise<Rgw> {
   return startRgw();
 }
 
-export async function startRgw(): Promise<Rgw> {
+export async function startRgw(): Promise<OwnRgw> {
   for (const binary of ["ceph-mon", "ceph-osd", "radosgw", "monmaptool"]) {
     await run("which", [binary]).catch(() => {
       throw new Error(`${binary} is missing: the S3 tests need Debian's ceph-mon ceph-osd radosgw ceph-common (npm test installs them as root).`);
@@ -54,5 +60,13 @@ export async function startRgw(): Promise<Rgw> {
     await stop();
     throw err;
   }
-  return { endpoint: `http://127.0.0.1:${rgwPort}`, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, stop };
+  const gateway = (action: "stop" | "start") => run("bash", [path.join(ROOT, "test/rgw/gateway.sh"), dir, action], { timeout: 120_000 }).then(() => undefined);
+  return {
+    endpoint: `http://127.0.0.1:${rgwPort}`,
+    accessKeyId: ACCESS_KEY,
+    secretAccessKey: SECRET_KEY,
+    stop,
+    stopGateway: () => gateway("stop"),
+    startGateway: () => gateway("start"),
+  };
 }
