@@ -60,10 +60,15 @@ export function createS3Client(options: S3StoreOptions): S3Client {
 export class S3ObjectStore implements ObjectStore {
   readonly name = "S3 object store";
   readonly #s3: S3Client;
+  readonly #singleCopyMax: number;
+  readonly #copyPartSize: number;
   #pingBucket: string | undefined;
 
-  constructor(options: { client: S3Client }) {
+  /** `singleCopyMax` and `copyPartSize` are S3's limits; tests lower them to copy a small object in parts. */
+  constructor(options: { client: S3Client; singleCopyMax?: number; copyPartSize?: number }) {
     this.#s3 = options.client;
+    this.#singleCopyMax = options.singleCopyMax ?? SINGLE_COPY_MAX;
+    this.#copyPartSize = options.copyPartSize ?? COPY_PART_SIZE;
   }
 
   async prepare(buckets: string[]): Promise<void> {
@@ -151,7 +156,7 @@ export class S3ObjectStore implements ObjectStore {
     const head = await this.head(source);
     if (!head) throw new ObjectNotFoundError(source);
     const copySource = `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`;
-    if (head.size <= SINGLE_COPY_MAX) {
+    if (head.size <= this.#singleCopyMax) {
       await this.#s3.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource })).catch((err: unknown) => {
         throw isNotFound(err) ? new ObjectNotFoundError(source) : err;
       });
@@ -166,8 +171,8 @@ export class S3ObjectStore implements ObjectStore {
     const { UploadId } = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key }));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
-      for (let start = 0, n = 1; start < size; start += COPY_PART_SIZE, n++) {
-        const end = Math.min(start + COPY_PART_SIZE, size) - 1;
+      for (let start = 0, n = 1; start < size; start += this.#copyPartSize, n++) {
+        const end = Math.min(start + this.#copyPartSize, size) - 1;
         const r = await this.#s3.send(
           new UploadPartCopyCommand({ Bucket: target.bucket, Key: target.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
         );
