@@ -12,9 +12,16 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import autocannon from "autocannon";
-import { freePort, MAIN, ROOT } from "../test/helpers/server.js";
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { createS3Client, type S3StoreOptions } from "../src/storage/s3.js";
+import { S3Presigner } from "../src/storage/s3-presign.js";
+import { startRgw, type Rgw } from "../test/helpers/rgw.js";
+import { freePort, ROOT, START_ARGS } from "../test/helpers/server.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** `issue`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? "issue,gateway,s3").split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
 const GIB = 1024 ** 3;
@@ -55,8 +62,22 @@ async function start(args: string[], env: Record<string, string>): Promise<Proc>
 }
 
 const startBaseline = (sinkDir: string) => start(["--import", "tsx", "bench/baseline-server.ts"], { SINK_DIR: sinkDir });
-const startSluice = (dataDir: string) =>
-  start([MAIN], { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn" });
+const startSluice = (dataDir: string, env: Record<string, string> = {}) =>
+  start(START_ARGS, { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn", ...env });
+
+const s3Env = (rgw: Rgw, mode: "direct" | "gateway"): Record<string, string> => ({
+  SLUICE_STORAGE: "s3",
+  SLUICE_UPLOAD_MODE: mode,
+  SLUICE_STAGING_BUCKET: `staging-${mode}`,
+  SLUICE_ARCHIVE_BUCKET: `archive-${mode}`,
+  // Arrival by the complete call only, so that archive time is measured from a known moment.
+  SLUICE_RECONCILE_INTERVAL: "86400",
+  AWS_ENDPOINT_URL_S3: rgw.endpoint,
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+  SLUICE_S3_FORCE_PATH_STYLE: "true",
+});
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -101,30 +122,57 @@ async function streamPut(url: string, size: number, headers: Record<string, stri
   return { status, seconds: (performance.now() - started) / 1000 };
 }
 
-async function gatewayUpload(sluice: Proc, size: number) {
-  const issued = await fetch(`${sluice.url}/v1/uploads`, {
+async function issue(sluice: Proc, size: number) {
+  return fetch(`${sluice.url}/v1/uploads`, {
     method: "POST",
     headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
     body: JSON.stringify({ filename: "big.bin", contentType: "application/octet-stream", size }),
-  }).then((r) => r.json() as Promise<{ id: string; upload: { url: string; headers: Record<string, string> } }>);
+  }).then((r) => r.json() as Promise<{ id: string; key: string; upload: { url: string; headers: Record<string, string> } }>);
+}
+
+async function waitArchived(sluice: Proc, id: string): Promise<void> {
+  let state = "";
+  while (!["archived", "rejected", "failed"].includes(state)) {
+    await new Promise((r) => setTimeout(r, 20));
+    state = ((await fetch(`${sluice.url}/v1/uploads/${id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json())) as { state: string }).state;
+  }
+  if (state !== "archived") throw new Error(`upload ${id} ended ${state}`);
+}
+
+/** Bytes the process has read through system calls (files and sockets alike). */
+function bytesRead(pid: number): number {
+  return Number(/rchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? NaN);
+}
+
+/** Presigned URLs per second, signing the same PUT over and over for `ms`. */
+async function presignRate(sign: () => Promise<unknown>, ms = 2000): Promise<number> {
+  for (let i = 0; i < 200; i++) await sign(); // warm-up
+  const started = performance.now();
+  let n = 0;
+  while (performance.now() - started < ms) {
+    for (let i = 0; i < 100; i++) await sign();
+    n += 100;
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+async function gatewayUpload(sluice: Proc, size: number) {
+  const issued = await issue(sluice, size);
   const pid = sluice.child.pid!;
   const before = rssMiB(pid, "VmRSS");
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid, "VmRSS"))), 20);
   const put = await streamPut(issued.upload.url, size, issued.upload.headers);
+  if (put.status !== 200) throw new Error(`gateway upload answered ${put.status}`);
   const arrived = performance.now();
-  let state = "";
-  while (!["archived", "rejected", "failed"].includes(state)) {
-    await new Promise((r) => setTimeout(r, 20));
-    state = ((await fetch(`${sluice.url}/v1/uploads/${issued.id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json())) as { state: string }).state;
-  }
+  await waitArchived(sluice, issued.id);
   clearInterval(sampler);
-  if (put.status !== 200 || state !== "archived") throw new Error(`gateway upload ended ${put.status} / ${state}`);
-  return { mibPerSec: size / 1024 ** 2 / put.seconds, rssBefore: before, rssPeak: peak, archiveSeconds: (performance.now() - arrived) / 1000 };
+  return { key: issued.key, mibPerSec: size / 1024 ** 2 / put.seconds, rssBefore: before, rssPeak: peak, archiveSeconds: (performance.now() - arrived) / 1000 };
 }
 
 async function main() {
   const write = process.argv.includes("--write");
+  if (write && SECTIONS.size < 3) throw new Error("--write records every figure: unset BENCH_SECTIONS");
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-bench-"));
   const rows: string[][] = [];
   const line = (...cells: string[]) => {
@@ -134,51 +182,123 @@ async function main() {
   try {
     console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / GIB)} GiB, Node ${process.version}`);
 
+    line("figure", "Sluice", "baseline", "ratio");
     // 1. POST /v1/uploads throughput and p99, against two bare Hono JSON POST routes:
     //    a minimal echo, and one that answers the same shape and size as Sluice does.
-    const baseline = await startBaseline(tmp);
-    const sluice = await startSluice(path.join(tmp, "issue"));
-    const echo: { rps: number; p99: number }[] = [];
-    const same: { rps: number; p99: number }[] = [];
-    const s: { rps: number; p99: number }[] = [];
-    await hammer(baseline.url, "/echo"); // warm-up, not counted
-    await hammer(sluice.url);
-    for (let round = 1; round <= ROUNDS; round++) {
-      const re = await hammer(baseline.url, "/echo");
-      const rs = await hammer(sluice.url);
-      const rb = await hammer(baseline.url, "/v1/uploads");
-      if (rs.non2xx > 0) throw new Error(`Sluice answered ${rs.non2xx} requests with errors`);
-      echo.push(re);
-      same.push(rb);
-      s.push(rs);
-      console.log(`round ${round}: sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms; echo ${re.rps.toFixed(0)} req/s p99 ${re.p99} ms; same-shape ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms`);
-    }
-    await baseline.stop();
-    await sluice.stop();
-    const sRps = median(s.map((x) => x.rps));
-    const sP99 = median(s.map((x) => x.p99));
-    line("figure", "Sluice", "baseline", "ratio");
-    for (const [name, b] of [["bare echo route", echo], ["bare route, same response shape", same]] as const) {
-      const bRps = median(b.map((x) => x.rps));
-      const bP99 = median(b.map((x) => x.p99));
-      line(`POST /v1/uploads req/s (median) vs ${name}`, sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
-      line(`POST /v1/uploads p99 ms (median) vs ${name}`, sP99.toFixed(1), bP99.toFixed(1), `${(sP99 / bP99).toFixed(2)}×`);
+    if (SECTIONS.has("issue")) {
+      const baseline = await startBaseline(tmp);
+      const sluice = await startSluice(path.join(tmp, "issue"));
+      const echo: { rps: number; p99: number }[] = [];
+      const same: { rps: number; p99: number }[] = [];
+      const s: { rps: number; p99: number }[] = [];
+      await hammer(baseline.url, "/echo"); // warm-up, not counted
+      await hammer(sluice.url);
+      for (let round = 1; round <= ROUNDS; round++) {
+        const re = await hammer(baseline.url, "/echo");
+        const rs = await hammer(sluice.url);
+        const rb = await hammer(baseline.url, "/v1/uploads");
+        if (rs.non2xx > 0) throw new Error(`Sluice answered ${rs.non2xx} requests with errors`);
+        echo.push(re);
+        same.push(rb);
+        s.push(rs);
+        console.log(`round ${round}: sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms; echo ${re.rps.toFixed(0)} req/s p99 ${re.p99} ms; same-shape ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms`);
+      }
+      await baseline.stop();
+      await sluice.stop();
+      const sRps = median(s.map((x) => x.rps));
+      const sP99 = median(s.map((x) => x.p99));
+      for (const [name, b] of [["bare echo route", echo], ["bare route, same response shape", same]] as const) {
+        const bRps = median(b.map((x) => x.rps));
+        const bP99 = median(b.map((x) => x.p99));
+        line(`POST /v1/uploads req/s (median) vs ${name}`, sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
+        line(`POST /v1/uploads p99 ms (median) vs ${name}`, sP99.toFixed(1), bP99.toFixed(1), `${(sP99 / bP99).toFixed(2)}×`);
+      }
     }
 
     // 2. Gateway upload: server memory must not grow with the file; throughput next to a bare pipe to disk.
-    const gw = await startSluice(path.join(tmp, "gateway"));
-    const small = await gatewayUpload(gw, 64 * 1024 ** 2);
-    const big = await gatewayUpload(gw, GIB);
-    const hwm = rssMiB(gw.child.pid!, "VmHWM");
-    await gw.stop();
-    const sink = await startBaseline(tmp);
-    const raw = await streamPut(`${sink.url}/sink`, GIB, { "content-type": "application/octet-stream" });
-    await sink.stop();
-    const rawMibPerSec = GIB / 1024 ** 2 / raw.seconds;
-    line("gateway upload 1 GiB, MiB/s", big.mibPerSec.toFixed(0), rawMibPerSec.toFixed(0), `${((100 * big.mibPerSec) / rawMibPerSec).toFixed(0)}%`);
-    line("server RSS peak during 1 GiB upload, MiB", big.rssPeak.toFixed(0), `${small.rssPeak.toFixed(0)} (64 MiB upload)`, `${(big.rssPeak / small.rssPeak).toFixed(2)}×`);
-    line("server RSS high-water mark (whole run), MiB", hwm.toFixed(0), `${big.rssBefore.toFixed(0)} (idle, before upload)`, "");
-    line("arrival → archived, 1 GiB (sniff 4 KiB + copy + delete), s", big.archiveSeconds.toFixed(2), `${small.archiveSeconds.toFixed(2)} (64 MiB)`, "");
+    if (SECTIONS.has("gateway")) {
+      const gw = await startSluice(path.join(tmp, "gateway"));
+      const small = await gatewayUpload(gw, 64 * 1024 ** 2);
+      const big = await gatewayUpload(gw, GIB);
+      const hwm = rssMiB(gw.child.pid!, "VmHWM");
+      await gw.stop();
+      const sink = await startBaseline(tmp);
+      const raw = await streamPut(`${sink.url}/sink`, GIB, { "content-type": "application/octet-stream" });
+      await sink.stop();
+      const rawMibPerSec = GIB / 1024 ** 2 / raw.seconds;
+      line("gateway upload 1 GiB, MiB/s", big.mibPerSec.toFixed(0), rawMibPerSec.toFixed(0), `${((100 * big.mibPerSec) / rawMibPerSec).toFixed(0)}%`);
+      line("server RSS peak during 1 GiB upload, MiB", big.rssPeak.toFixed(0), `${small.rssPeak.toFixed(0)} (64 MiB upload)`, `${(big.rssPeak / small.rssPeak).toFixed(2)}×`);
+      line("server RSS high-water mark (whole run), MiB", hwm.toFixed(0), `${big.rssBefore.toFixed(0)} (idle, before upload)`, "");
+      line("arrival → archived, 1 GiB (sniff 4 KiB + copy + delete), s", big.archiveSeconds.toFixed(2), `${small.archiveSeconds.toFixed(2)} (64 MiB)`, "");
+    }
+
+    // 3. S3 on a real RGW: presigning, direct against gateway upload, archive by server-side copy.
+    if (SECTIONS.has("s3")) {
+      const rgw = await startRgw();
+      try {
+        const store: S3StoreOptions = { endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } };
+        const client = createS3Client(store);
+        const presigner = new S3Presigner({ client, store });
+        const ours: number[] = [];
+        const sdk: number[] = [];
+        const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        for (let round = 1; round <= ROUNDS; round++) {
+          ours.push(await presignRate(() => presigner.putUrl({ bucket: "staging", key: "upl_x/big.bin" }, { contentType: "image/png", contentLength: 1234, sha256, expiresIn: 300 })));
+          sdk.push(
+            await presignRate(() =>
+              getSignedUrl(
+                client,
+                new PutObjectCommand({ Bucket: "staging", Key: "upl_x/big.bin", ContentType: "image/png", ContentLength: 1234, IfNoneMatch: "*", ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64") }),
+                { expiresIn: 300, signableHeaders: new Set(["content-type", "content-length", "if-none-match"]), unhoistableHeaders: new Set(["x-amz-checksum-sha256"]) },
+              ),
+            ),
+          );
+          console.log(`round ${round}: presign ${ours.at(-1)!.toFixed(0)}/s; getSignedUrl ${sdk.at(-1)!.toFixed(0)}/s`);
+        }
+        line("presigned PUT URLs per second (median) vs getSignedUrl", median(ours).toFixed(0), median(sdk).toFixed(0), `${(median(ours) / median(sdk)).toFixed(1)}×`);
+
+        const direct = await startSluice(path.join(tmp, "direct"), s3Env(rgw, "direct"));
+        const gateway = await startSluice(path.join(tmp, "gateway-s3"), s3Env(rgw, "gateway"));
+        const directRates: number[] = [];
+        const gatewayRates: number[] = [];
+        const archiveSeconds: number[] = [];
+        const copySeconds: number[] = [];
+        const readDuringArchive: number[] = [];
+        let gatewayPeak = 0;
+        for (let round = 1; round <= ROUNDS; round++) {
+          const d = await issue(direct, GIB);
+          const put = await streamPut(d.upload.url, GIB, d.upload.headers);
+          if (put.status !== 200) throw new Error(`direct PUT to RGW answered ${put.status}`);
+          directRates.push(GIB / 1024 ** 2 / put.seconds);
+          const readBefore = bytesRead(direct.child.pid!);
+          const completed = performance.now();
+          await fetch(`${direct.url}/v1/uploads/${d.id}/complete`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
+          await waitArchived(direct, d.id);
+          archiveSeconds.push((performance.now() - completed) / 1000);
+          readDuringArchive.push(bytesRead(direct.child.pid!) - readBefore);
+          // The baseline: the same server-side copy, sent straight to RGW.
+          const copyStarted = performance.now();
+          await client.send(new CopyObjectCommand({ Bucket: "archive-direct", Key: "baseline-copy", CopySource: `archive-direct/${d.key}` }));
+          copySeconds.push((performance.now() - copyStarted) / 1000);
+          for (const Key of [d.key, "baseline-copy"]) await client.send(new DeleteObjectCommand({ Bucket: "archive-direct", Key }));
+
+          const g = await gatewayUpload(gateway, GIB);
+          gatewayRates.push(g.mibPerSec);
+          gatewayPeak = Math.max(gatewayPeak, g.rssPeak);
+          await client.send(new DeleteObjectCommand({ Bucket: "archive-gateway", Key: g.key }));
+          console.log(`round ${round}: direct ${directRates.at(-1)!.toFixed(0)} MiB/s, gateway ${g.mibPerSec.toFixed(0)} MiB/s (RSS peak ${g.rssPeak.toFixed(0)} MiB), archive ${archiveSeconds.at(-1)!.toFixed(2)} s vs bare copy ${copySeconds.at(-1)!.toFixed(2)} s`);
+        }
+        await direct.stop();
+        await gateway.stop();
+        client.destroy();
+        line("1 GiB to RGW through the gateway vs direct (presigned PUT), MiB/s", median(gatewayRates).toFixed(0), median(directRates).toFixed(0), `${((100 * median(gatewayRates)) / median(directRates)).toFixed(0)}%`);
+        line("gateway-mode server RSS peak during a 1 GiB upload to RGW, MiB", gatewayPeak.toFixed(0), "150 (target)", "");
+        line("archive 1 GiB on RGW: complete → archived, s (median) vs bare CopyObject", median(archiveSeconds).toFixed(2), median(copySeconds).toFixed(2), `${(median(archiveSeconds) / median(copySeconds)).toFixed(2)}×`);
+        line("bytes Sluice read while archiving 1 GiB (all sockets and files), KiB", (median(readDuringArchive) / 1024).toFixed(0), "1048576 (the file)", "");
+      } finally {
+        await rgw.stop();
+      }
+    }
 
     if (write) await writeResults(rows);
   } finally {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
@@ -22,12 +22,13 @@ export interface GatewayUpload {
  * Receives an upload's bytes through Sluice ("a worker in front of the bucket"). Order matters:
  * 1. the URL's signature and expiry, before any store is touched;
  * 2. the ticket claim, before the first byte is read (one concurrent use wins; others get 409/410);
- * 3. the body streamed to staging with constant memory, its length enforced as it flows and
- *    its SHA-256 computed on the way;
+ * 3. the body streamed to staging with constant memory, its length enforced as it flows and,
+ *    when the client promised a SHA-256, the hash computed on the way (only then: hashing
+ *    costs as much CPU as moving the bytes);
  * 4. on success the ticket is consumed and the arrival recorded; on any failure the partial
  *    object is discarded and the claim released, so the same URL may be retried.
  */
-export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string }> {
+export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string | null }> {
   verifyUrl(s, "PUT", upload.id, upload.expires, upload.signature);
 
   const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: TICKET_LEASE_MS }));
@@ -51,15 +52,8 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
       throw badRequest("length_mismatch", `The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
     }
 
-    const hash = createHash("sha256");
-    const body = (upload.body ?? emptyStream()).pipeThrough(exactLength(ticket.size)).pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          hash.update(chunk);
-          controller.enqueue(chunk);
-        },
-      }),
-    );
+    const hash = ticket.sha256 ? createHash("sha256") : undefined;
+    const body = (upload.body ?? emptyStream()).pipeThrough(checkedBody(ticket.size, hash));
     const staging = { bucket: s.config.buckets.staging, key: ticket.key };
     const info = await s.objects
       .put({ ...staging, body, contentType: ticket.contentType, contentLength: ticket.size, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
@@ -72,9 +66,9 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
         throw new BackendUnavailableError("object store", err);
       });
     stored = true;
-    const sha256 = hash.digest("hex");
+    const sha256 = hash?.digest("hex") ?? null;
     try {
-      await recordArrival(s, { ticket, via: "gateway", consume: lease, receivedSha256: sha256 });
+      await recordArrival(s, { ticket, via: "gateway", consume: lease, ...(sha256 && { receivedSha256: sha256 }) });
     } catch (err) {
       // Not recorded: take the bytes back out so that the client can retry the same URL.
       stored = false;
@@ -116,14 +110,21 @@ function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): SluiceEr
   }
 }
 
-/** Passes exactly `size` bytes: more fails with 413 as soon as it is seen, fewer fails at the end. */
-function exactLength(size: number): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * Passes exactly `size` bytes: more fails with 413 as soon as it is seen, fewer fails at the
+ * end. Feeds `hash` on the way. One stage rather than two: each web-stream stage costs per chunk.
+ */
+function checkedBody(size: number, hash: Hash | undefined): TransformStream<Uint8Array, Uint8Array> {
   let seen = 0;
   return new TransformStream({
     transform(chunk, controller) {
       seen += chunk.byteLength;
-      if (seen > size) controller.error(tooLarge(`The body is longer than the ${size} bytes declared.`));
-      else controller.enqueue(chunk);
+      if (seen > size) {
+        controller.error(tooLarge(`The body is longer than the ${size} bytes declared.`));
+        return;
+      }
+      hash?.update(chunk);
+      controller.enqueue(chunk);
     },
     flush(controller) {
       if (seen < size) controller.error(badRequest("length_mismatch", `The body ended after ${seen} of ${size} bytes.`));

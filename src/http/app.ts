@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
@@ -26,6 +27,11 @@ export interface AppOptions {
   uploadRateLimiter: RateLimiterAbstract | undefined;
   /** Authenticates storage events (`POST /v1/events/s3`). */
   eventsSecret: string;
+  /**
+   * Reads a request's body as a stream. The default is the Web Request's own; a runtime may
+   * offer a cheaper one (Node's avoids a copy of every chunk).
+   */
+  requestBody?: ((c: Context) => ReadableStream<Uint8Array> | null) | undefined;
   /** Directory holding the built web page (`index.html`, `app.js`); absent serves no page. */
   webRoot: string | undefined;
 }

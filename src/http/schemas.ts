@@ -78,7 +78,12 @@ export const UploadSchema = z
   .openapi("Upload");
 
 export const GatewayResultSchema = z
-  .object({ id: z.string(), state: State, size: z.number().int(), sha256: z.string() })
+  .object({
+    id: z.string(),
+    state: State,
+    size: z.number().int(),
+    sha256: z.string().nullable().openapi({ description: "Computed while the bytes streamed, when the upload promised a sha256; null otherwise." }),
+  })
   .openapi("GatewayResult");
 
 export const FileSchema = z

@@ -8,7 +8,7 @@ import { startReconcileLoop } from "../domain/reconcile.js";
 import type { Services } from "../domain/services.js";
 import { UrlSigner } from "../domain/signing.js";
 import { InProcessArrivalQueue } from "../events/in-process.js";
-import { createApp, type App } from "../http/app.js";
+import { createApp, type App, type AppOptions } from "../http/app.js";
 import { newId, newSecret } from "../internal/crypto.js";
 import { createLogger, type Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
@@ -31,7 +31,10 @@ export interface Sluice {
  * The composition root: the one place that turns configuration into backends and wires
  * them together. Runtimes (Node now; Lambda and Workers later) call this and serve `app`.
  */
-export async function createSluice(config: Config, options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean } = {}): Promise<Sluice> {
+export async function createSluice(
+  config: Config,
+  options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean; requestBody?: AppOptions["requestBody"] } = {},
+): Promise<Sluice> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
 
@@ -69,7 +72,7 @@ export async function createSluice(config: Config, options: { logger?: Logger; w
   const uploadRateLimiter = config.rateLimit
     ? new RateLimiterMemory({ points: config.rateLimit.points, duration: config.rateLimit.durationSeconds })
     : undefined;
-  const app = createApp({ services, auth, uploadRateLimiter, eventsSecret, webRoot: options.webRoot });
+  const app = createApp({ services, auth, uploadRateLimiter, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   return {

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -12,6 +13,16 @@ import readline from "node:readline";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const MAIN = path.join(ROOT, "dist/runtime/node/main.js");
+/**
+ * Node's arguments exactly as `npm start` gives them (read from package.json, so tests and
+ * benchmarks run the server the way users do), e.g. `--max-semi-space-size=2 dist/…/main.js`.
+ */
+export const START_ARGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
+  const [node, ...args] = pkg.scripts.start.split(/\s+/);
+  if (node !== "node" || args.at(-1) !== path.relative(ROOT, MAIN)) throw new Error(`unexpected start script: ${pkg.scripts.start}`);
+  return args.map((a) => (a === args.at(-1) ? MAIN : a));
+})();
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -44,7 +55,7 @@ export async function startServer(env: Record<string, string> = {}, options: { d
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-")));
   const port = await freePort();
   const key = env.SLUICE_API_KEYS ?? `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, START_ARGS, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",

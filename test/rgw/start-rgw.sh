@@ -37,12 +37,17 @@ mon data avail crit = 0
 osd data = $DIR/osd
 log file = $DIR/log/osd.log
 osd objectstore = memstore
-memstore device bytes = 6442450944
+# Memory is used only as objects fill it; the benchmark moves several 1 GiB files.
+memstore device bytes = 10737418240
 osd class load list = *
 osd class default list = *
 [client.rgw.r]
 log file = $DIR/log/rgw.log
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# Deleted objects' data is freed within seconds rather than after 2 hours, so that a run
+# that writes and deletes many large files never fills the in-memory OSD.
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 # A lifecycle "day" lasts 10 s, so lifecycle rules can be tested.
 rgw lc debug interval = 10
 # Without this radosgw waits forever on get_initial_auth_request (-13).

@@ -10,7 +10,8 @@ const signedQuery = z.object({
   signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
 });
 
-export function registerGatewayRoutes(app: App, { services }: AppOptions) {
+export function registerGatewayRoutes(app: App, options: AppOptions) {
+  const { services } = options;
   // The body is raw bytes streamed to storage, so this route is registered by hand: the
   // OpenAPI validators would want to parse it.
   app.openAPIRegistry.registerPath({
@@ -37,7 +38,7 @@ export function registerGatewayRoutes(app: App, { services }: AppOptions) {
         signature: c.req.query("signature"),
         contentType: c.req.header("content-type"),
         contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
-        body: c.req.raw.body,
+        body: options.requestBody ? options.requestBody(c) : c.req.raw.body,
         signal: c.req.raw.signal,
       });
       return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200);
