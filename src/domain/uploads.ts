@@ -1,6 +1,7 @@
 import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
 import { newId } from "../internal/crypto.js";
 import type { UploadRecord, UploadState } from "../metadata/metadata-store.js";
+import type { Presigner } from "../storage/presign.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
@@ -90,24 +91,28 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   };
   await guard("ticket store", () => s.tickets.issue(ticket));
   s.metrics.issued.inc();
-  return { ticket, upload: await uploadInstructions(s, ticket, method, ttlSeconds) };
+  const { presigner } = s;
+  const upload = config.uploadMode === "direct" && presigner ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
+  return { ticket, upload };
 }
 
-/** Where and how the client sends the bytes: straight to storage (direct mode) or to Sluice's gateway. */
-async function uploadInstructions(s: Services, ticket: Ticket, method: "PUT" | "POST", ttlSeconds: number): Promise<UploadInstructions> {
-  const { config, presigner } = s;
-  if (config.uploadMode === "direct" && presigner) {
-    const ref = { bucket: config.buckets.staging, key: ticket.key };
-    // Signed from the ticket's own clock, so that the URL and the ticket expire together.
-    const expiry = { expiresIn: ttlSeconds, signingDate: new Date(ticket.createdAt) };
-    const length = { contentType: ticket.contentType, contentLength: ticket.size };
-    if (method === "POST") {
-      const form = await presigner.postForm(ref, { ...length, ...expiry });
-      return { method: "POST", url: form.url, headers: {}, fields: form.fields };
-    }
-    const put = await presigner.putUrl(ref, { ...length, sha256: ticket.sha256 ?? undefined, ...expiry });
-    return { method: "PUT", url: put.url, headers: put.headers };
+/** A presigned PUT or POST straight to the staging bucket. */
+async function presignedUpload(s: Services, presigner: Presigner, ticket: Ticket, method: "PUT" | "POST", ttlSeconds: number): Promise<UploadInstructions> {
+  const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+  // Signed from the ticket's own clock, so that the URL and the ticket expire together.
+  const expiry = { expiresIn: ttlSeconds, signingDate: new Date(ticket.createdAt) };
+  const length = { contentType: ticket.contentType, contentLength: ticket.size };
+  if (method === "POST") {
+    const form = await presigner.postForm(ref, { ...length, ...expiry });
+    return { method: "POST", url: form.url, headers: {}, fields: form.fields };
   }
+  const put = await presigner.putUrl(ref, { ...length, sha256: ticket.sha256 ?? undefined, ...expiry });
+  return { method: "PUT", url: put.url, headers: put.headers };
+}
+
+/** A PUT to Sluice's own gateway, signed by Sluice. Synchronous: this is the hot path of the embedded default. */
+function gatewayUpload(s: Services, ticket: Ticket): UploadInstructions {
+  const { config } = s;
   const expires = Math.floor(ticket.expiresAt / 1000);
   const signature = s.signer.sign(["PUT", ticket.id, String(expires)]);
   const url = `${config.publicUrl}${gatewayPath(ticket.id)}?expires=${expires}&signature=${signature}`;
