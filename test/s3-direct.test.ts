@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../src/storage/s3.js";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { useRgw, type Rgw } from "./helpers/rgw.js";
+import { useRgw, type Rgw, s3ClientFor, sluiceS3Env, removeBuckets, keysIn } from "./helpers/rgw.js";
 import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let rgw: Rgw;
@@ -22,31 +21,23 @@ const EVENTS_SECRET = "events-secret-for-the-direct-tests-0123";
 
 before(async () => {
   rgw = await useRgw();
-  s3 = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-  server = await startServer({
-    SLUICE_STORAGE: "s3",
-    SLUICE_STAGING_BUCKET: staging,
-    SLUICE_ARCHIVE_BUCKET: archive,
-    SLUICE_EVENTS_SECRET: EVENTS_SECRET,
-    AWS_ENDPOINT_URL_S3: rgw.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    SLUICE_S3_FORCE_PATH_STYLE: "true",
-  });
+  s3 = s3ClientFor(rgw);
+  server = await startServer(
+    sluiceS3Env(rgw, {
+      SLUICE_STAGING_BUCKET: staging,
+      SLUICE_ARCHIVE_BUCKET: archive,
+      SLUICE_EVENTS_SECRET: EVENTS_SECRET,
+    }),
+  );
 });
 after(async () => {
   await server?.stop();
-  for (const Bucket of [staging, archive]) {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
-    for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key }));
-    await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
-  }
+  await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
 });
 
-const keysIn = async (Bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key);
+const keysOf = (Bucket: string) => keysIn(s3, Bucket);
 const bytesOf = async (Bucket: string, Key: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToByteArray());
 
 /** A PNG of `size` bytes: the signature up front, random after. */
@@ -115,7 +106,7 @@ describe("direct uploads to S3 (RGW)", () => {
     const final = await waitForFinal(server, issued.id);
     assert.equal(final.state, "archived", final.reason);
     assert.equal(sha256(await bytesOf(archive, issued.key)), sha256(body));
-    await eventually(async () => assert.ok(!(await keysIn(staging)).includes(issued.key)));
+    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
 
     // Downloads are presigned GETs on the archive, answered with a safe Content-Disposition.
     const download = await server.api("GET", `/v1/files/${final.fileId}/download`);
@@ -143,7 +134,7 @@ describe("direct uploads to S3 (RGW)", () => {
     const status = await server.api("GET", `/v1/uploads/${short.id}`);
     assert.equal(status.body.state, "expired");
 
-    const keys = await keysIn(staging);
+    const keys = await keysOf(staging);
     assert.ok(!keys.includes(issued.key) && !keys.includes(short.key), `nothing stored, found ${keys.join(", ")}`);
     // The URL is still good for its one real upload.
     assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 200);
@@ -165,7 +156,7 @@ describe("direct uploads to S3 (RGW)", () => {
     } else {
       assert.equal(res.status, 400);
     }
-    assert.ok(!(await keysIn(archive)).includes(issued.key));
+    assert.ok(!(await keysOf(archive)).includes(issued.key));
   });
 
   it("records arrival from RGW-format events, every record, duplicates and out of order alike", async () => {
@@ -203,14 +194,14 @@ describe("direct uploads to S3 (RGW)", () => {
     await put(issued.upload.url, issued.upload.headers, body);
     await sendEvent(rgwEvent([issued.key]));
     assert.equal((await waitForFinal(server, issued.id)).state, "archived");
-    await eventually(async () => assert.ok(!(await keysIn(staging)).includes(issued.key)));
+    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
 
     // Staging is empty again, so storage's If-None-Match lets the same URL through once more.
     const again = png();
     assert.equal((await put(issued.upload.url, issued.upload.headers, again)).status, 200);
     const event = await sendEvent(rgwEvent([issued.key]));
     assert.deepEqual(event.body.results?.map((r) => r.outcome), ["removed"]);
-    assert.ok(!(await keysIn(staging)).includes(issued.key));
+    assert.ok(!(await keysOf(staging)).includes(issued.key));
     assert.equal(sha256(await bytesOf(archive, issued.key)), sha256(body));
     assert.equal((await server.api("GET", `/v1/uploads/${issued.id}`)).body.state, "archived");
   });
@@ -224,7 +215,7 @@ describe("direct uploads to S3 (RGW)", () => {
       [stray, "removed"],
       ["not-an-upload.txt", "removed"],
     ]);
-    assert.deepEqual((await keysIn(staging)).filter((k) => k === stray || k === "not-an-upload.txt"), []);
+    assert.deepEqual((await keysOf(staging)).filter((k) => k === stray || k === "not-an-upload.txt"), []);
     const other = await sendEvent(rgwEvent(["upl_x/y"], "ObjectCreated:Put", archive));
     assert.deepEqual(other.body.results?.map((r) => r.outcome), ["ignored"]);
   });
@@ -263,7 +254,7 @@ describe("direct uploads to S3 (RGW)", () => {
     assert.equal((await form({ ...fields, "Content-Type": "text/html" }, body)).status, 403);
     assert.equal((await form(fields, Buffer.concat([body, Buffer.from("more")]))).status, 400);
     assert.equal((await form({ ...fields, key: `${issued.key}.evil` }, body)).status, 403);
-    assert.deepEqual((await keysIn(staging)).filter((k) => k?.startsWith(issued.id)), []);
+    assert.deepEqual((await keysOf(staging)).filter((k) => k?.startsWith(issued.id)), []);
     const ok = await form(fields, body);
     assert.ok(ok.status === 204 || ok.status === 201 || ok.status === 200, `status ${ok.status}`);
     await server.api("POST", `/v1/uploads/${issued.id}/complete`);
@@ -278,6 +269,6 @@ describe("direct uploads to S3 (RGW)", () => {
     const final = await waitForFinal(server, issued.id);
     assert.equal(final.state, "rejected");
     assert.match(final.reason!, /^type_mismatch/);
-    await eventually(async () => assert.ok(!(await keysIn(staging)).includes(issued.key)));
+    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
   });
 });

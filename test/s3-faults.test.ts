@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../src/storage/s3.js";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { startRgw, type OwnRgw } from "./helpers/rgw.js";
+import { startRgw, type OwnRgw, s3ClientFor, sluiceS3Env } from "./helpers/rgw.js";
 import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let rgw: OwnRgw;
@@ -21,17 +20,13 @@ const EVENTS_SECRET = "events-secret-for-the-fault-tests-0123";
 before(async () => {
   // Its own cluster: stopping the shared one would fail the other test files.
   rgw = await startRgw();
-  s3 = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-  server = await startServer({
-    SLUICE_STORAGE: "s3",
-    SLUICE_EVENTS_SECRET: EVENTS_SECRET,
-    SLUICE_RECONCILE_INTERVAL: "5",
-    AWS_ENDPOINT_URL_S3: rgw.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    SLUICE_S3_FORCE_PATH_STYLE: "true",
-  });
+  s3 = s3ClientFor(rgw);
+  server = await startServer(
+    sluiceS3Env(rgw, {
+      SLUICE_EVENTS_SECRET: EVENTS_SECRET,
+      SLUICE_RECONCILE_INTERVAL: "5",
+    }),
+  );
 });
 after(async () => {
   await server?.stop();

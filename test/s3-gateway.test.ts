@@ -2,10 +2,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../src/storage/s3.js";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { useRgw, type Rgw } from "./helpers/rgw.js";
+import { useRgw, type Rgw, s3ClientFor, sluiceS3Env, removeBuckets, keysIn } from "./helpers/rgw.js";
 import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let rgw: Rgw;
@@ -17,38 +16,30 @@ const archive = `archive-${suffix}`;
 
 before(async () => {
   rgw = await useRgw();
-  s3 = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-  server = await startServer({
-    SLUICE_STORAGE: "s3",
-    SLUICE_UPLOAD_MODE: "gateway",
-    SLUICE_STAGING_BUCKET: staging,
-    SLUICE_ARCHIVE_BUCKET: archive,
-    AWS_ENDPOINT_URL_S3: rgw.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    SLUICE_S3_FORCE_PATH_STYLE: "true",
-  });
+  s3 = s3ClientFor(rgw);
+  server = await startServer(
+    sluiceS3Env(rgw, {
+      SLUICE_UPLOAD_MODE: "gateway",
+      SLUICE_STAGING_BUCKET: staging,
+      SLUICE_ARCHIVE_BUCKET: archive,
+    }),
+  );
 });
 after(async () => {
   await server?.stop();
-  for (const Bucket of [staging, archive]) {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
-    for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key }));
-    await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
-  }
+  await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
 });
 
-const keysIn = async (Bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key);
+const keysOf = (Bucket: string) => keysIn(s3, Bucket);
 
 describe("on S3 (RGW), through the gateway", () => {
   it("creates its buckets and reports the object store ready", async () => {
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { backends: Record<string, string> };
     assert.equal(ready.backends["object store"], "up");
-    assert.deepEqual(await keysIn(staging), []);
-    assert.deepEqual(await keysIn(archive), []);
+    assert.deepEqual(await keysOf(staging), []);
+    assert.deepEqual(await keysOf(archive), []);
   });
 
   it("streams an upload to staging, archives it by server-side copy, and empties staging", async () => {
@@ -60,8 +51,8 @@ describe("on S3 (RGW), through the gateway", () => {
     assert.equal(put.status, 200);
     const final = await waitForFinal(server, issued.body.id);
     assert.equal(final.state, "archived", final.reason);
-    await eventually(async () => assert.deepEqual(await keysIn(staging), []));
-    assert.deepEqual(await keysIn(archive), [issued.body.key]);
+    await eventually(async () => assert.deepEqual(await keysOf(staging), []));
+    assert.deepEqual(await keysOf(archive), [issued.body.key]);
     const stored = await s3.send(new GetObjectCommand({ Bucket: archive, Key: issued.body.key }));
     assert.equal(sha256(await stored.Body!.transformToByteArray()), sha256(body));
 
@@ -79,7 +70,7 @@ describe("on S3 (RGW), through the gateway", () => {
     const final = await waitForFinal(server, issued.body.id);
     assert.equal(final.state, "rejected");
     assert.match(final.reason!, /^type_mismatch/);
-    await eventually(async () => assert.deepEqual(await keysIn(staging), []));
-    assert.ok(!(await keysIn(archive)).includes(issued.body.key));
+    await eventually(async () => assert.deepEqual(await keysOf(staging), []));
+    assert.ok(!(await keysOf(archive)).includes(issued.body.key));
   });
 });

@@ -11,20 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import {
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  GetBucketLifecycleConfigurationCommand,
-  GetBucketNotificationConfigurationCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutBucketLifecycleConfigurationCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { GetBucketLifecycleConfigurationCommand, GetBucketNotificationConfigurationCommand, GetObjectCommand, PutBucketLifecycleConfigurationCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DeleteTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
-import { createS3Client } from "../src/storage/s3.js";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { useRgw, type Rgw } from "./helpers/rgw.js";
+import { useRgw, type Rgw, s3ClientFor, sluiceS3Env, removeBuckets, keysIn } from "./helpers/rgw.js";
 import { ROOT, eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 const run = promisify(execFile);
@@ -41,20 +31,14 @@ const archive = `archive-${suffix}`;
 
 before(async () => {
   rgw = await useRgw();
-  s3 = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
-  env = {
-    SLUICE_STORAGE: "s3",
+  s3 = s3ClientFor(rgw);
+  env = sluiceS3Env(rgw, {
     SLUICE_STAGING_BUCKET: staging,
     SLUICE_ARCHIVE_BUCKET: archive,
     SLUICE_CORS_ORIGINS: ORIGIN,
-    AWS_ENDPOINT_URL_S3: rgw.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-    SLUICE_S3_FORCE_PATH_STYLE: "true",
     // Only the start-up sweep: arrival here must come from RGW's events.
     SLUICE_RECONCILE_INTERVAL: "86400",
-  };
+  });
   server = await startServer(env);
 });
 after(async () => {
@@ -64,11 +48,7 @@ after(async () => {
   const topics = (await sns.send(new ListTopicsCommand({})).catch(() => undefined))?.Topics ?? [];
   for (const t of topics) if (t.TopicArn?.endsWith(`:sluice-${staging}`)) await sns.send(new DeleteTopicCommand({ TopicArn: t.TopicArn }));
   sns.destroy();
-  for (const Bucket of [staging, archive]) {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
-    for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key }));
-    await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
-  }
+  await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
 });
@@ -79,7 +59,7 @@ const setup = (...args: string[]) =>
     env: { PATH: process.env.PATH ?? "", ...env, SLUICE_DATA_DIR: server.dataDir, SLUICE_PUBLIC_URL: server.url },
   });
 
-const keysIn = async (Bucket: string) => ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key);
+const keysOf = (Bucket: string) => keysIn(s3, Bucket);
 
 describe("sluice setup on RGW", () => {
   it("applies CORS, lifecycle and notifications, keeps other lifecycle rules, and gives the same result twice", async () => {
@@ -134,7 +114,7 @@ describe("sluice setup on RGW", () => {
     // `sluice setup` (18–27 s seen here); events flow at once after that.
     const final = await waitForFinal(server, issued.body.id, 60_000);
     assert.equal(final.state, "archived", final.reason);
-    await eventually(async () => assert.ok(!(await keysIn(staging)).includes(issued.body.key)));
+    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.body.key)));
     const archived = await s3.send(new GetObjectCommand({ Bucket: archive, Key: issued.body.key }));
     assert.equal(sha256(await archived.Body!.transformToByteArray()), sha256(body));
     // The event, not a sweep, reported it.

@@ -8,6 +8,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { createS3Client } from "../../src/storage/s3.js";
 import { ROOT, freePort } from "./server.js";
 
 const run = promisify(execFile);
@@ -69,4 +71,36 @@ export async function startRgw(): Promise<OwnRgw> {
     stopGateway: () => gateway("stop"),
     startGateway: () => gateway("start"),
   };
+}
+
+/** An SDK client for the test cluster, configured the way Sluice configures its own. */
+export function s3ClientFor(rgw: Rgw): S3Client {
+  return createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
+}
+
+/** The environment that points a Sluice server at the test cluster. */
+export function sluiceS3Env(rgw: Rgw, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    SLUICE_STORAGE: "s3",
+    AWS_ENDPOINT_URL_S3: rgw.endpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: rgw.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
+    SLUICE_S3_FORCE_PATH_STYLE: "true",
+    ...env,
+  };
+}
+
+/** Empties and deletes a test's buckets (on the shared cluster, other files' buckets live beside them). */
+export async function removeBuckets(s3: S3Client, buckets: string[]): Promise<void> {
+  for (const Bucket of buckets) {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
+    for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key }));
+    await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
+  }
+}
+
+/** The keys in a bucket (the first 1000). */
+export async function keysIn(s3: S3Client, Bucket: string): Promise<string[]> {
+  return ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key ?? "");
 }
