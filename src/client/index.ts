@@ -21,7 +21,11 @@ export interface IssuedUpload {
   state: UploadState;
   key: string;
   expiresAt: string;
-  upload: { method: "PUT"; url: string; headers: Record<string, string> };
+  /**
+   * Where the bytes go: Sluice's gateway, or straight to storage (a presigned PUT, or a POST
+   * form whose `fields` come before the `file` field).
+   */
+  upload: { method: "PUT" | "POST"; url: string; headers: Record<string, string>; fields?: Record<string, string> };
 }
 
 export interface UploadStatus {
@@ -120,7 +124,11 @@ export class SluiceClient {
     return this.#api("GET", `/v1/files/${encodeURIComponent(fileId)}/download${query}`);
   }
 
-  /** Asks for a URL, sends the bytes to it, and returns the upload's id (processing goes on server-side). */
+  /**
+   * Asks for a URL, sends the bytes to it, and tells Sluice they are there (so that a direct
+   * upload to storage is processed at once, without waiting for a storage event). Returns
+   * the issued upload; processing goes on server-side.
+   */
   async upload(source: UploadSource, options: UploadOptions = {}): Promise<IssuedUpload> {
     const name = source instanceof Blob ? ((source as Partial<File>).name ?? "blob") : source.name;
     const type = (source.type || "application/octet-stream").toLowerCase();
@@ -131,6 +139,8 @@ export class SluiceClient {
     );
     const body = source instanceof Blob ? source : new Blob([source.data as BlobPart], { type });
     await sendBody(issued.upload, body, options, this.#fetch);
+    // Idempotent: through the gateway the arrival is already recorded, and this only reads it.
+    await this.completeUpload(issued.id);
     return issued;
   }
 
@@ -176,16 +186,18 @@ async function readJson<T>(response: Response): Promise<T> {
 }
 
 /** Sends the bytes. In a browser XMLHttpRequest reports upload progress; elsewhere fetch does the work. */
-async function sendBody(instructions: IssuedUpload["upload"], body: Blob, options: UploadOptions, fetchFn: typeof fetch): Promise<void> {
+async function sendBody(instructions: IssuedUpload["upload"], file: Blob, options: UploadOptions, fetchFn: typeof fetch): Promise<void> {
+  const body = instructions.method === "POST" ? formOf(instructions.fields ?? {}, file) : file;
   if (typeof XMLHttpRequest !== "undefined") {
     await new Promise<void>((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open(instructions.method, instructions.url);
       for (const [name, value] of Object.entries(instructions.headers)) xhr.setRequestHeader(name, value);
-      xhr.upload.onprogress = (e) => options.onProgress?.({ loaded: e.loaded, total: e.lengthComputable ? e.total : body.size });
+      // For a form, the progress counts the form's own bytes too; it is reported against the file's size.
+      xhr.upload.onprogress = (e) => options.onProgress?.({ loaded: Math.min(e.loaded, file.size), total: file.size });
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) {
-          options.onProgress?.({ loaded: body.size, total: body.size });
+          options.onProgress?.({ loaded: file.size, total: file.size });
           resolve();
         } else {
           const parsed = safeParse(xhr.responseText);
@@ -206,7 +218,15 @@ async function sendBody(instructions: IssuedUpload["upload"], body: Blob, option
     ...(options.signal && { signal: options.signal }),
   });
   await readJson<unknown>(response);
-  options.onProgress?.({ loaded: body.size, total: body.size });
+  options.onProgress?.({ loaded: file.size, total: file.size });
+}
+
+/** A POST policy upload: the signed fields first, the file last (storage reads the policy before the bytes). */
+function formOf(fields: Record<string, string>, file: Blob): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", file);
+  return form;
 }
 
 function safeParse(text: string): { error?: { code?: string; message?: string } } | undefined {

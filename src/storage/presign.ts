@@ -19,6 +19,8 @@ export interface Presigner {
   postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost>;
   /** A presigned GetObject that answers with the given `Content-Disposition` and type. */
   getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string>;
+  /** The origin (scheme, host, port) that URLs for this bucket point at: a web page must be allowed to connect there. */
+  originOf(bucket: string): string;
 }
 
 interface Expiry {

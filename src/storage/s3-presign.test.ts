@@ -40,6 +40,7 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
         unhoistableHeaders: new Set(["x-amz-checksum-sha256"]),
       });
       assert.equal(ours.url, theirs);
+      assert.equal(new S3Presigner({ client, store }).originOf("staging"), new URL(theirs).origin);
       const signed = new URL(ours.url).searchParams.get("X-Amz-SignedHeaders")?.split(";");
       assert.deepEqual(signed, ["content-length", "content-type", "host", "if-none-match", "x-amz-checksum-sha256"]);
       assert.deepEqual(ours.headers, { "content-type": "image/png", "if-none-match": "*", "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=" });

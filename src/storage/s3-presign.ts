@@ -33,6 +33,10 @@ export class S3Presigner implements Presigner {
     this.#base = bucketUrl(options.store);
   }
 
+  originOf(bucket: string): string {
+    return this.#base(bucket).origin;
+  }
+
   async putUrl(ref: ObjectRef, options: PresignPutOptions): Promise<PresignedRequest> {
     const headers: Record<string, string> = { "content-type": options.contentType, "if-none-match": "*" };
     if (options.sha256) headers["x-amz-checksum-sha256"] = Buffer.from(options.sha256, "hex").toString("base64");

@@ -12,10 +12,12 @@ const ASSETS: Record<string, string> = {
 export function registerWebRoutes(app: App, { webRoot, services }: AppOptions) {
   if (!webRoot) return;
   const root = webRoot;
+  // In direct mode the page sends the bytes straight to the staging bucket.
+  const storage = services.config.uploadMode === "direct" && services.presigner ? ` ${services.presigner.originOf(services.config.buckets.staging)}` : "";
   const csp = [
     "default-src 'self'",
     "img-src 'self' data: blob:",
-    `connect-src 'self' ${new URL(services.config.publicUrl).origin}`,
+    `connect-src 'self' ${new URL(services.config.publicUrl).origin}${storage}`,
     "style-src 'self'",
     "script-src 'self'",
     "frame-ancestors 'none'",
