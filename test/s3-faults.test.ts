@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { startRgw, type OwnRgw, s3ClientFor, sluiceS3Env } from "./helpers/rgw.js";
+import { keysIn, s3ClientFor, sluiceS3Env, startRgw, type OwnRgw } from "./helpers/rgw.js";
 import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let rgw: OwnRgw;
@@ -82,8 +82,22 @@ describe("S3 (RGW) stopped while Sluice runs", () => {
     assert.equal(event.status, 503, "the sender must retry an event Sluice could not check");
     for (const u of before) assert.equal((await server.api("GET", `/v1/uploads/${u.id}`)).body.state, "issued");
 
-    await rgw.startGateway();
-    await eventually(async () => assert.equal((await readyz()).status, 200), 20_000);
+    // A second instance starting while storage is down starts anyway, and says so.
+    const late = await startServer(sluiceS3Env(rgw, { SLUICE_STAGING_BUCKET: "late-staging", SLUICE_ARCHIVE_BUCKET: "late-archive" }));
+    try {
+      const lateReady = await fetch(`${late.url}/readyz`);
+      assert.equal(lateReady.status, 503);
+      await lateReady.body?.cancel();
+      assert.ok(late.logs.some((l) => String(l.msg).startsWith("the object store cannot be reached")));
+
+      await rgw.startGateway();
+      await eventually(async () => assert.equal((await readyz()).status, 200), 20_000);
+      // ... and creates its buckets once storage answers, with no restart.
+      await eventually(async () => assert.equal((await fetch(`${late.url}/readyz`)).status, 200), 20_000);
+      assert.deepEqual(await keysIn(s3, "late-staging"), []);
+    } finally {
+      await late.stop();
+    }
 
     // The reconcile sweep finds both uploads in staging and finishes them, with no report from anyone.
     for (const [i, u] of before.entries()) {

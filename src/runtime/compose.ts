@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
 import { createMetadataStore } from "../metadata/factory.js";
 import { createStorage } from "../storage/factory.js";
+import type { ObjectStore } from "../storage/object-store.js";
 import { createTicketStore } from "../tickets/factory.js";
 
 export interface Sluice {
@@ -40,7 +41,7 @@ export async function createSluice(
 
   const { objects, presigner } = createStorage(config.storage);
   const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
-  await objects.prepare(buckets);
+  const storageReady = await prepareStorage(objects, buckets, logger);
   const metadata = createMetadataStore(config.database);
   await metadata.migrate();
   const tickets = createTicketStore(config.tickets);
@@ -84,10 +85,42 @@ export async function createSluice(
       reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
     },
     async close() {
+      storageReady.stop();
       await reconcile?.stop();
       await arrivals.close();
       await tickets.close();
       await metadata.close();
+    },
+  };
+}
+
+/**
+ * Creates the buckets. Storage that cannot be reached at start does not stop Sluice: it
+ * starts, `/readyz` names the object store until storage answers, and the buckets are
+ * created then (retried every few seconds), with no restart. What needs no storage, such as
+ * issuing presigned URLs, works meanwhile.
+ */
+async function prepareStorage(objects: ObjectStore, buckets: string[], logger: Logger): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let warned = false;
+  // The first attempt is awaited, so that a reachable store is ready before the first request.
+  const attempt = () =>
+    objects.prepare(buckets).then(
+      () => {
+        if (warned) logger.info("the object store answers; buckets are ready");
+      },
+      (err: unknown) => {
+        if (!warned) logger.warn({ err }, "the object store cannot be reached; retrying every 5 s (readyz says so meanwhile)");
+        warned = true;
+        if (!stopped) timer = setTimeout(() => void attempt(), 5000).unref();
+      },
+    );
+  await attempt();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -72,6 +72,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async prepare(buckets: string[]): Promise<void> {
+    // From now on, ready means this bucket answers: until it exists, ping fails.
+    this.#pingBucket ??= buckets[0];
     for (const bucket of buckets) {
       try {
         await this.#s3.send(new HeadBucketCommand({ Bucket: bucket }));
@@ -82,7 +84,6 @@ export class S3ObjectStore implements ObjectStore {
         });
       }
     }
-    this.#pingBucket ??= buckets[0];
   }
 
   async put(options: PutObjectOptions): Promise<ObjectInfo> {
