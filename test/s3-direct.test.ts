@@ -140,6 +140,23 @@ describe("direct uploads to S3 (RGW)", () => {
     assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 200);
   });
 
+  it("accepts bytes stored before the URL expired, when complete comes after", async () => {
+    const body = png(4096);
+    const issued = await issue(body, { expiresIn: 2 });
+    assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 200);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await server.api("GET", `/v1/uploads/${issued.id}`)).body.state, "expired", "the ticket alone says expired");
+    const completed = await server.api("POST", `/v1/uploads/${issued.id}/complete`);
+    assert.equal(completed.status, 200, JSON.stringify(completed.body));
+    assert.equal((await waitForFinal(server, issued.id)).state, "archived");
+    // Nothing stored, and past expiry: complete says so.
+    const never = await issue(body, { expiresIn: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await server.api("POST", `/v1/uploads/${never.id}/complete`);
+    assert.equal(late.status, 410);
+    assert.equal(late.body.error.code, "expired");
+  });
+
   it("never archives bytes whose SHA-256 differs from the promised one", async (t) => {
     const promised = png(8192);
     const sent = png(8192);

@@ -1,5 +1,6 @@
 import type { Services } from "./services.js";
-import { guard, recordArrival } from "./uploads.js";
+import { conflict, gone } from "../errors.js";
+import { getUploadStatus, guard, recordArrival, type UploadStatus } from "./uploads.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -21,7 +22,7 @@ export type ArrivalOutcome =
  * is how a URL stays one-time after staging has been emptied: a second PUT lands on an empty
  * key, and is removed here.
  */
-export async function arrivedInStaging(s: Services, key: string, options: { via: "event" | "reconcile"; knownToExist?: boolean }): Promise<ArrivalOutcome> {
+export async function arrivedInStaging(s: Services, key: string, options: { via: "event" | "reconcile" | "complete"; knownToExist?: boolean }): Promise<ArrivalOutcome> {
   const { staging, archive } = s.config.buckets;
   if (!options.knownToExist && !(await guard("object store", () => s.objects.head({ bucket: staging, key })))) return "absent";
   const remove = async (why: string) => {
@@ -64,7 +65,24 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
     case "failed":
       return "kept"; // for an operator to retry
     default:
-      if (options.via === "event") s.arrivals.enqueue(record.id); // harmless if already queued
+      if (options.via !== "reconcile") s.arrivals.enqueue(record.id); // harmless if already queued; the sweep re-drives due work itself
       return "known";
   }
+}
+
+/**
+ * The client says the bytes are in staging. Idempotent: once the upload has arrived this
+ * just reports its state. Otherwise the object is looked for (HEAD) and handled exactly as a
+ * storage event would handle it, so that the same bytes get the same answer however they are
+ * reported: bytes that landed just before the URL expired are accepted here too.
+ */
+export async function completeUpload(s: Services, id: string): Promise<UploadStatus> {
+  const status = await getUploadStatus(s, id);
+  if (status.arrived) return status;
+  if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
+  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
+  if ((await arrivedInStaging(s, status.key, { via: "complete" })) === "absent") {
+    throw status.state === "expired" ? gone("expired", `Upload ${id} expired before its bytes arrived.`) : conflict("not_uploaded", `No bytes have arrived for upload ${id} yet.`);
+  }
+  return getUploadStatus(s, id);
 }

@@ -161,24 +161,6 @@ export async function cancelUpload(s: Services, id: string): Promise<UploadStatu
 }
 
 /**
- * The client says the bytes are in staging. Idempotent: once the upload has arrived this
- * just reports its state. Otherwise the object is checked (HEAD) and recorded as arrived.
- */
-export async function completeUpload(s: Services, id: string): Promise<UploadStatus> {
-  const status = await getUploadStatus(s, id);
-  if (status.arrived) return status;
-  if (status.state === "expired") throw gone("expired", `Upload ${id} expired before its bytes arrived.`);
-  if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
-  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
-  const entry = await guard("ticket store", () => s.tickets.get(id));
-  if (!entry) throw notFound(`Upload ${id}`);
-  const object = await guard("object store", () => s.objects.head({ bucket: s.config.buckets.staging, key: entry.ticket.key }));
-  if (!object) throw conflict("not_uploaded", `No bytes have arrived for upload ${id} yet.`);
-  await recordArrival(s, { ticket: entry.ticket, via: "complete", consume: null });
-  return getUploadStatus(s, id);
-}
-
-/**
  * Records that an upload's bytes are in staging, and queues their processing. Every source
  * of arrival (gateway, complete call, storage event, reconcile sweep) ends here, and running
  * it twice changes nothing. The record is written before the ticket is consumed, so a crash

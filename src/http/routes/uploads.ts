@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { RateLimiterRes } from "rate-limiter-flexible";
-import { cancelUpload, completeUpload, getUploadStatus, issueUpload } from "../../domain/uploads.js";
+import { completeUpload } from "../../domain/arrivals.js";
+import { cancelUpload, getUploadStatus, issueUpload } from "../../domain/uploads.js";
 import { retryFailedUpload } from "../../domain/retry.js";
 import { SluiceError, badRequest, tooLarge } from "../../errors.js";
 import { invalidRequest } from "../errors.js";
