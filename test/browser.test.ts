@@ -7,25 +7,18 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser, type FileChooser, type Page } from "playwright-core";
+import type { Browser, FileChooser, Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { PNG } from "./helpers/fixtures.js";
 import { ROOT, startServer, type TestServer } from "./helpers/server.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 let server: TestServer;
 let browser: Browser;
 let downloads: string;
 before(async () => {
-  await fs.access(CHROMIUM).catch(() => {
-    throw new Error(`Chromium is not at ${CHROMIUM}. Install Debian's chromium (npm test does it when run as root) or set CHROMIUM_PATH.`);
-  });
+  browser = await launchChromium();
   server = await startServer();
   downloads = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-dl-"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
 });
 after(async () => {
   await browser?.close();

@@ -11,46 +11,35 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { PNG } from "./helpers/fixtures.js";
-import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
-import { ROOT, startServer, type TestServer } from "./helpers/server.js";
+import { keysIn, type Rgw, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { ROOT, type TestServer } from "./helpers/server.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const run = promisify(execFile);
 
+let sluice: SluiceOnRgw;
 let rgw: Rgw;
 let s3: S3Client;
 let server: TestServer;
+let staging: string;
+let archive: string;
 let browser: Browser;
-const suffix = randomBytes(4).toString("hex");
-const staging = `staging-${suffix}`;
-const archive = `archive-${suffix}`;
 
 before(async () => {
-  await fs.access(CHROMIUM).catch(() => {
-    throw new Error(`Chromium is not at ${CHROMIUM}. Install Debian's chromium (npm test does it when run as root) or set CHROMIUM_PATH.`);
-  });
-  rgw = await useRgw();
-  s3 = s3ClientFor(rgw);
+  browser = await launchChromium();
   // No storage events and no sweep during the test: the page's own complete call must do it.
-  const env = sluiceS3Env(rgw, { SLUICE_STAGING_BUCKET: staging, SLUICE_ARCHIVE_BUCKET: archive, SLUICE_RECONCILE_INTERVAL: "86400" });
-  server = await startServer(env);
+  sluice = await startSluiceOnRgw({ SLUICE_RECONCILE_INTERVAL: "86400" });
+  ({ rgw, s3, server, staging, archive } = sluice);
   // CORS for the page's origin (the server's public URL), as an operator would apply it.
   await run(process.execPath, [path.join(ROOT, "dist/cli/main.js"), "setup", "--events", "none"], {
-    env: { PATH: process.env.PATH ?? "", ...env, SLUICE_DATA_DIR: server.dataDir, SLUICE_PUBLIC_URL: server.url },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    env: { PATH: process.env.PATH ?? "", ...sluice.env, SLUICE_DATA_DIR: server.dataDir, SLUICE_PUBLIC_URL: server.url },
   });
 });
 after(async () => {
   await browser?.close();
-  await server?.stop();
-  if (s3) await removeBuckets(s3, [staging, archive]);
-  s3?.destroy();
-  await rgw?.stop();
+  await sluice?.close();
 });
 
 describe("the web uploader on S3 (RGW), direct mode", () => {

@@ -8,34 +8,22 @@ import { createHmac, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { useRgw, type Rgw, s3ClientFor, sluiceS3Env, removeBuckets, keysIn } from "./helpers/rgw.js";
-import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
+import { type Rgw, keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { eventually, waitForFinal, type TestServer } from "./helpers/server.js";
 
+let sluice: SluiceOnRgw;
 let rgw: Rgw;
 let s3: S3Client;
 let server: TestServer;
-const suffix = randomBytes(4).toString("hex");
-const staging = `staging-${suffix}`;
-const archive = `archive-${suffix}`;
+let staging: string;
+let archive: string;
 const EVENTS_SECRET = "events-secret-for-the-direct-tests-0123";
 
 before(async () => {
-  rgw = await useRgw();
-  s3 = s3ClientFor(rgw);
-  server = await startServer(
-    sluiceS3Env(rgw, {
-      SLUICE_STAGING_BUCKET: staging,
-      SLUICE_ARCHIVE_BUCKET: archive,
-      SLUICE_EVENTS_SECRET: EVENTS_SECRET,
-    }),
-  );
+  sluice = await startSluiceOnRgw({ SLUICE_EVENTS_SECRET: EVENTS_SECRET });
+  ({ rgw, s3, server, staging, archive } = sluice);
 });
-after(async () => {
-  await server?.stop();
-  await removeBuckets(s3, [staging, archive]);
-  s3?.destroy();
-  await rgw?.stop();
-});
+after(() => sluice?.close());
 
 const keysOf = (Bucket: string) => keysIn(s3, Bucket);
 const bytesOf = async (Bucket: string, Key: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToByteArray());

@@ -14,43 +14,37 @@ import { after, before, describe, it } from "node:test";
 import { GetBucketLifecycleConfigurationCommand, GetBucketNotificationConfigurationCommand, GetObjectCommand, PutBucketLifecycleConfigurationCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DeleteTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { useRgw, type Rgw, s3ClientFor, sluiceS3Env, removeBuckets, keysIn } from "./helpers/rgw.js";
-import { ROOT, eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
+import { type Rgw, keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { ROOT, eventually, waitForFinal, type TestServer } from "./helpers/server.js";
 
 const run = promisify(execFile);
 const CLI = path.join(ROOT, "dist/cli/main.js");
 const ORIGIN = "http://app.example.test";
 
+let sluice: SluiceOnRgw;
 let rgw: Rgw;
 let s3: S3Client;
 let server: TestServer;
+let staging: string;
+let archive: string;
 let env: Record<string, string>;
-const suffix = randomBytes(4).toString("hex");
-const staging = `staging-${suffix}`;
-const archive = `archive-${suffix}`;
 
 before(async () => {
-  rgw = await useRgw();
-  s3 = s3ClientFor(rgw);
-  env = sluiceS3Env(rgw, {
-    SLUICE_STAGING_BUCKET: staging,
-    SLUICE_ARCHIVE_BUCKET: archive,
+  sluice = await startSluiceOnRgw({
     SLUICE_CORS_ORIGINS: ORIGIN,
     // Only the start-up sweep: arrival here must come from RGW's events.
     SLUICE_RECONCILE_INTERVAL: "86400",
   });
-  server = await startServer(env);
+  ({ rgw, s3, server, staging, archive, env } = sluice);
 });
 after(async () => {
-  await server?.stop();
+  if (!sluice) return;
   // The notification topic setup made (RGW keeps topics per tenant, not per bucket).
   const sns = new SNSClient({ endpoint: rgw.endpoint, region: "us-east-1", credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
   const topics = (await sns.send(new ListTopicsCommand({})).catch(() => undefined))?.Topics ?? [];
   for (const t of topics) if (t.TopicArn?.endsWith(`:sluice-${staging}`)) await sns.send(new DeleteTopicCommand({ TopicArn: t.TopicArn }));
   sns.destroy();
-  await removeBuckets(s3, [staging, archive]);
-  s3?.destroy();
-  await rgw?.stop();
+  await sluice.close();
 });
 
 /** `sluice setup` as an operator runs it: the server's environment, and its data directory (for the events secret). */
@@ -95,6 +89,17 @@ describe("sluice setup on RGW", () => {
     assert.match(allowed.headers.get("access-control-expose-headers") ?? "", /etag/i);
     const other = await preflight("http://evil.example.test");
     assert.notEqual(other.headers.get("access-control-allow-origin"), "http://evil.example.test");
+  });
+
+  it("says in one line what is wrong when storage refuses the credentials", async () => {
+    const refused = await run(process.execPath, [CLI, "setup"], {
+      env: { PATH: process.env.PATH ?? "", ...env, AWS_SECRET_ACCESS_KEY: "not-the-secret", SLUICE_DATA_DIR: server.dataDir },
+    }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(refused?.code, 1);
+    assert.match(refused.stderr, /^sluice: storage answered HTTP 403 .*check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/m);
   });
 
   it("archives a file uploaded with curl to the presigned URL, with no complete call", async () => {

@@ -105,6 +105,15 @@ async function eventsSecret(config: ReturnType<typeof loadConfig>): Promise<stri
 
 class UsageError extends Error {}
 
+/** One line for people. The SDK's errors for a bodiless 4xx say only "UnknownError": add the status and what it usually means. */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status === undefined) return err.message;
+  const hint = status === 403 ? "; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and their permissions" : status === 404 ? "; check AWS_ENDPOINT_URL_S3 and SLUICE_S3_FORCE_PATH_STYLE" : "";
+  return `storage answered HTTP ${status} (${err.name}${err.message && err.message !== err.name ? `: ${err.message}` : ""})${hint}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -128,7 +137,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`sluice: ${err.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`sluice: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`sluice: ${describe(err)}\n`);
     process.exit(1);
   },
 );

@@ -111,6 +111,13 @@ async function createRgwTopic(store: S3StoreOptions, events: { webhookUrl: strin
     );
     if (!topic.TopicArn) throw new Error("storage created the notification topic but returned no ARN");
     return topic.TopicArn;
+  } catch (err) {
+    // MinIO, R2 and AWS S3 itself have no RGW-style topics: say what to do instead.
+    throw new Error(
+      `storage did not accept an RGW notification topic (${err instanceof Error ? err.message : String(err)}). ` +
+        "If this is not Ceph RGW, run `sluice setup --events none` and configure notifications as the README says.",
+      { cause: err },
+    );
   } finally {
     sns.destroy();
   }

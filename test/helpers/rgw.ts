@@ -4,13 +4,14 @@
  * Either way it is a real server, never a mock, and it is stopped by PID.
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../src/storage/s3.js";
-import { ROOT, freePort } from "./server.js";
+import { ROOT, freePort, startServer, type TestServer } from "./server.js";
 
 const run = promisify(execFile);
 
@@ -103,4 +104,42 @@ export async function removeBuckets(s3: S3Client, buckets: string[]): Promise<vo
 /** The keys in a bucket (the first 1000). */
 export async function keysIn(s3: S3Client, Bucket: string): Promise<string[]> {
   return ((await s3.send(new ListObjectsV2Command({ Bucket }))).Contents ?? []).map((o) => o.Key ?? "");
+}
+
+export interface SluiceOnRgw {
+  rgw: Rgw;
+  s3: S3Client;
+  server: TestServer;
+  /** This test file's own buckets, so that files sharing the cluster never see each other's objects. */
+  staging: string;
+  archive: string;
+  /** The server's environment, for commands (`sluice setup`) that must read the same configuration. */
+  env: Record<string, string>;
+  /** Stops the server, removes the buckets, and lets go of the cluster. */
+  close(): Promise<void>;
+}
+
+/** A Sluice server on the test cluster with buckets of its own; `env` adds to or overrides the S3 settings. */
+export async function startSluiceOnRgw(env: Record<string, string> = {}): Promise<SluiceOnRgw> {
+  const rgw = await useRgw();
+  const s3 = s3ClientFor(rgw);
+  const suffix = randomBytes(4).toString("hex");
+  const staging = `staging-${suffix}`;
+  const archive = `archive-${suffix}`;
+  const serverEnv = sluiceS3Env(rgw, { SLUICE_STAGING_BUCKET: staging, SLUICE_ARCHIVE_BUCKET: archive, ...env });
+  const server = await startServer(serverEnv);
+  return {
+    rgw,
+    s3,
+    server,
+    staging,
+    archive,
+    env: serverEnv,
+    async close() {
+      await server.stop();
+      await removeBuckets(s3, [staging, archive]);
+      s3.destroy();
+      await rgw.stop();
+    },
+  };
 }
