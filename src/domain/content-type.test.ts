@@ -41,4 +41,13 @@ describe("isTypeAllowed", () => {
     assert.equal(isTypeAllowed("image/png", ["*/png"]), true);
   });
   it("normalizes the essence", () => assert.equal(mediaTypeEssence(" Text/Plain ; charset=UTF-8"), "text/plain"));
+  it("returns what splitting, trimming and lowercasing return, for any type", () => {
+    const alphabet = ["a", "Z", "/", ";", " ", "+", "-", ".", "=", "\t", "*", "é"];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 20_000; i++) {
+      const type = Array.from({ length: 1 + (next() % 10) }, () => alphabet[next() % alphabet.length]).join("");
+      assert.equal(mediaTypeEssence(type), (type.split(";")[0] ?? "").trim().toLowerCase(), JSON.stringify(type));
+    }
+  });
 });

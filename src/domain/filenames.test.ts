@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { attachmentDisposition, hasForbiddenCharacters, safeKeyName } from "./filenames.js";
+import { attachmentDisposition, hasForbiddenCharacters, safeKeyName, safeKeyNameSlow } from "./filenames.js";
 
 describe("safeKeyName", () => {
   const cases: [string, string][] = [
@@ -18,6 +18,22 @@ describe("safeKeyName", () => {
   for (const [input, expected] of cases) {
     it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(safeKeyName(input), expected));
   }
+  it("gives what the full rules give for every name, on its fast path too", () => {
+    // Names built from the characters the rules treat specially, so that every rule is hit.
+    const alphabet = ["a", "Z", "7", ".", "_", "-", "é", "/", "\\", " ", "(", "😀", "ﬁ"];
+    let seed = 42;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let alreadySafe = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const length = 1 + (next() % 12);
+      const name = Array.from({ length }, () => alphabet[next() % alphabet.length]).join("");
+      const slow = safeKeyNameSlow(name);
+      assert.equal(safeKeyName(name), slow, JSON.stringify(name));
+      if (slow === name) alreadySafe++;
+    }
+    assert.ok(alreadySafe > 100, `only ${alreadySafe} names were already safe`);
+    for (const name of ["x".repeat(120), "x".repeat(121), `${"x".repeat(118)}.gz`]) assert.equal(safeKeyName(name), safeKeyNameSlow(name));
+  });
   it("keeps the extension when it shortens a long name", () => {
     const name = safeKeyName(`${"x".repeat(500)}.tar.gz`);
     assert.equal(name.length, 120);

@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { hmacBase64Url, safeEqual } from "../internal/crypto.js";
 
 /**
@@ -6,11 +7,11 @@ import { hmacBase64Url, safeEqual } from "../internal/crypto.js";
  * touched. What the URL permits beyond that (key, type, size) lives in the ticket.
  */
 export class UrlSigner {
-  readonly #secret: string;
+  readonly #secret: KeyObject;
 
   constructor(secret: string) {
     if (secret.length < 16) throw new Error("The URL signing secret is too short.");
-    this.#secret = secret;
+    this.#secret = createSecretKey(Buffer.from(secret, "utf8"));
   }
 
   sign(parts: readonly string[]): string {

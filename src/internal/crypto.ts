@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from "node:crypto";
 
 // Ids are minted on the hot path: draw their bytes from the CSPRNG 4 KiB at a time rather
 // than one syscall-backed call each (the same technique crypto.randomUUID uses internally).
@@ -25,7 +25,8 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-export function hmacBase64Url(secret: string, data: string): string {
+/** `secret` may be a KeyObject made once (`createSecretKey`): that skips importing the key on every call. */
+export function hmacBase64Url(secret: string | KeyObject, data: string): string {
   return createHmac("sha256", secret).update(data).digest("base64url");
 }
 
