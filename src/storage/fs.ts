@@ -90,8 +90,14 @@ export class FsObjectStore implements ObjectStore {
     const to = this.#path(target);
     const tmp = path.join(this.#tmp, newId("copy"));
     try {
-      await fs.copyFile(this.#path(source), tmp, constants.COPYFILE_FICLONE).catch((err: unknown) => {
-        throw isMissing(err) ? new ObjectNotFoundError(source) : err;
+      // Objects are never changed in place (a put writes a new file and renames it over the
+      // key), so a hard link is a true copy, made without reading or writing the bytes. Where
+      // links cannot be made (another device, a filesystem without them), the bytes are copied.
+      await fs.link(this.#path(source), tmp).catch(async (err: unknown) => {
+        if (isMissing(err)) throw new ObjectNotFoundError(source);
+        await fs.copyFile(this.#path(source), tmp, constants.COPYFILE_FICLONE).catch((err2: unknown) => {
+          throw isMissing(err2) ? new ObjectNotFoundError(source) : err2;
+        });
       });
       await fs.mkdir(path.dirname(to), { recursive: true });
       await fs.rename(tmp, to);

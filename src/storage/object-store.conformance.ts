@@ -91,6 +91,15 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
       assert.equal(await readAll(await fx.store.read({ bucket: a, key: "c/src.bin" })), "payload");
     });
 
+    it("keeps a copy as it was when its source is overwritten or deleted", async () => {
+      await fx.store.put({ bucket: a, key: "c/orig.bin", body: streamOf(bytes("original")), contentType: "application/octet-stream", contentLength: len("original") });
+      await fx.store.copy({ source: { bucket: a, key: "c/orig.bin" }, target: { bucket: b, key: "c/kept.bin" } });
+      await fx.store.put({ bucket: a, key: "c/orig.bin", body: streamOf(bytes("replaced!")), contentType: "application/octet-stream", contentLength: len("replaced!") });
+      assert.equal(await readAll(await fx.store.read({ bucket: b, key: "c/kept.bin" })), "original");
+      await fx.store.delete({ bucket: a, key: "c/orig.bin" });
+      assert.equal(await readAll(await fx.store.read({ bucket: b, key: "c/kept.bin" })), "original");
+    });
+
     it("refuses a body shorter or longer than its declared length, storing nothing", async () => {
       await assert.rejects(fx.store.put({ bucket: a, key: "short", body: streamOf(bytes("abc")), contentType: "text/plain", contentLength: 10 }));
       await assert.rejects(fx.store.put({ bucket: a, key: "long", body: streamOf(bytes("abcdefghijkl")), contentType: "text/plain", contentLength: 10 }));
