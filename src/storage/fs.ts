@@ -6,9 +6,14 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { newId } from "../internal/crypto.js";
 import {
+  InvalidPartsError,
+  MultipartNotFoundError,
   ObjectExistsError,
   ObjectNotFoundError,
   exactLength,
+  type MultipartStore,
+  type MultipartUploadInfo,
+  type PartInfo,
   type ListObjectsOptions,
   type ObjectInfo,
   type ObjectPage,
@@ -26,21 +31,29 @@ export class FsObjectStore implements ObjectStore {
   readonly name = "filesystem object store";
   readonly #root: string;
   readonly #tmp: string;
+  readonly multipart: MultipartStore;
 
   constructor(options: { root: string }) {
     this.#root = path.resolve(options.root);
     this.#tmp = path.join(this.#root, ".tmp");
+    this.multipart = new FsMultipart({
+      dir: path.join(this.#root, ".multipart"),
+      tmp: this.#tmp,
+      writeTemp: (options) => this.#writeTemp(options),
+      pathOf: (ref) => this.#path(ref),
+    });
   }
 
   async prepare(buckets: string[]): Promise<void> {
     await fs.mkdir(this.#tmp, { recursive: true });
+    await fs.mkdir(path.join(this.#root, ".multipart"), { recursive: true });
     for (const bucket of buckets) await fs.mkdir(this.#bucketDir(bucket), { recursive: true });
     // Temporary files are only ever in use by a live put; any left at start are from a crash.
     for (const name of await fs.readdir(this.#tmp)) await fs.rm(path.join(this.#tmp, name), { force: true });
   }
 
-  async put(options: PutObjectOptions): Promise<ObjectInfo> {
-    const target = this.#path(options);
+  /** Streams a body, held to its length, into a new temporary file; the caller renames or removes it. */
+  async #writeTemp(options: { body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal | undefined }): Promise<string> {
     const tmp = path.join(this.#tmp, newId("put"));
     try {
       await pipeline(
@@ -48,6 +61,17 @@ export class FsObjectStore implements ObjectStore {
         createWriteStream(tmp, { flags: "wx" }),
         ...(options.signal ? [{ signal: options.signal }] : []),
       );
+      return tmp;
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async put(options: PutObjectOptions): Promise<ObjectInfo> {
+    const target = this.#path(options);
+    const tmp = await this.#writeTemp(options);
+    try {
       await fs.mkdir(path.dirname(target), { recursive: true });
       if (options.ifNoneMatch) {
         // link() fails with EEXIST instead of replacing: an atomic "create only if absent".
@@ -171,10 +195,158 @@ export class FsObjectStore implements ObjectStore {
     return {
       key,
       size: stat.size,
-      etag: `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`,
+      etag: etagOf(stat),
       lastModified: stat.mtime,
     };
   }
+}
+
+/** What the filesystem keeps about a multipart upload, beside its parts. */
+interface UploadManifest {
+  bucket: string;
+  key: string;
+  contentType: string;
+  initiated: string;
+}
+
+/**
+ * Multipart uploads on the filesystem: `.multipart/<upload id>/` holds `upload.json` and one
+ * file per part, named by its number. A part is written to a temporary file and renamed into
+ * place, so a part is whole or absent, and writing it again replaces it (a new file, so a new
+ * ETag). Completing streams the parts, in order, into one temporary file that is renamed to
+ * the key: nothing is held in memory, and the object appears whole or not at all.
+ */
+class FsMultipart implements MultipartStore {
+  readonly #dir: string;
+  readonly #tmp: string;
+  readonly #writeTemp: (options: { body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal | undefined }) => Promise<string>;
+  readonly #pathOf: (ref: ObjectRef) => string;
+
+  constructor(options: {
+    dir: string;
+    tmp: string;
+    writeTemp: (options: { body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal | undefined }) => Promise<string>;
+    pathOf: (ref: ObjectRef) => string;
+  }) {
+    this.#dir = options.dir;
+    this.#tmp = options.tmp;
+    this.#writeTemp = options.writeTemp;
+    this.#pathOf = options.pathOf;
+  }
+
+  async create(ref: ObjectRef, options: { contentType: string }): Promise<string> {
+    this.#pathOf(ref); // refuse an unsafe key now, not at completion
+    const uploadId = newId("mpu");
+    const manifest: UploadManifest = { bucket: ref.bucket, key: ref.key, contentType: options.contentType, initiated: new Date().toISOString() };
+    await fs.mkdir(this.#uploadDir(uploadId), { recursive: true });
+    await fs.writeFile(path.join(this.#uploadDir(uploadId), "upload.json"), JSON.stringify(manifest));
+    return uploadId;
+  }
+
+  async putPart(options: ObjectRef & { uploadId: string; partNumber: number; body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal }): Promise<{ etag: string }> {
+    await this.#manifest(options, options.uploadId);
+    const tmp = await this.#writeTemp(options);
+    const part = this.#partPath(options.uploadId, options.partNumber);
+    try {
+      await fs.rename(tmp, part);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      // Aborted or completed while this part was being written.
+      throw isMissing(err) ? new MultipartNotFoundError(options.uploadId) : err;
+    }
+    return { etag: etagOf(await fs.stat(part)) };
+  }
+
+  async listParts(ref: ObjectRef, uploadId: string): Promise<PartInfo[]> {
+    await this.#manifest(ref, uploadId);
+    const parts: PartInfo[] = [];
+    for (const name of await fs.readdir(this.#uploadDir(uploadId))) {
+      if (!/^\d{5}$/.test(name)) continue;
+      const stat = await fs.stat(path.join(this.#uploadDir(uploadId), name)).catch(() => undefined);
+      if (stat) parts.push({ partNumber: Number(name), etag: etagOf(stat), size: stat.size });
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async complete(ref: ObjectRef, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void> {
+    await this.#manifest(ref, uploadId);
+    if (parts.length === 0) throw new InvalidPartsError("At least one part is needed.");
+    const files: string[] = [];
+    let previous = 0;
+    for (const { partNumber, etag } of parts) {
+      if (partNumber <= previous) throw new InvalidPartsError("Parts must be listed in ascending order of part number, each once.");
+      previous = partNumber;
+      const file = this.#partPath(uploadId, partNumber);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (!stat) throw new InvalidPartsError(`Part ${partNumber} has not been uploaded.`);
+      if (unquote(etagOf(stat)) !== unquote(etag)) throw new InvalidPartsError(`Part ${partNumber}'s ETag does not match the stored part.`);
+      files.push(file);
+    }
+    const tmp = path.join(this.#tmp, newId("mpc"));
+    try {
+      const out = createWriteStream(tmp, { flags: "wx" });
+      for (const file of files) await pipeline(createReadStream(file), out, { end: false });
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      const target = this.#pathOf(ref);
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.rename(tmp, target);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    await fs.rm(this.#uploadDir(uploadId), { recursive: true, force: true });
+  }
+
+  async abort(_ref: ObjectRef, uploadId: string): Promise<void> {
+    await fs.rm(this.#uploadDir(uploadId), { recursive: true, force: true });
+  }
+
+  async listUploads(bucket: string): Promise<MultipartUploadInfo[]> {
+    const uploads: MultipartUploadInfo[] = [];
+    let names: string[];
+    try {
+      names = await fs.readdir(this.#dir);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+    for (const uploadId of names) {
+      const manifest = await this.#readManifest(uploadId);
+      if (manifest?.bucket === bucket) uploads.push({ key: manifest.key, uploadId, initiated: new Date(manifest.initiated) });
+    }
+    return uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  #uploadDir(uploadId: string): string {
+    if (!/^mpu_[A-Za-z0-9_-]{1,64}$/.test(uploadId)) throw new MultipartNotFoundError(uploadId);
+    return path.join(this.#dir, uploadId);
+  }
+
+  #partPath(uploadId: string, partNumber: number): string {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new InvalidPartsError(`Part numbers run from 1 to 10,000, not ${partNumber}.`);
+    return path.join(this.#uploadDir(uploadId), String(partNumber).padStart(5, "0"));
+  }
+
+  async #readManifest(uploadId: string): Promise<UploadManifest | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.#uploadDir(uploadId), "upload.json"), "utf8")) as UploadManifest;
+    } catch (err) {
+      if (isMissing(err) || err instanceof MultipartNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The upload's manifest; throws MultipartNotFoundError unless it exists for this very object. */
+  async #manifest(ref: ObjectRef, uploadId: string): Promise<UploadManifest> {
+    const manifest = await this.#readManifest(uploadId);
+    if (!manifest || manifest.bucket !== ref.bucket || manifest.key !== ref.key) throw new MultipartNotFoundError(uploadId);
+    return manifest;
+  }
+}
+
+const unquote = (etag: string) => etag.replace(/^"|"$/g, "");
+
+function etagOf(stat: Stats): string {
+  return `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
 }
 
 function isMissing(err: unknown): boolean {

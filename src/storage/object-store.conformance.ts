@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ObjectExistsError, ObjectNotFoundError, listAll, type ObjectStore } from "./object-store.js";
+import { createHash } from "node:crypto";
+import { InvalidPartsError, MultipartNotFoundError, ObjectExistsError, ObjectNotFoundError, listAll, type ObjectStore } from "./object-store.js";
 
 export interface ObjectStoreFixture {
   store: ObjectStore;
@@ -131,6 +132,73 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
 
     it("answers ping", async () => {
       await fx.store.ping();
+    });
+
+    describe("multipart uploads", () => {
+      // S3's smallest part (but the last) is 5 MiB.
+      const MIB5 = 5 * 1024 * 1024;
+      const partOf = (fill: number, size: number) => new Uint8Array(size).fill(fill);
+      const sha = (data: Uint8Array | Buffer) => createHash("sha256").update(data).digest("hex");
+      const readBytes = async (key: string, bucket = a) => new Uint8Array(await new Response(await fx.store.read({ bucket, key })).arrayBuffer());
+      const put = (key: string, uploadId: string, partNumber: number, data: Uint8Array) =>
+        fx.store.multipart.putPart({ bucket: a, key, uploadId, partNumber, body: streamOf(data), contentLength: data.byteLength });
+
+      it("stores parts in any order, lists them, and assembles them in part order", async () => {
+        const key = "mp/whole.bin";
+        const uploadId = await fx.store.multipart.create({ bucket: a, key }, { contentType: "application/octet-stream" });
+        assert.ok((await fx.store.multipart.listUploads(a)).some((u) => u.uploadId === uploadId && u.key === key));
+        const one = partOf(1, MIB5);
+        const two = partOf(2, 1000);
+        const p2 = await put(key, uploadId, 2, two);
+        const p1 = await put(key, uploadId, 1, one);
+        assert.equal(await fx.store.head({ bucket: a, key }), undefined, "no object before completion");
+        const listed = await fx.store.multipart.listParts({ bucket: a, key }, uploadId);
+        assert.deepEqual(listed, [{ partNumber: 1, etag: p1.etag, size: MIB5 }, { partNumber: 2, etag: p2.etag, size: 1000 }]);
+        await fx.store.multipart.complete({ bucket: a, key }, uploadId, [{ partNumber: 1, etag: p1.etag }, { partNumber: 2, etag: p2.etag }]);
+        const whole = await readBytes(key);
+        assert.equal(whole.byteLength, MIB5 + 1000);
+        assert.equal(sha(whole), sha(Buffer.concat([one, two])));
+        assert.equal((await fx.store.multipart.listUploads(a)).some((u) => u.uploadId === uploadId), false);
+        await assert.rejects(fx.store.multipart.listParts({ bucket: a, key }, uploadId), MultipartNotFoundError);
+      });
+
+      it("refuses a wrong ETag, a missing part or a wrong order, and can still be completed", async () => {
+        const key = "mp/retry.bin";
+        const uploadId = await fx.store.multipart.create({ bucket: a, key }, { contentType: "application/octet-stream" });
+        const first = await put(key, uploadId, 1, partOf(3, MIB5));
+        const again = await put(key, uploadId, 1, partOf(4, MIB5)); // written again: the last write wins
+        const last = await put(key, uploadId, 2, partOf(5, 10));
+        assert.notEqual(first.etag, again.etag);
+        const ref = { bucket: a, key };
+        await assert.rejects(fx.store.multipart.complete(ref, uploadId, [{ partNumber: 1, etag: first.etag }, { partNumber: 2, etag: last.etag }]), InvalidPartsError);
+        await assert.rejects(fx.store.multipart.complete(ref, uploadId, [{ partNumber: 1, etag: again.etag }, { partNumber: 3, etag: last.etag }]), InvalidPartsError);
+        await assert.rejects(fx.store.multipart.complete(ref, uploadId, [{ partNumber: 2, etag: last.etag }, { partNumber: 1, etag: again.etag }]), InvalidPartsError);
+        assert.equal(await fx.store.head(ref), undefined);
+        await fx.store.multipart.complete(ref, uploadId, [{ partNumber: 1, etag: again.etag }, { partNumber: 2, etag: last.etag }]);
+        const whole = await readBytes(key);
+        assert.equal(sha(whole), sha(Buffer.concat([partOf(4, MIB5), partOf(5, 10)])));
+      });
+
+      it("stores nothing for a part whose body is not its declared length", async () => {
+        const key = "mp/short.bin";
+        const uploadId = await fx.store.multipart.create({ bucket: a, key }, { contentType: "application/octet-stream" });
+        await assert.rejects(fx.store.multipart.putPart({ bucket: a, key, uploadId, partNumber: 1, body: streamOf(partOf(6, 10)), contentLength: 20 }));
+        await assert.rejects(fx.store.multipart.putPart({ bucket: a, key, uploadId, partNumber: 1, body: streamOf(partOf(6, 30)), contentLength: 20 }));
+        assert.deepEqual(await fx.store.multipart.listParts({ bucket: a, key }, uploadId), []);
+        await fx.store.multipart.abort({ bucket: a, key }, uploadId);
+      });
+
+      it("aborts idempotently, leaving no upload and no parts", async () => {
+        const key = "mp/abandoned.bin";
+        const uploadId = await fx.store.multipart.create({ bucket: a, key }, { contentType: "application/octet-stream" });
+        await put(key, uploadId, 1, partOf(7, 100));
+        await fx.store.multipart.abort({ bucket: a, key }, uploadId);
+        await fx.store.multipart.abort({ bucket: a, key }, uploadId);
+        assert.equal((await fx.store.multipart.listUploads(a)).some((u) => u.uploadId === uploadId), false);
+        await assert.rejects(fx.store.multipart.listParts({ bucket: a, key }, uploadId), MultipartNotFoundError);
+        await assert.rejects(put(key, uploadId, 2, partOf(7, 100)), MultipartNotFoundError);
+        assert.equal(await fx.store.head({ bucket: a, key }), undefined);
+      });
     });
   });
 }

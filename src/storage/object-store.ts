@@ -68,6 +68,58 @@ export interface ObjectStore {
   list(options: ListObjectsOptions): Promise<ObjectPage>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
+  /** Uploads in parts (S3's multipart upload), for files too large or too slow for one request. */
+  readonly multipart: MultipartStore;
+}
+
+/** A part stored in a multipart upload. */
+export interface PartInfo {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export interface MultipartUploadInfo {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+/**
+ * Multipart uploads, as S3 has them: parts are stored one by one (in any order, any number
+ * of times: the last write of a part wins), then assembled into one object. Until then no
+ * object exists under the key.
+ */
+export interface MultipartStore {
+  /** Starts an upload; returns its id. */
+  create(ref: ObjectRef, options: { contentType: string }): Promise<string>;
+  /** Stores one part. The body must be exactly `contentLength` bytes, or nothing is stored. */
+  putPart(options: ObjectRef & { uploadId: string; partNumber: number; body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal }): Promise<{ etag: string }>;
+  /** The parts stored so far, by part number. Throws MultipartNotFoundError for an unknown (completed, aborted) upload. */
+  listParts(ref: ObjectRef, uploadId: string): Promise<PartInfo[]>;
+  /**
+   * Assembles the parts into the object. Throws InvalidPartsError when a named part is missing
+   * or its ETag differs (the upload stays open), MultipartNotFoundError for an unknown upload.
+   */
+  complete(ref: ObjectRef, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void>;
+  /** Discards the upload and its parts. Idempotent. */
+  abort(ref: ObjectRef, uploadId: string): Promise<void>;
+  /** Uploads begun and neither completed nor aborted. */
+  listUploads(bucket: string): Promise<MultipartUploadInfo[]>;
+}
+
+export class MultipartNotFoundError extends Error {
+  constructor(uploadId: string) {
+    super(`Multipart upload ${uploadId} does not exist (completed or aborted).`);
+    this.name = "MultipartNotFoundError";
+  }
+}
+
+export class InvalidPartsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidPartsError";
+  }
 }
 
 export class ObjectExistsError extends Error {

@@ -14,13 +14,21 @@ import {
   S3Client,
   S3ServiceException,
   UploadPartCopyCommand,
+  UploadPartCommand,
+  ListPartsCommand,
+  ListMultipartUploadsCommand,
   AbortMultipartUploadCommand,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import {
+  InvalidPartsError,
+  MultipartNotFoundError,
   ObjectExistsError,
   ObjectNotFoundError,
   exactLength,
+  type MultipartStore,
+  type MultipartUploadInfo,
+  type PartInfo,
   type ListObjectsOptions,
   type ObjectInfo,
   type ObjectPage,
@@ -62,6 +70,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly #s3: S3Client;
   readonly #singleCopyMax: number;
   readonly #copyPartSize: number;
+  readonly multipart: MultipartStore;
   #pingBucket: string | undefined;
 
   /** `singleCopyMax` and `copyPartSize` are S3's limits; tests lower them to copy a small object in parts. */
@@ -69,6 +78,7 @@ export class S3ObjectStore implements ObjectStore {
     this.#s3 = options.client;
     this.#singleCopyMax = options.singleCopyMax ?? SINGLE_COPY_MAX;
     this.#copyPartSize = options.copyPartSize ?? COPY_PART_SIZE;
+    this.multipart = new S3Multipart(options.client);
   }
 
   async prepare(buckets: string[]): Promise<void> {
@@ -87,29 +97,18 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(options: PutObjectOptions): Promise<ObjectInfo> {
-    const body = Readable.fromWeb(options.body.pipeThrough(exactLength(options.contentLength)) as NodeReadableStream<Uint8Array>);
-    // A failing body is reported by send() rejecting; the stream's own error event must not
-    // also surface as an uncaught exception once the SDK has stopped listening to it.
-    // The SDK does not abort the request itself when the body fails; storage would wait for
-    // the missing bytes until its own timeout. Abort at once, so nothing is stored.
-    let bodyError: unknown;
-    const failed = new AbortController();
-    body.on("error", (err) => {
-      bodyError = err;
-      failed.abort(err);
-    });
-    const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+    const upload = streamedBody(options);
     try {
       const result = await this.#s3.send(
         new PutObjectCommand({
           Bucket: options.bucket,
           Key: options.key,
-          Body: body,
+          Body: upload.body,
           ContentType: options.contentType,
           ContentLength: options.contentLength,
           ...(options.ifNoneMatch && { IfNoneMatch: "*" }),
         }),
-        { abortSignal: signal },
+        { abortSignal: upload.signal },
       );
       const info = await this.head(options);
       return info ?? { key: options.key, size: options.contentLength, etag: result.ETag ?? "", lastModified: new Date() };
@@ -117,7 +116,7 @@ export class S3ObjectStore implements ObjectStore {
       if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === "PreconditionFailed")) {
         throw new ObjectExistsError(options);
       }
-      throw bodyError ?? err;
+      throw upload.error() ?? err;
     }
   }
 
@@ -210,6 +209,128 @@ export class S3ObjectStore implements ObjectStore {
       if (!isNotFound(err)) throw err;
     });
   }
+}
+
+/**
+ * A web body as the SDK wants it, held to its declared length. A failing body is reported by
+ * send() rejecting; the stream's own error event must not also surface as an uncaught
+ * exception once the SDK has stopped listening to it. The SDK does not abort the request
+ * itself when the body fails (storage would wait for the missing bytes until its own
+ * timeout), so the returned signal aborts it at once, and nothing is stored.
+ */
+function streamedBody(options: { body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal | undefined }) {
+  const body = Readable.fromWeb(options.body.pipeThrough(exactLength(options.contentLength)) as NodeReadableStream<Uint8Array>);
+  let bodyError: unknown;
+  const failed = new AbortController();
+  body.on("error", (err) => {
+    bodyError = err;
+    failed.abort(err);
+  });
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  return { body, signal, error: () => bodyError };
+}
+
+/** S3's own multipart upload. */
+class S3Multipart implements MultipartStore {
+  readonly #s3: S3Client;
+
+  constructor(s3: S3Client) {
+    this.#s3 = s3;
+  }
+
+  async create(ref: ObjectRef, options: { contentType: string }): Promise<string> {
+    const r = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, ContentType: options.contentType }));
+    if (!r.UploadId) throw new Error("CreateMultipartUpload returned no UploadId.");
+    return r.UploadId;
+  }
+
+  async putPart(options: ObjectRef & { uploadId: string; partNumber: number; body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal }): Promise<{ etag: string }> {
+    const upload = streamedBody(options);
+    try {
+      const r = await this.#s3.send(
+        new UploadPartCommand({
+          Bucket: options.bucket,
+          Key: options.key,
+          UploadId: options.uploadId,
+          PartNumber: options.partNumber,
+          Body: upload.body,
+          ContentLength: options.contentLength,
+        }),
+        { abortSignal: upload.signal },
+      );
+      return { etag: r.ETag ?? "" };
+    } catch (err) {
+      if (isNoSuchUpload(err)) throw new MultipartNotFoundError(options.uploadId);
+      throw upload.error() ?? err;
+    }
+  }
+
+  async listParts(ref: ObjectRef, uploadId: string): Promise<PartInfo[]> {
+    const parts: PartInfo[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        const r = await this.#s3.send(new ListPartsCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId, ...(marker && { PartNumberMarker: marker }) }));
+        for (const p of r.Parts ?? []) parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? "", size: p.Size ?? 0 });
+        marker = r.IsTruncated ? r.NextPartNumberMarker : undefined;
+      } while (marker);
+    } catch (err) {
+      if (isNoSuchUpload(err)) throw new MultipartNotFoundError(uploadId);
+      throw err;
+    }
+    return parts;
+  }
+
+  async complete(ref: ObjectRef, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void> {
+    // S3 refuses a list out of order (InvalidPartOrder); RGW 16 assembles it as given. Refuse it here for both.
+    if (parts.some((p, i) => i > 0 && p.partNumber <= parts[i - 1]!.partNumber)) {
+      throw new InvalidPartsError("Parts must be listed in ascending order of part number, each once.");
+    }
+    if (parts.length === 0) throw new InvalidPartsError("At least one part is needed.");
+    try {
+      await this.#s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
+    } catch (err) {
+      if (isNoSuchUpload(err)) throw new MultipartNotFoundError(uploadId);
+      if (err instanceof S3ServiceException && ["InvalidPart", "InvalidPartOrder", "EntityTooSmall"].includes(err.name)) {
+        throw new InvalidPartsError(`Storage refused the parts: ${err.name}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  async abort(ref: ObjectRef, uploadId: string): Promise<void> {
+    try {
+      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }));
+    } catch (err) {
+      if (!isNoSuchUpload(err)) throw err;
+    }
+  }
+
+  async listUploads(bucket: string): Promise<MultipartUploadInfo[]> {
+    const uploads: MultipartUploadInfo[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const r = await this.#s3.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, ...(keyMarker && { KeyMarker: keyMarker }), ...(uploadIdMarker && { UploadIdMarker: uploadIdMarker }) }),
+      );
+      for (const u of r.Uploads ?? []) uploads.push({ key: u.Key ?? "", uploadId: u.UploadId ?? "", initiated: u.Initiated ?? new Date(0) });
+      keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
+      uploadIdMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    return uploads;
+  }
+}
+
+function isNoSuchUpload(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === "NoSuchUpload" || err.$metadata.httpStatusCode === 404);
 }
 
 function isNotFound(err: unknown): boolean {
