@@ -17,6 +17,8 @@ export interface Presigner {
    * length must be exactly `contentLength`.
    */
   postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost>;
+  /** A presigned UploadPart of a multipart upload, binding the part's exact length. */
+  partUrl(ref: ObjectRef, options: PresignPartOptions): Promise<string>;
   /** A presigned GetObject that answers with the given `Content-Disposition` and type. */
   getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string>;
   /** The origin (scheme, host, port) that URLs for this bucket point at: a web page must be allowed to connect there. */
@@ -35,6 +37,12 @@ export interface PresignPutOptions extends Expiry {
   contentLength: number;
   /** Hex SHA-256 the client promised; storage that checks `x-amz-checksum-sha256` refuses other bytes. */
   sha256?: string | undefined;
+}
+
+export interface PresignPartOptions extends Expiry {
+  uploadId: string;
+  partNumber: number;
+  contentLength: number;
 }
 
 export interface PresignPostOptions extends Expiry {

@@ -1,7 +1,7 @@
 /** The hand-driven signer against the SDK's own presigner: the same request must give the same URL. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { createS3Client, type S3StoreOptions } from "./s3.js";
 import { S3Presigner } from "./s3-presign.js";
@@ -44,6 +44,17 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
       const signed = new URL(ours.url).searchParams.get("X-Amz-SignedHeaders")?.split(";");
       assert.deepEqual(signed, ["content-length", "content-type", "host", "if-none-match", "x-amz-checksum-sha256"]);
       assert.deepEqual(ours.headers, { "content-type": "image/png", "if-none-match": "*", "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=" });
+      client.destroy();
+    });
+
+    it(`for an UploadPart binding its length, on ${name}`, async () => {
+      const client = createS3Client(store);
+      const key = "upl_abc/big file.bin";
+      const uploadId = "2~Ab/cd+ef=gh";
+      const ours = await new S3Presigner({ client, store }).partUrl({ bucket: "staging", key }, { uploadId, partNumber: 17, contentLength: 16777216, expiresIn: 900, signingDate });
+      const command = new UploadPartCommand({ Bucket: "staging", Key: key, UploadId: uploadId, PartNumber: 17, ContentLength: 16777216 });
+      assert.equal(ours, await getSignedUrl(client, command, { expiresIn: 900, signingDate, signableHeaders: new Set(["content-length"]) }));
+      assert.deepEqual(new URL(ours).searchParams.get("X-Amz-SignedHeaders")?.split(";"), ["content-length", "host"]);
       client.destroy();
     });
 

@@ -3,7 +3,7 @@ import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { HttpRequest } from "@smithy/types";
 import type { ObjectRef } from "./object-store.js";
-import type { PresignGetOptions, PresignPostOptions, PresignPutOptions, PresignedPost, PresignedRequest, Presigner } from "./presign.js";
+import type { PresignGetOptions, PresignPartOptions, PresignPostOptions, PresignPutOptions, PresignedPost, PresignedRequest, Presigner } from "./presign.js";
 import type { S3StoreOptions } from "./s3.js";
 
 const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
@@ -42,6 +42,14 @@ export class S3Presigner implements Presigner {
     if (options.sha256) headers["x-amz-checksum-sha256"] = Buffer.from(options.sha256, "hex").toString("base64");
     const url = await this.#presign("PUT", ref, { ...headers, "content-length": String(options.contentLength) }, { "x-id": "PutObject" }, options);
     return { url, headers };
+  }
+
+  partUrl(ref: ObjectRef, options: PresignPartOptions): Promise<string> {
+    return this.#presign("PUT", ref, { "content-length": String(options.contentLength) }, {
+      partNumber: String(options.partNumber),
+      uploadId: options.uploadId,
+      "x-id": "UploadPart",
+    }, options);
   }
 
   async getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string> {
