@@ -47,6 +47,12 @@ export interface Config {
   apiKeys: string[];
   allowedTypes: string[];
   maxSize: number;
+  /** Files larger than this are uploaded in parts. */
+  multipartThreshold: number;
+  /** The smallest part size offered; it grows with the file so that no upload needs more than 10,000 parts. */
+  partSize: number;
+  /** How long a multipart upload may take (its ticket's default and longest life), in seconds. */
+  multipartTtlSeconds: number;
   urlTtlSeconds: number;
   urlTtlMaxSeconds: number;
   rateLimit: RateLimitConfig | undefined;
@@ -107,6 +113,9 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1))
     .default(["*/*"]),
   SLUICE_MAX_SIZE: wholeNumber("a size in bytes", 1, 5 * 1024 ** 4).default(5 * 1024 ** 3),
+  SLUICE_MULTIPART_THRESHOLD: wholeNumber("a size in bytes", 0, 5 * 1024 ** 3).default(64 * 1024 ** 2),
+  SLUICE_PART_SIZE: wholeNumber("a size in bytes", 5 * 1024 ** 2, 5 * 1024 ** 3).default(16 * 1024 ** 2),
+  SLUICE_MULTIPART_TTL: wholeNumber("seconds", 1, 7 * 24 * 3600).default(24 * 3600),
   SLUICE_URL_TTL: wholeNumber("seconds", 1, 7 * 24 * 3600).default(300),
   SLUICE_URL_TTL_MAX: wholeNumber("seconds", 1, 7 * 24 * 3600).default(3600),
   SLUICE_RATE_LIMIT: rateLimit.prefault("60/min"),
@@ -192,6 +201,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys: e.SLUICE_API_KEYS,
     allowedTypes: e.SLUICE_ALLOWED_TYPES,
     maxSize: e.SLUICE_MAX_SIZE,
+    multipartThreshold: e.SLUICE_MULTIPART_THRESHOLD,
+    partSize: e.SLUICE_PART_SIZE,
+    multipartTtlSeconds: e.SLUICE_MULTIPART_TTL,
     urlTtlSeconds: e.SLUICE_URL_TTL,
     urlTtlMaxSeconds: e.SLUICE_URL_TTL_MAX,
     rateLimit: e.SLUICE_RATE_LIMIT,

@@ -29,6 +29,7 @@ async function harness(options: Parameters<typeof makeServices>[0] = {}) {
 
 /** Sends bytes to an issued upload's gateway URL, as a client would. */
 function sendToGateway(s: Services, issued: IssuedUpload, bytes: Uint8Array = PNG) {
+  assert.ok(issued.upload, "a single upload, not a multipart one");
   const url = new URL(issued.upload.url);
   return receiveGatewayUpload(s, {
     id: issued.ticket.id,

@@ -1,5 +1,6 @@
 import type { Services } from "./services.js";
 import { conflict, gone } from "../errors.js";
+import { completeMultipart } from "./multipart.js";
 import { getUploadStatus, guard, recordArrival, type UploadStatus } from "./uploads.js";
 
 /** What became of an object found in staging. */
@@ -76,9 +77,14 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
  * storage event would handle it, so that the same bytes get the same answer however they are
  * reported: bytes that landed just before the URL expired are accepted here too.
  */
-export async function completeUpload(s: Services, id: string): Promise<UploadStatus> {
+export async function completeUpload(
+  s: Services,
+  id: string,
+  request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined } = {},
+): Promise<UploadStatus> {
   const status = await getUploadStatus(s, id);
   if (status.arrived) return status;
+  if (status.multipart) return completeMultipart(s, id, request);
   if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
   if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
   if ((await arrivedInStaging(s, status.key, { via: "complete" })) === "absent") {

@@ -136,7 +136,7 @@ function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (c) => c.close() });
 }
 
-function findSluiceError(err: unknown): SluiceError | undefined {
+export function findSluiceError(err: unknown): SluiceError | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof SluiceError) return e;
   }

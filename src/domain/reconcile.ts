@@ -7,7 +7,12 @@ export interface ReconcileReport {
   arrivalsFound: number;
   /** Objects no live upload owns: orphans, late or repeated uploads, leftovers of processed ones. */
   removed: number;
+  /** Multipart uploads no live upload owns (expired, cancelled, unknown): aborted, their parts gone. */
+  multipartAborted: number;
 }
+
+/** A multipart upload with no ticket is left alone this long: it may be one being issued right now. */
+const UNKNOWN_MULTIPART_GRACE_MS = 10 * 60_000;
 
 /**
  * Compares staging with the records and mends the difference, so that a lost or delayed
@@ -17,7 +22,7 @@ export interface ReconcileReport {
  */
 export async function reconcileStaging(s: Services, options: { now?: number } = {}): Promise<ReconcileReport> {
   const now = options.now ?? s.now();
-  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, removed: 0 };
+  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, removed: 0, multipartAborted: 0 };
   const { staging } = s.config.buckets;
 
   // 1. Processing that is due: new, retried, or abandoned by a dead worker.
@@ -31,6 +36,19 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
     const outcome = await arrivedInStaging(s, object.key, { via: "reconcile", knownToExist: true });
     if (outcome === "recorded") report.arrivalsFound++;
     else if (outcome === "removed") report.removed++;
+  }
+
+  // 3. Multipart uploads whose ticket has expired or was cancelled: their parts cost storage
+  //    and nobody can finish them. (The lifecycle rule from `sluice setup` is the backstop.)
+  for (const upload of await s.objects.multipart.listUploads(staging)) {
+    const id = upload.key.split("/")[0] ?? "";
+    const entry = /^upl_[A-Za-z0-9_-]+$/.test(id) ? await s.tickets.get(id) : undefined;
+    const live = entry?.ticket.multipart?.uploadId === upload.uploadId && (entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > now));
+    if (live) continue;
+    if (!entry && now - upload.initiated.getTime() < UNKNOWN_MULTIPART_GRACE_MS) continue;
+    await s.objects.multipart.abort({ bucket: staging, key: upload.key }, upload.uploadId);
+    s.logger.info({ key: upload.key, uploadId: upload.uploadId, ticket: entry?.state ?? "unknown" }, "aborted a multipart upload no live upload owns");
+    report.multipartAborted++;
   }
   return report;
 }

@@ -5,7 +5,11 @@ import type { Presigner } from "../storage/presign.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
+import { abortMultipart, planParts } from "./multipart.js";
 import type { Services } from "./services.js";
+
+/** S3's smallest part (all but the last). */
+const MIN_PART_SIZE = 5 * 1024 ** 2;
 
 export interface UploadRequest {
   filename: string;
@@ -17,6 +21,8 @@ export interface UploadRequest {
   expiresIn?: number | undefined;
   /** `POST` asks for a presigned POST policy (direct mode only). */
   method?: "PUT" | "POST" | undefined;
+  /** For a multipart upload: the part size the client would like (it grows if the file needs more than 10,000 parts). */
+  partSize?: number | undefined;
 }
 
 export interface Principal {
@@ -31,10 +37,8 @@ export interface UploadInstructions {
   fields?: Record<string, string>;
 }
 
-export interface IssuedUpload {
-  ticket: Ticket;
-  upload: UploadInstructions;
-}
+/** A single upload gets instructions for its one request; a multipart upload gets its plan, and asks for part URLs. */
+export type IssuedUpload = { ticket: Ticket; upload: UploadInstructions; multipart?: undefined } | { ticket: Ticket; upload?: undefined; multipart: { partSize: number; partCount: number } };
 
 /** An upload's state as clients see it: from its record once the bytes arrived, from its ticket before. */
 export interface UploadStatus {
@@ -46,6 +50,8 @@ export interface UploadStatus {
   arrived: boolean;
   expiresAt: number;
   createdAt: number;
+  /** A multipart upload's plan, while it takes parts. */
+  multipart?: { partSize: number; partCount: number } | undefined;
 }
 
 /** The URL path of an upload's gateway endpoint. */
@@ -73,8 +79,14 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     throw unprocessable("post_unavailable", "POST policy uploads need direct uploads to S3 (SLUICE_UPLOAD_MODE=direct); ask for PUT.");
   }
 
+  const multipart = request.size > config.multipartThreshold;
+  if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
+    throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
+  }
   const now = s.now();
-  const ttlSeconds = Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
+  const ttlSeconds = multipart
+    ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds)
+    : Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
   const id = newId("upl");
   const ticket: Ticket = {
     id,
@@ -89,11 +101,31 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,
   };
+  if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
   await guard("ticket store", () => s.tickets.issue(ticket));
   s.metrics.issued.inc();
   const { presigner } = s;
   const upload = config.uploadMode === "direct" && presigner ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
   return { ticket, upload };
+}
+
+/**
+ * Starts the multipart upload in storage, then issues the ticket that carries its id. If the
+ * ticket cannot be stored, the upload is aborted again (the sweep would find it otherwise).
+ */
+async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: number): Promise<IssuedUpload> {
+  const plan = planParts(ticket.size, preferredPartSize);
+  const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+  const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
+  const withPlan: Ticket = { ...ticket, multipart: { uploadId, ...plan } };
+  try {
+    await guard("ticket store", () => s.tickets.issue(withPlan));
+  } catch (err) {
+    await s.objects.multipart.abort(ref, uploadId).catch(() => undefined);
+    throw err;
+  }
+  s.metrics.issued.inc();
+  return { ticket: withPlan, multipart: plan };
 }
 
 /** A presigned PUT or POST straight to the staging bucket. */
@@ -125,7 +157,14 @@ export async function getUploadStatus(s: Services, id: string): Promise<UploadSt
   const entry = await guard("ticket store", () => s.tickets.get(id));
   if (!entry || entry.ticket.kind !== "upload") throw notFound(`Upload ${id}`);
   const { ticket, state } = entry;
-  const base = { id, key: ticket.key, arrived: false, expiresAt: ticket.expiresAt, createdAt: ticket.createdAt };
+  const base = {
+    id,
+    key: ticket.key,
+    arrived: false,
+    expiresAt: ticket.expiresAt,
+    createdAt: ticket.createdAt,
+    ...(ticket.multipart && { multipart: { partSize: ticket.multipart.partSize, partCount: ticket.multipart.partCount } }),
+  };
   switch (state) {
     case "claimed":
       return { ...base, state: "uploading", reason: null };
@@ -157,6 +196,9 @@ export async function cancelUpload(s: Services, id: string): Promise<UploadStatu
     const now = await getUploadStatus(s, id);
     if (now.state !== "cancelled") throw conflict("upload_in_progress", `Upload ${id} is ${now.state}.`);
   }
+  // A multipart upload's parts go too (the sweep retries this if storage is down now).
+  const entry = await guard("ticket store", () => s.tickets.get(id));
+  if (entry?.ticket.multipart) await abortMultipart(s, entry.ticket);
   return getUploadStatus(s, id);
 }
 
@@ -171,7 +213,14 @@ export async function cancelUpload(s: Services, id: string): Promise<UploadStatu
  */
 export async function recordArrival(
   s: Services,
-  arrival: { ticket: Ticket; via: "gateway" | "complete" | "event" | "reconcile"; consume: string | null; receivedSha256?: string },
+  arrival: {
+    ticket: Ticket;
+    via: "gateway" | "complete" | "event" | "reconcile";
+    consume: string | null;
+    receivedSha256?: string;
+    /** A SHA-256 the client gave only when it completed (a multipart upload hashed as it was sent), for processing to verify. */
+    promisedSha256?: string;
+  },
 ): Promise<void> {
   const { ticket } = arrival;
   const now = s.now();
@@ -183,7 +232,7 @@ export async function recordArrival(
     declaredType: ticket.contentType,
     contentType: null,
     size: ticket.size,
-    sha256: ticket.sha256,
+    sha256: ticket.sha256 ?? arrival.promisedSha256 ?? null,
     receivedSha256: arrival.receivedSha256 ?? null,
     metadata: ticket.metadata,
     reason: null,

@@ -40,7 +40,7 @@ export interface AppOptions {
 const errorStatus = (err: unknown) => (err instanceof SluiceError || err instanceof HTTPException ? err.status : 500);
 
 /** Routes reached with their own signature or secret instead of an API key. */
-const SIGNED_ROUTES = /^\/v1\/((uploads\/upl_[^/]+|files\/fil_[^/]+)\/content|events\/s3)$/;
+const SIGNED_ROUTES = /^\/v1\/((uploads\/upl_[^/]+|files\/fil_[^/]+)\/content|uploads\/upl_[^/]+\/parts\/\d+|events\/s3)$/;
 
 /**
  * The HTTP API, written against Web-standard Request/Response so that the same app runs on

@@ -36,6 +36,13 @@ export const UploadRequestSchema = z
     sha256: z.string().regex(/^[A-Fa-f0-9]{64}$/, "sha256 must be 64 hex digits").optional(),
     metadata: MetadataSchema.optional(),
     expiresIn: z.number().int().min(1).max(7 * 24 * 3600).optional().openapi({ description: "Seconds; clamped to the configured bounds.", example: 300 }),
+    partSize: z
+      .number()
+      .int()
+      .min(5 * 1024 ** 2)
+      .max(5 * 1024 ** 3)
+      .optional()
+      .openapi({ description: "Multipart only: the part size you would like, in bytes (at least 5 MiB). It grows when the file would need more than 10,000 parts." }),
     method: z
       .enum(["PUT", "POST"])
       .optional()
@@ -47,23 +54,71 @@ export const UploadRequestSchema = z
 const iso = z.string().openapi({ format: "date-time", example: "2026-11-22T10:00:00.000Z" });
 const State = z.enum(UPLOAD_STATES).openapi("UploadState");
 
+const MultipartPlanSchema = z.object({ partSize: z.number().int(), partCount: z.number().int() }).openapi("MultipartPlan");
+
 export const IssuedUploadSchema = z
   .object({
     id: z.string().openapi({ example: "upl_q3v1…" }),
     state: State,
     key: z.string(),
     expiresAt: iso,
-    upload: z.object({
-      method: z.enum(["PUT", "POST"]),
-      url: z.string(),
-      headers: z.record(z.string(), z.string()).openapi({ description: "Send these exactly as given: they are signed." }),
-      fields: z
-        .record(z.string(), z.string())
-        .optional()
-        .openapi({ description: "POST only: the form fields to send, in this order, before the `file` field, which comes last." }),
+    upload: z
+      .object({
+        method: z.enum(["PUT", "POST"]),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()).openapi({ description: "Send these exactly as given: they are signed." }),
+        fields: z
+          .record(z.string(), z.string())
+          .optional()
+          .openapi({ description: "POST only: the form fields to send, in this order, before the `file` field, which comes last." }),
+      })
+      .optional()
+      .openapi({ description: "For a file up to the multipart threshold: the one request that sends it." }),
+    multipart: MultipartPlanSchema.optional().openapi({
+      description: "For a larger file, instead of `upload`: send it in parts (URLs from POST /v1/uploads/{id}/parts), then complete it with the parts' ETags.",
     }),
   })
   .openapi("IssuedUpload");
+
+export const PartUrlsRequestSchema = z
+  .object({ partNumbers: z.array(z.number().int().min(1).max(10_000)).min(1).max(1000) })
+  .strict()
+  .openapi("PartUrlsRequest");
+
+export const PartUrlsSchema = z
+  .object({
+    parts: z.array(
+      z.object({
+        partNumber: z.number().int(),
+        method: z.literal("PUT"),
+        url: z.string(),
+        headers: z.record(z.string(), z.string()),
+        expiresAt: iso,
+      }),
+    ),
+  })
+  .openapi("PartUrls");
+
+export const StoredPartsSchema = z
+  .object({ parts: z.array(z.object({ partNumber: z.number().int(), etag: z.string(), size: z.number().int() })) })
+  .openapi("StoredParts");
+
+export const CompleteRequestSchema = z
+  .object({
+    parts: z
+      .array(z.object({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(256) }).strict())
+      .min(1)
+      .max(10_000)
+      .optional()
+      .openapi({ description: "Multipart only: every part, in order, with the ETag storage gave it. Without it, every stored part is used." }),
+    sha256: z
+      .string()
+      .regex(/^[A-Fa-f0-9]{64}$/, "sha256 must be 64 hex digits")
+      .optional()
+      .openapi({ description: "Multipart only: the file's SHA-256 if the client computed it while sending; processing verifies it." }),
+  })
+  .strict()
+  .openapi("CompleteRequest");
 
 export const UploadSchema = z
   .object({
@@ -74,6 +129,7 @@ export const UploadSchema = z
     fileId: z.string().optional(),
     expiresAt: iso,
     createdAt: iso,
+    multipart: MultipartPlanSchema.optional().openapi({ description: "A multipart upload's plan, while it takes parts." }),
   })
   .openapi("Upload");
 
@@ -85,6 +141,10 @@ export const GatewayResultSchema = z
     sha256: z.string().nullable().openapi({ description: "Computed while the bytes streamed, when the upload promised a sha256; null otherwise." }),
   })
   .openapi("GatewayResult");
+
+export const GatewayPartResultSchema = z
+  .object({ partNumber: z.number().int(), etag: z.string(), size: z.number().int() })
+  .openapi("GatewayPartResult");
 
 export const FileSchema = z
   .object({

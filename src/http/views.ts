@@ -13,6 +13,7 @@ export function uploadView(u: UploadStatus) {
     ...(u.arrived && { fileId: fileIdOf(u.id) }),
     expiresAt: iso(u.expiresAt),
     createdAt: iso(u.createdAt),
+    ...(u.multipart && !u.arrived && { multipart: u.multipart }),
   };
 }
 

@@ -129,5 +129,5 @@ export class MemoryTicketStore implements TicketStore {
 
 /** Tickets hold strings, numbers and one flat string map: a shallow copy of each level isolates them. */
 function copy(ticket: Ticket): Ticket {
-  return { ...ticket, metadata: { ...ticket.metadata } };
+  return { ...ticket, metadata: { ...ticket.metadata }, ...(ticket.multipart && { multipart: { ...ticket.multipart } }) };
 }

@@ -47,6 +47,14 @@ export function describeTicketStore(name: string, open: () => Promise<TicketStor
       assert.deepEqual(await store.get(t.id), { ticket: t, state: "claimed" });
     });
 
+    it("keeps a multipart plan with the ticket", async () => {
+      const t: Ticket = { ...ticket(), multipart: { uploadId: "2~AbC/dEf+gh=", partSize: 16 * 1024 ** 2, partCount: 10_000 } };
+      await store.issue(t);
+      assert.deepEqual(await store.get(t.id), { ticket: t, state: "issued" });
+      const claim = await store.claim(t.id, { leaseMs: 10_000 });
+      assert.deepEqual(claim.ok && claim.ticket, t);
+    });
+
     it("lets exactly one of 50 concurrent claimers win", async () => {
       const t = ticket();
       await store.issue(t);

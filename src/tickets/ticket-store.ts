@@ -32,6 +32,14 @@ export interface Ticket {
   /** Milliseconds since the epoch, as is expiresAt. */
   createdAt: number;
   expiresAt: number;
+  /** Set when the bytes come in parts: storage's upload id and the plan the client follows. */
+  multipart?: MultipartPlan | undefined;
+}
+
+export interface MultipartPlan {
+  uploadId: string;
+  partSize: number;
+  partCount: number;
 }
 
 export type TicketState = "issued" | "claimed" | "consumed" | "revoked";

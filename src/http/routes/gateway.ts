@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { receiveGatewayUpload } from "../../domain/gateway.js";
+import { receiveGatewayPart } from "../../domain/multipart.js";
 import { SluiceError } from "../../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { errorResponse } from "../errors.js";
-import { GatewayResultSchema, errorResponses } from "../schemas.js";
+import { GatewayPartResultSchema, GatewayResultSchema, errorResponses } from "../schemas.js";
 
 const signedQuery = z.object({
   expires: z.string().openapi({ param: { name: "expires", in: "query" }, description: "Unix seconds" }),
@@ -46,6 +47,44 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
       const response = errorResponse(c, err, services.logger);
       // A refused body may not have been read to its end: close the connection rather
       // than read (possibly gigabytes) more of it.
+      if (err instanceof SluiceError) response.headers.set("connection", "close");
+      return response;
+    }
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: "put",
+    path: "/v1/uploads/{id}/parts/{partNumber}",
+    summary: "Upload one part of a multipart upload through Sluice (a URL from POST /v1/uploads/{id}/parts; signed, no API key)",
+    request: {
+      params: z.object({
+        id: z.string().openapi({ param: { name: "id", in: "path" } }),
+        partNumber: z.string().openapi({ param: { name: "partNumber", in: "path" } }),
+      }),
+      query: signedQuery,
+      body: { content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
+    },
+    responses: {
+      200: { description: "The part is stored; its ETag is in the body and the ETag header", content: { "application/json": { schema: GatewayPartResultSchema } } },
+      ...errorResponses(400, 403, 409, 410, 413, 503),
+    },
+  });
+
+  app.put("/v1/uploads/:id/parts/:partNumber{[0-9]+}", async (c) => {
+    const length = c.req.header("content-length");
+    try {
+      const result = await receiveGatewayPart(services, {
+        id: c.req.param("id"),
+        partNumber: Number(c.req.param("partNumber")),
+        expires: c.req.query("expires"),
+        signature: c.req.query("signature"),
+        contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+        body: options.requestBody ? options.requestBody(c) : c.req.raw.body,
+        signal: c.req.raw.signal,
+      });
+      return c.json(result, 200, { etag: result.etag });
+    } catch (err) {
+      const response = errorResponse(c, err, services.logger);
       if (err instanceof SluiceError) response.headers.set("connection", "close");
       return response;
     }

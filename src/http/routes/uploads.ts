@@ -6,7 +6,20 @@ import { retryFailedUpload } from "../../domain/retry.js";
 import { SluiceError, badRequest, tooLarge } from "../../errors.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
-import { IdParam, IssuedUploadSchema, UploadRequestSchema, UploadSchema, errorResponses, json, security } from "../schemas.js";
+import { partUrls, uploadedParts } from "../../domain/multipart.js";
+import {
+  CompleteRequestSchema,
+  IdParam,
+  IssuedUploadSchema,
+  PartUrlsRequestSchema,
+  PartUrlsSchema,
+  StoredPartsSchema,
+  UploadRequestSchema,
+  UploadSchema,
+  errorResponses,
+  json,
+  security,
+} from "../schemas.js";
 import { uploadView } from "../views.js";
 
 
@@ -37,16 +50,35 @@ const onUpload = <M extends "get" | "post" | "delete", P extends string>(method:
 
 const status = onUpload("get", "/v1/uploads/{id}", "An upload's state");
 const cancel = onUpload("delete", "/v1/uploads/{id}", "Cancel an upload whose bytes have not arrived; its URL then gives 410", 409, 410);
-const complete = onUpload(
-  "post",
-  "/v1/uploads/{id}/complete",
-  "Say the bytes are uploaded (idempotent); Sluice checks the object and starts processing",
-  409,
-  410,
-);
+const complete = createRoute({
+  method: "post",
+  path: "/v1/uploads/{id}/complete",
+  summary: "Say the bytes are uploaded (idempotent); Sluice checks the object, assembles a multipart upload's parts, and starts processing",
+  security,
+  request: { params: IdParam("upl"), body: { content: json(CompleteRequestSchema), required: false } },
+  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503) },
+});
+const signParts = createRoute({
+  method: "post",
+  path: "/v1/uploads/{id}/parts",
+  summary: "Signed URLs for parts of a multipart upload (short-lived; ask again when they expire)",
+  security,
+  request: { params: IdParam("upl"), body: { content: json(PartUrlsRequestSchema), required: true } },
+  responses: { 200: { description: "One URL per part", content: json(PartUrlsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
+});
+const listParts = createRoute({
+  method: "get",
+  path: "/v1/uploads/{id}/parts",
+  summary: "The parts storage already holds, so that a client can resume",
+  security,
+  request: { params: IdParam("upl") },
+  responses: { 200: { description: "Stored parts", content: json(StoredPartsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
+});
 const retry = onUpload("post", "/v1/uploads/{id}/retry", "Process a failed upload again (operators)", 409);
 
 const MAX_JSON_BYTES = 64 * 1024;
+/** 10,000 parts with their ETags fit well within this. */
+const MAX_COMPLETE_BYTES = 2 * 1024 * 1024;
 
 export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: AppOptions) {
   // The hottest route: the same schema, parsed directly rather than through the OpenAPI
@@ -72,11 +104,35 @@ export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: 
         throw new SluiceError(429, "rate_limited", `Too many uploads requested; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
       }
     }
-    const { ticket, upload } = await issueUpload(services, principal, parsed.data);
-    return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt: new Date(ticket.expiresAt).toISOString(), upload }, 201);
+    const issued = await issueUpload(services, principal, parsed.data);
+    const { ticket } = issued;
+    const base = { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt: new Date(ticket.expiresAt).toISOString() };
+    return c.json(issued.upload ? { ...base, upload: issued.upload } : { ...base, multipart: issued.multipart }, 201);
   });
   app.openapi(status, async (c) => c.json(uploadView(await getUploadStatus(services, c.req.valid("param").id)), 200));
   app.openapi(cancel, async (c) => c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200));
-  app.openapi(complete, async (c) => c.json(uploadView(await completeUpload(services, c.req.valid("param").id)), 200));
+  // The body is optional (a single upload needs none), so it is parsed here rather than by the validator.
+  app.openAPIRegistry.registerPath(complete);
+  app.post("/v1/uploads/:id/complete", async (c) => {
+    const param = IdParam("upl").safeParse({ id: c.req.param("id") });
+    if (!param.success) throw invalidRequest(param.error);
+    const length = c.req.header("content-length");
+    if (length !== undefined && (!/^\d+$/.test(length) || Number(length) > MAX_COMPLETE_BYTES)) throw tooLarge("The request body is over 2 MiB.");
+    const text = await c.req.text();
+    if (text.length > MAX_COMPLETE_BYTES) throw tooLarge("The request body is over 2 MiB.");
+    let body: unknown = {};
+    if (text.trim() !== "") {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw badRequest("invalid_json", "The request body is not valid JSON.");
+      }
+    }
+    const parsed = CompleteRequestSchema.safeParse(body);
+    if (!parsed.success) throw invalidRequest(parsed.error);
+    return c.json(uploadView(await completeUpload(services, param.data.id, parsed.data)), 200);
+  });
+  app.openapi(signParts, async (c) => c.json({ parts: (await partUrls(services, c.req.valid("param").id, c.req.valid("json").partNumbers)).map((p) => ({ ...p, expiresAt: new Date(p.expiresAt).toISOString() })) }, 200));
+  app.openapi(listParts, async (c) => c.json({ parts: await uploadedParts(services, c.req.valid("param").id) }, 200));
   app.openapi(retry, async (c) => c.json(uploadView(await retryFailedUpload(services, c.req.valid("param").id)), 200));
 }

@@ -1,0 +1,243 @@
+import { BackendUnavailableError, badRequest, conflict, gone, tooLarge } from "../errors.js";
+import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
+import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
+import { sleep } from "../internal/async.js";
+import { findSluiceError, verifyUrl } from "./gateway.js";
+import { TICKET_LEASE_MS, type Services } from "./services.js";
+import { getUploadStatus, guard, recordArrival, type UploadStatus } from "./uploads.js";
+
+/** S3's limits: at most 10,000 parts, each at most 5 GiB. */
+export const MAX_PARTS = 10_000;
+const MAX_PART_SIZE = 5 * 1024 ** 3;
+const MIB = 1024 ** 2;
+/** Part URLs asked for in one request. */
+export const MAX_PART_URLS = 1000;
+/** How long a second `complete` waits for the first to finish before answering 409. */
+const COMPLETE_WAIT_MS = 30_000;
+
+/**
+ * The part size for a file: the configured (or asked-for) size, grown in whole MiB when the
+ * file would otherwise need more than 10,000 parts. A 5 TiB file gets 525 MiB parts.
+ */
+export function planParts(size: number, preferredPartSize: number): { partSize: number; partCount: number } {
+  const smallest = Math.ceil(size / MAX_PARTS / MIB) * MIB;
+  const partSize = Math.min(Math.max(preferredPartSize, smallest), MAX_PART_SIZE);
+  return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
+}
+
+/** The length of one part: all are `partSize` but the last, which holds the rest. */
+export function partLength(ticket: Ticket & { multipart: MultipartPlan }, partNumber: number): number {
+  const { partSize, partCount } = ticket.multipart;
+  return partNumber < partCount ? partSize : ticket.size - partSize * (partCount - 1);
+}
+
+export interface PartInstructions {
+  partNumber: number;
+  method: "PUT";
+  url: string;
+  headers: Record<string, string>;
+  expiresAt: number;
+}
+
+/**
+ * Signed URLs for some parts of a multipart upload: presigned UploadPart URLs at storage in
+ * direct mode, Sluice's own gateway otherwise. Each binds its part's exact length. They are
+ * short-lived (the URL TTL, never past the upload's own expiry) and may be asked for again.
+ */
+export async function partUrls(s: Services, id: string, partNumbers: readonly number[]): Promise<PartInstructions[]> {
+  const ticket = await openMultipart(s, id);
+  for (const n of partNumbers) checkPartNumber(ticket, n);
+  const now = s.now();
+  const expiresAt = Math.min(now + s.config.urlTtlSeconds * 1000, ticket.expiresAt);
+  const expiresIn = Math.max(1, Math.floor((expiresAt - now) / 1000));
+  const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+  const { presigner } = s;
+  return Promise.all(
+    [...new Set(partNumbers)].map(async (partNumber): Promise<PartInstructions> => {
+      const contentLength = partLength(ticket, partNumber);
+      if (s.config.uploadMode === "direct" && presigner) {
+        const url = await presigner.partUrl(ref, { uploadId: ticket.multipart.uploadId, partNumber, contentLength, expiresIn, signingDate: new Date(now) });
+        return { partNumber, method: "PUT", url, headers: {}, expiresAt: now + expiresIn * 1000 };
+      }
+      const expires = Math.floor(now / 1000) + expiresIn;
+      const signature = s.signer.sign(["PUT", id, String(expires), String(partNumber)]);
+      const url = `${s.config.publicUrl}/v1/uploads/${id}/parts/${partNumber}?expires=${expires}&signature=${signature}`;
+      return { partNumber, method: "PUT", url, headers: {}, expiresAt: expires * 1000 };
+    }),
+  );
+}
+
+/** The parts storage holds so far, for a client that resumes. */
+export async function uploadedParts(s: Services, id: string): Promise<PartInfo[]> {
+  const ticket = await openMultipart(s, id);
+  return guard("object store", () => s.objects.multipart.listParts({ bucket: s.config.buckets.staging, key: ticket.key }, ticket.multipart.uploadId)).catch(
+    (err: unknown) => {
+      if (err instanceof BackendUnavailableError && err.cause instanceof MultipartNotFoundError) throw gone("upload_closed", `Upload ${id} is no longer open for parts.`);
+      throw err;
+    },
+  );
+}
+
+/**
+ * Receives one part through Sluice's gateway: the URL's signature first, then the upload must
+ * be open (issued, unexpired, not being completed), then the body is streamed to storage,
+ * held to the part's exact length.
+ */
+export async function receiveGatewayPart(
+  s: Services,
+  part: { id: string; partNumber: number; expires: string | undefined; signature: string | undefined; contentLength: number | undefined; body: ReadableStream<Uint8Array> | null; signal?: AbortSignal },
+): Promise<{ partNumber: number; etag: string; size: number }> {
+  verifyUrl(s, "PUT", part.id, part.expires, part.signature, [String(part.partNumber)]);
+  const ticket = await openMultipart(s, part.id);
+  checkPartNumber(ticket, part.partNumber);
+  const length = partLength(ticket, part.partNumber);
+  if (part.contentLength !== undefined && part.contentLength > length) throw tooLarge(`Part ${part.partNumber} is ${length} bytes; the body is ${part.contentLength}.`);
+  if (part.contentLength !== undefined && part.contentLength !== length) {
+    throw badRequest("length_mismatch", `Part ${part.partNumber} is ${length} bytes; the body is ${part.contentLength}.`);
+  }
+  const body = part.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  try {
+    const { etag } = await s.objects.multipart.putPart({
+      bucket: s.config.buckets.staging,
+      key: ticket.key,
+      uploadId: ticket.multipart.uploadId,
+      partNumber: part.partNumber,
+      body,
+      contentLength: length,
+      ...(part.signal && { signal: part.signal }),
+    });
+    return { partNumber: part.partNumber, etag, size: length };
+  } catch (err) {
+    if (err instanceof MultipartNotFoundError) throw gone("upload_closed", `Upload ${part.id} is no longer open for parts.`);
+    const cause = findSluiceError(err);
+    if (cause) throw cause;
+    if (part.signal?.aborted) throw badRequest("client_aborted", "The client went away before the part was complete.");
+    if (err instanceof Error && err.name === "LengthMismatchError") throw badRequest("length_mismatch", err.message);
+    throw new BackendUnavailableError("object store", err);
+  }
+}
+
+/**
+ * Completes a multipart upload, once. The ticket claim makes it one-time (storage cannot:
+ * RGW ignores If-None-Match on CompleteMultipartUpload). Sluice checks the parts against the
+ * plan and against what storage holds, assembles them, and records the arrival. Calling it
+ * again after success answers the upload's state; a call made while another is completing
+ * waits for that one. Without `parts`, every stored part is used.
+ */
+export async function completeMultipart(
+  s: Services,
+  id: string,
+  request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined },
+): Promise<UploadStatus> {
+  const status = await getUploadStatus(s, id);
+  if (status.arrived || status.state === "uploaded") return status;
+  if (status.state === "uploading") return waitForCompletion(s, id);
+  const ticket = await openMultipart(s, id);
+  if (request.parts) checkPartList(ticket, request.parts);
+
+  const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: TICKET_LEASE_MS }));
+  if (!claim.ok) {
+    if (claim.reason === "claimed") return waitForCompletion(s, id);
+    if (claim.reason === "consumed") return getUploadStatus(s, id);
+    throw gone(claim.reason === "revoked" ? "cancelled" : "expired", `Upload ${id} is ${claim.reason === "revoked" ? "cancelled" : "expired"}.`);
+  }
+  const { lease } = claim;
+  const renewal = setInterval(() => {
+    s.tickets.renew(id, lease, { leaseMs: TICKET_LEASE_MS }).catch((err: unknown) => s.logger.warn({ err, uploadId: id }, "could not renew the upload's ticket lease"));
+  }, TICKET_LEASE_MS / 3);
+  const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+  let assembled = false;
+  try {
+    let stored: PartInfo[] | undefined;
+    try {
+      stored = await s.objects.multipart.listParts(ref, ticket.multipart.uploadId);
+    } catch (err) {
+      if (!(err instanceof MultipartNotFoundError)) throw new BackendUnavailableError("object store", err);
+      // Completed before, and the arrival not recorded (a crash in between): the object is there.
+    }
+    if (stored) {
+      const parts = request.parts ?? stored.map(({ partNumber, etag }) => ({ partNumber, etag }));
+      checkPartList(ticket, parts);
+      checkStoredParts(ticket, parts, stored);
+      try {
+        await s.objects.multipart.complete(ref, ticket.multipart.uploadId, parts);
+      } catch (err) {
+        if (err instanceof InvalidPartsError) throw badRequest("invalid_parts", err.message);
+        if (!(err instanceof MultipartNotFoundError)) throw new BackendUnavailableError("object store", err);
+      }
+    }
+    const head = await guard("object store", () => s.objects.head(ref));
+    if (!head) throw gone("upload_closed", `Upload ${id} was aborted; its parts are gone.`);
+    assembled = true;
+    await recordArrival(s, { ticket, via: "complete", consume: lease, ...(request.sha256 && !ticket.sha256 && { promisedSha256: request.sha256.toLowerCase() }) });
+  } catch (err) {
+    // Before assembly the same parts can be completed again; after it, the object is kept in
+    // staging and the ticket given back, so that the next complete (or the sweep) records it.
+    await s.tickets.release(id, lease).catch(() => undefined);
+    if (assembled) s.logger.warn({ err, uploadId: id }, "assembled the upload but could not record it; the next complete or sweep will");
+    throw err;
+  } finally {
+    clearInterval(renewal);
+  }
+  return getUploadStatus(s, id);
+}
+
+/** Discards a multipart upload's parts in storage (cancel, expiry). Idempotent. */
+export async function abortMultipart(s: Services, ticket: Ticket): Promise<void> {
+  if (!ticket.multipart) return;
+  await guard("object store", () => s.objects.multipart.abort({ bucket: s.config.buckets.staging, key: ticket.key }, ticket.multipart!.uploadId));
+}
+
+/** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */
+async function openMultipart(s: Services, id: string): Promise<Ticket & { multipart: MultipartPlan }> {
+  const status = await getUploadStatus(s, id);
+  if (status.arrived || status.state === "uploaded") throw gone("already_used", `Upload ${id} is complete.`);
+  if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
+  if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
+  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being completed right now.`);
+  const entry = await guard("ticket store", () => s.tickets.get(id));
+  const ticket = entry?.ticket;
+  if (!ticket?.multipart) throw conflict("not_multipart", `Upload ${id} is a single upload, not a multipart one.`);
+  return ticket as Ticket & { multipart: MultipartPlan };
+}
+
+function checkPartNumber(ticket: Ticket & { multipart: MultipartPlan }, n: number) {
+  if (!Number.isInteger(n) || n < 1 || n > ticket.multipart.partCount) {
+    throw badRequest("invalid_part_number", `Part numbers of this upload run from 1 to ${ticket.multipart.partCount}; ${n} is not one of them.`);
+  }
+}
+
+/** Every part of the plan, once, in order: the first gap or disorder is named. */
+function checkPartList(ticket: Ticket & { multipart: MultipartPlan }, parts: readonly { partNumber: number }[]) {
+  parts.forEach((p, i) => {
+    checkPartNumber(ticket, p.partNumber);
+    if (i > 0 && p.partNumber <= parts[i - 1]!.partNumber) throw badRequest("invalid_parts", "Parts must be listed in ascending order of part number, each once.");
+  });
+  for (let n = 1; n <= ticket.multipart.partCount; n++) {
+    if (parts[n - 1]?.partNumber !== n) throw badRequest("invalid_parts", `Part ${n} is missing from the list; this upload has ${ticket.multipart.partCount} parts.`);
+  }
+}
+
+/** The listed parts against storage: each stored, with the listed ETag and the planned length. */
+function checkStoredParts(ticket: Ticket & { multipart: MultipartPlan }, parts: readonly { partNumber: number; etag: string }[], stored: readonly PartInfo[]) {
+  const byNumber = new Map(stored.map((p) => [p.partNumber, p]));
+  const unquote = (e: string) => e.replace(/^"|"$/g, "");
+  for (const { partNumber, etag } of parts) {
+    const found = byNumber.get(partNumber);
+    if (!found) throw badRequest("invalid_parts", `Part ${partNumber} has not been uploaded.`);
+    if (unquote(found.etag) !== unquote(etag)) throw badRequest("invalid_parts", `Part ${partNumber}'s ETag does not match the stored part; it was uploaded again, or the ETag is wrong.`);
+    if (found.size !== partLength(ticket, partNumber)) throw badRequest("invalid_parts", `Part ${partNumber} is ${found.size} bytes; the plan says ${partLength(ticket, partNumber)}.`);
+  }
+}
+
+async function waitForCompletion(s: Services, id: string): Promise<UploadStatus> {
+  const deadline = s.now() + COMPLETE_WAIT_MS;
+  for (;;) {
+    const status = await getUploadStatus(s, id);
+    if (status.state !== "uploading" && status.state !== "issued") return status;
+    if (status.state === "issued" || s.now() > deadline) {
+      throw conflict("upload_in_progress", `Upload ${id} is being completed by another request; ask again for its state.`);
+    }
+    await sleep(100);
+  }
+}
