@@ -28,6 +28,7 @@ export default tseslint.config(
   {
     // The client SDK and the web page run in browsers: no server code, no Node-only modules.
     files: ["src/client/**", "src/web/**"],
+    ignores: ["src/client/node.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -39,6 +40,13 @@ export default tseslint.config(
           paths: ["fs", "path", "crypto", "stream", "http", "https", "os", "child_process"],
         },
       ],
+    },
+  },
+  {
+    // The client's Node entry point may use Node's modules (file paths, streams), never server code.
+    files: ["src/client/node.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./(?!client/)", message: "Client code must not import server code." }] }],
     },
   },
   {

@@ -10,11 +10,21 @@ import { createMetadataStore } from "../metadata/factory.js";
 import { FsObjectStore } from "../storage/fs.js";
 import { createS3Client } from "../storage/s3.js";
 import { setupS3 } from "../storage/s3-setup.js";
+import { SluiceApiError } from "../client/index.js";
+import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
 
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
+  upload    Upload files (in parallel parts when large; resumable)
+  url       Print a one-time upload URL for a file, without sending it
+  status    An upload's state
+  files     List, show, download or delete files
+  keys      Create, list or revoke API keys
   setup     Make the configured storage ready for Sluice (idempotent)
+
+The server and key come from --url and --key, SLUICE_URL and SLUICE_API_KEY, or a config
+file (SLUICE_CONFIG, default ~/.config/sluice/config.json: {"url": "…", "apiKey": "…"}).
 
 Run "sluice <command> --help" for a command's options.
 `;
@@ -103,7 +113,6 @@ async function eventsSecret(config: ReturnType<typeof loadConfig>): Promise<stri
   }
 }
 
-class UsageError extends Error {}
 
 /** One line for people. The SDK's errors for a bodiless 4xx say only "UnknownError": add the status and what it usually means. */
 function describe(err: unknown): string {
@@ -119,6 +128,16 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "setup":
       return setup(rest);
+    case "upload":
+      return uploadCommand(rest);
+    case "url":
+      return urlCommand(rest);
+    case "status":
+      return statusCommand(rest);
+    case "files":
+      return filesCommand(rest);
+    case "keys":
+      return keysCommand(rest);
     case undefined:
     case "help":
     case "-h":
@@ -137,7 +156,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`sluice: ${err.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`sluice: ${describe(err)}\n`);
+    process.stderr.write(`sluice: ${err instanceof SluiceApiError ? errorText(err) : describe(err)}\n`);
     process.exit(1);
   },
 );

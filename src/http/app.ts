@@ -11,6 +11,7 @@ import { errorResponse, invalidRequest } from "./errors.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
+import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
@@ -111,6 +112,7 @@ export function createApp(options: AppOptions): App {
   registerUploadRoutes(app, options);
   registerGatewayRoutes(app, options);
   registerFileRoutes(app, options);
+  registerKeyRoutes(app, options);
   registerEventRoutes(app, options);
   registerOperationRoutes(app, options);
   registerWebRoutes(app, options);
