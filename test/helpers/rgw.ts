@@ -120,13 +120,13 @@ export interface SluiceOnRgw {
 }
 
 /** A Sluice server on the test cluster with buckets of its own; `env` adds to or overrides the S3 settings. */
-export async function startSluiceOnRgw(env: Record<string, string> = {}): Promise<SluiceOnRgw> {
+export async function startSluiceOnRgw(env: Record<string, string> | ((rgw: Rgw) => Record<string, string>) = {}): Promise<SluiceOnRgw> {
   const rgw = await useRgw();
   const s3 = s3ClientFor(rgw);
   const suffix = randomBytes(4).toString("hex");
   const staging = `staging-${suffix}`;
   const archive = `archive-${suffix}`;
-  const serverEnv = sluiceS3Env(rgw, { SLUICE_STAGING_BUCKET: staging, SLUICE_ARCHIVE_BUCKET: archive, ...env });
+  const serverEnv = sluiceS3Env(rgw, { SLUICE_STAGING_BUCKET: staging, SLUICE_ARCHIVE_BUCKET: archive, ...(typeof env === "function" ? env(rgw) : env) });
   const server = await startServer(serverEnv);
   return {
     rgw,
