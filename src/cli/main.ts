@@ -5,11 +5,6 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
-import { newSecret } from "../internal/crypto.js";
-import { createMetadataStore } from "../metadata/factory.js";
-import { FsObjectStore } from "../storage/fs.js";
-import { createS3Client } from "../storage/s3.js";
-import { setupS3 } from "../storage/s3-setup.js";
 import { SluiceApiError } from "../client/index.js";
 import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
 
@@ -66,6 +61,10 @@ async function setup(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env);
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  // Loaded here, not at start: the client commands need none of this (the AWS SDK alone is tens of MB).
+  const { FsObjectStore } = await import("../storage/fs.js");
+  const { createS3Client } = await import("../storage/s3.js");
+  const { setupS3 } = await import("../storage/s3-setup.js");
   if (config.storage.kind === "fs") {
     const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
     await new FsObjectStore({ root: config.storage.dir }).prepare(buckets);
@@ -104,6 +103,8 @@ async function setup(argv: string[]): Promise<number> {
 /** The secret the server checks events with: configured, or the one it keeps in its database. */
 async function eventsSecret(config: ReturnType<typeof loadConfig>): Promise<string> {
   if (config.eventsSecret) return config.eventsSecret;
+  const { createMetadataStore } = await import("../metadata/factory.js");
+  const { newSecret } = await import("../internal/crypto.js");
   const metadata = createMetadataStore(config.database);
   try {
     await metadata.migrate();

@@ -150,17 +150,40 @@ export interface SluiceClientOptions {
   baseUrl: string;
   apiKey: string;
   fetch?: typeof fetch;
+  /**
+   * Sends one part and returns its ETag. The default uses XMLHttpRequest in browsers and fetch
+   * elsewhere; a platform may send a part more cheaply (Node streams a file range from disk).
+   */
+  sendPart?: PartSender;
 }
+
+/** One part on its way: where to, its bytes, and which range of which source they are. */
+export interface OutgoingPart {
+  url: PartUrl;
+  body: Blob | Uint8Array;
+  /** The source given to `upload`, and the part's byte range [start, end) in it. */
+  source: unknown;
+  start: number;
+  end: number;
+  signal: AbortSignal | undefined;
+  onSent: (bytes: number) => void;
+}
+
+export type PartSender = (part: OutgoingPart, fallback: (part: OutgoingPart) => Promise<string>) => Promise<string>;
 
 export class SluiceClient {
   readonly #base: string;
   readonly #key: string;
   readonly #fetch: typeof fetch;
+  readonly #sendPart: (part: OutgoingPart) => Promise<string>;
 
   constructor(options: SluiceClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, "");
     this.#key = options.apiKey;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const fallback = (part: OutgoingPart) => sendPart(part.url, part.body, this.#fetch, part.signal, part.onSent);
+    const custom = options.sendPart;
+    this.#sendPart = custom ? (part) => custom(part, fallback) : fallback;
   }
 
   requestUpload(request: UploadRequest, signal?: AbortSignal): Promise<IssuedUpload> {
@@ -300,7 +323,7 @@ export class SluiceClient {
     // needs the bytes in order); each is sent as soon as it is read.
     let reading: Promise<unknown> = Promise.resolve();
     let next = 1;
-    const take = (): { partNumber: number; body: Promise<Blob | Uint8Array> } | undefined => {
+    const take = (): { partNumber: number; start: number; end: number; body: Promise<Blob | Uint8Array> } | undefined => {
       while (next <= plan.partCount) {
         const partNumber = next++;
         const start = (partNumber - 1) * plan.partSize;
@@ -312,19 +335,27 @@ export class SluiceClient {
         });
         reading = hashed;
         if (etags.has(partNumber)) continue; // stored already: read (for the hash or the stream) but not sent
-        return { partNumber, body: hashed };
+        return { partNumber, start, end, body: hashed };
       }
       return undefined;
     };
     const worker = async () => {
       for (let job = take(); job; job = take()) {
-        const { partNumber } = job;
+        const { partNumber, start, end } = job;
         const body = await job.body;
         const etag = await withRetries(options, async (attempt) => {
           const url = await urls.get(partNumber, attempt > 0);
-          return sendPart(url, body, this.#fetch, signal, (sent) => {
-            inFlight.set(partNumber, sent);
-            report();
+          return this.#sendPart({
+            url,
+            body,
+            source: file.origin,
+            start,
+            end,
+            signal,
+            onSent: (sent) => {
+              inFlight.set(partNumber, sent);
+              report();
+            },
           });
         });
         inFlight.delete(partNumber);
@@ -453,6 +484,8 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** A source, seen the same way whatever it is. */
 interface SourceFile {
+  /** What was given to `upload`. */
+  origin: unknown;
   name: string;
   type: string;
   size: number;
@@ -471,6 +504,7 @@ function describeSource(source: UploadSource, options: UploadOptions): SourceFil
   if (source instanceof Blob) {
     const name = options.filename ?? (source as Partial<File>).name ?? "blob";
     return {
+      origin: source,
       name,
       type,
       size: source.size,
@@ -486,6 +520,7 @@ function describeSource(source: UploadSource, options: UploadOptions): SourceFil
   if ("data" in source) {
     const data = source.data;
     return {
+      origin: source,
       name: options.filename ?? source.name,
       type,
       size: data.byteLength,
@@ -503,6 +538,7 @@ function describeSource(source: UploadSource, options: UploadOptions): SourceFil
     used = true;
   };
   return {
+    origin: source,
     name: options.filename ?? source.name,
     type,
     size: source.size,

@@ -285,7 +285,7 @@ class FsMultipart implements MultipartStore {
     const tmp = path.join(this.#tmp, newId("mpc"));
     try {
       const out = createWriteStream(tmp, { flags: "wx" });
-      for (const file of files) await pipeline(createReadStream(file), out, { end: false });
+      for (const file of files) await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), out, { end: false });
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       const target = this.#pathOf(ref);
       await fs.mkdir(path.dirname(target), { recursive: true });
