@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
@@ -13,7 +13,9 @@ import path from "node:path";
 import readline from "node:readline";
 import autocannon from "autocannon";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { SluiceNodeClient } from "../src/client/node.js";
 import { createS3Client, type S3StoreOptions } from "../src/storage/s3.js";
 import { S3Presigner } from "../src/storage/s3-presign.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
@@ -62,8 +64,9 @@ async function start(args: string[], env: Record<string, string>): Promise<Proc>
 }
 
 const startBaseline = (sinkDir: string) => start(["--import", "tsx", "bench/baseline-server.ts"], { SINK_DIR: sinkDir });
+/** Single-request uploads unless `env` says otherwise: the gateway and direct figures send 1 GiB in one PUT. */
 const startSluice = (dataDir: string, env: Record<string, string> = {}) =>
-  start(START_ARGS, { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn", ...env });
+  start(START_ARGS, { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn", SLUICE_MULTIPART_THRESHOLD: String(5 * GIB), ...env });
 
 const s3Env = (rgw: Rgw, mode: "direct" | "gateway"): Record<string, string> => ({
   SLUICE_STORAGE: "s3",
@@ -316,6 +319,51 @@ async function main() {
         line("gateway-mode server RSS peak during a 1 GiB upload to RGW, MiB", gatewayPeak.toFixed(0), "150 (target)", "");
         line("archive 1 GiB on RGW: complete → archived, s (median) vs bare CopyObject", median(archiveSeconds).toFixed(2), median(copySeconds).toFixed(2), `${(median(archiveSeconds) / median(copySeconds)).toFixed(2)}×`);
         line("bytes Sluice read while archiving 1 GiB (all sockets and files), KiB", (median(readDuringArchive) / 1024).toFixed(0), "1048576 (the file)", "");
+
+        // Multipart uploads to RGW: the SDK (as the CLI uses it) against lib-storage's Upload,
+        // the same 1 GiB file, 16 MiB parts, alternating, at each concurrency.
+        const mp = await startSluice(path.join(tmp, "multipart"), {
+          ...s3Env(rgw, "direct"),
+          SLUICE_STAGING_BUCKET: "staging-mp",
+          SLUICE_ARCHIVE_BUCKET: "archive-mp",
+          SLUICE_MULTIPART_THRESHOLD: String(64 * 1024 ** 2),
+          SLUICE_PART_SIZE: String(16 * 1024 ** 2),
+        });
+        const mpClient = createS3Client(store);
+        const file = path.join(tmp, "random-1g.bin");
+        await writeRandomFile(file, GIB);
+        const sluiceClient = new SluiceNodeClient({ baseUrl: mp.url, apiKey: KEY });
+        for (const concurrency of [1, 4, 8]) {
+          const oursRates: number[] = [];
+          const libRates: number[] = [];
+          for (let round = 1; round <= ROUNDS; round++) {
+            let started = performance.now();
+            const result = await sluiceClient.upload(file, { concurrency });
+            oursRates.push(GIB / 1024 ** 2 / ((performance.now() - started) / 1000));
+            await fetch(`${mp.url}/v1/files/${await waitArchived(mp, result.id)}`, { method: "DELETE", headers: { authorization: `Bearer ${KEY}` } });
+            started = performance.now();
+            await new Upload({ client: mpClient, params: { Bucket: "staging-mp", Key: "lib-storage.bin", Body: createReadStream(file) }, partSize: 16 * 1024 ** 2, queueSize: concurrency }).done();
+            libRates.push(GIB / 1024 ** 2 / ((performance.now() - started) / 1000));
+            await mpClient.send(new DeleteObjectCommand({ Bucket: "staging-mp", Key: "lib-storage.bin" }));
+            console.log(`concurrency ${concurrency}, round ${round}: Sluice SDK ${oursRates.at(-1)!.toFixed(0)} MiB/s (parts, then complete); lib-storage Upload ${libRates.at(-1)!.toFixed(0)} MiB/s`);
+          }
+          line(`multipart 1 GiB to RGW at concurrency ${concurrency}, MiB/s (median) vs lib-storage Upload`, median(oursRates).toFixed(0), median(libRates).toFixed(0), `${((100 * median(oursRates)) / median(libRates)).toFixed(0)}%`);
+        }
+        await fs.rm(file);
+
+        // The CLI's memory: a 2 GiB upload against a 256 MiB one (sparse files: the bytes do not matter here).
+        const peaks: Record<string, number> = {};
+        for (const [name, size] of [["256 MiB", 256 * 1024 ** 2], ["2 GiB", 2 * GIB]] as const) {
+          const sparse = path.join(tmp, `sparse-${size}.bin`);
+          const handle = await fs.open(sparse, "w");
+          await handle.truncate(size);
+          await handle.close();
+          peaks[name] = await cliPeakRss(["upload", sparse, "--json", "--concurrency", "4"], { SLUICE_URL: mp.url, SLUICE_API_KEY: KEY });
+          await fs.rm(sparse);
+        }
+        line("CLI peak RSS uploading 2 GiB (concurrency 4, 16 MiB parts), MiB", peaks["2 GiB"]!.toFixed(0), `${peaks["256 MiB"]!.toFixed(0)} (256 MiB upload); 200 (target)`, `${(peaks["2 GiB"]! / peaks["256 MiB"]!).toFixed(2)}×`);
+        await mp.stop();
+        mpClient.destroy();
       } finally {
         await rgw.stop();
       }
@@ -326,6 +374,35 @@ async function main() {
     await fs.rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** A file of random bytes, written 64 MiB at a time. */
+async function writeRandomFile(file: string, size: number): Promise<void> {
+  const { randomFillSync } = await import("node:crypto");
+  const handle = await fs.open(file, "w");
+  const chunk = Buffer.alloc(64 * 1024 ** 2);
+  for (let written = 0; written < size; written += chunk.length) await handle.write(randomFillSync(chunk), 0, Math.min(chunk.length, size - written));
+  await handle.close();
+}
+
+/** Runs the built CLI and samples its RSS every 20 ms; returns the peak, in MiB. */
+async function cliPeakRss(args: string[], env: Record<string, string>): Promise<number> {
+  const child = spawn(process.execPath, [path.join(ROOT, "dist/cli/main.js"), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: tmpHome, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  let peak = 0;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMiB(child.pid!, "VmRSS"));
+    } catch {
+      // exited between samples
+    }
+  }, 20);
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  clearInterval(sampler);
+  if (code !== 0) throw new Error(`sluice ${args.join(" ")} exited ${code}: ${out}`);
+  return peak;
+}
+const tmpHome = os.tmpdir();
 
 async function writeResults(rows: string[][]) {
   const file = path.join(ROOT, "docs/benchmarks.md");

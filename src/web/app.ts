@@ -6,6 +6,26 @@
 import { SluiceApiError, SluiceClient, type UploadStatus } from "../client/index.js";
 
 const STORAGE_KEY = "sluice.apiKey";
+/** Multipart uploads under way, by file identity: picking the same file after a reload resumes it. */
+const PENDING_KEY = "sluice.pending";
+
+/** A file as far as a browser can tell it apart after a reload: name, size and modification time. */
+const identity = (file: File) => `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
+
+function pending(): Record<string, string> {
+  try {
+    return JSON.parse(localStorage.getItem(PENDING_KEY) ?? "{}") as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+function remember(file: File, id: string | undefined): void {
+  const all = pending();
+  if (id) all[identity(file)] = id;
+  else delete all[identity(file)];
+  localStorage.setItem(PENDING_KEY, JSON.stringify(all));
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -68,13 +88,27 @@ function addRow(file: File) {
 async function uploadOne(api: SluiceClient, file: File): Promise<void> {
   const row = addRow(file);
   try {
-    row.setState("uploading", "Uploading…");
-    const issued = await api.upload(file, {
-      onProgress: ({ loaded, total }) => {
+    const resume = pending()[identity(file)];
+    row.setState("uploading", resume ? "Resuming…" : "Uploading…");
+    const options = {
+      onProgress: ({ loaded, total }: { loaded: number; total: number }) => {
         row.progress.max = total || 1;
         row.progress.value = loaded;
       },
+      // A multipart upload can be carried on after a reload: remember it until it is done.
+      onIssued: ({ id, multipart }: { id: string; multipart?: unknown }) => {
+        if (multipart) remember(file, id);
+      },
+    };
+    const issued = await api.upload(file, { ...options, ...(resume && { resume }) }).catch((err: unknown) => {
+      // The remembered upload is gone (expired, cancelled, already done): start afresh.
+      if (resume && err instanceof SluiceApiError && [404, 409, 410].includes(err.status)) {
+        remember(file, undefined);
+        return api.upload(file, options);
+      }
+      throw err;
     });
+    remember(file, undefined);
     row.progress.value = row.progress.max;
     const final = await api.waitForUpload(issued.id, { onState: (s) => row.setState(s.state, describe(s)) });
     row.setState(final.state, describe(final));
