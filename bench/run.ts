@@ -390,7 +390,8 @@ async function cliPeakRss(args: string[], env: Record<string, string>): Promise<
   let peak = 0;
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(child.pid!, "VmRSS"));
+      const rss = rssMiB(child.pid!, "VmRSS");
+      if (Number.isFinite(rss)) peak = Math.max(peak, rss); // a zombie has no VmRSS line
     } catch {
       // exited between samples
     }
