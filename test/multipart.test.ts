@@ -280,6 +280,21 @@ for (const [name, open] of Object.entries(backends)) {
       assert.equal(await setup.archivedSha256(issued.key), sha256(data));
     });
 
+    it("rejects the file when the SHA-256 given with complete does not match the parts", async () => {
+      const data = randomBytes(6 * MiB);
+      const issued = await client.requestUpload({ filename: "mismatch.bin", contentType: "application/octet-stream", size: data.byteLength });
+      const parts: { partNumber: number; etag: string }[] = [];
+      for (const u of await client.partUrls(issued.id, [1, 2])) {
+        const r = await fetch(u.url, { method: "PUT", headers: u.headers, body: data.subarray((u.partNumber - 1) * 5 * MiB, Math.min(u.partNumber * 5 * MiB, data.byteLength)) });
+        parts.push({ partNumber: u.partNumber, etag: r.headers.get("etag")! });
+      }
+      const done = await server.api("POST", `/v1/uploads/${issued.id}/complete`, { parts, sha256: sha256(randomBytes(8)) });
+      assert.equal(done.status, 200);
+      const final = await waitForFinal(server, issued.id);
+      assert.equal(final.state, "rejected");
+      assert.match(final.reason ?? "", /sha-?256/i);
+    });
+
     it("aborts an abandoned multipart upload once its ticket expires, leaving no parts", async () => {
       const issued = await client.requestUpload({ filename: "abandoned.bin", contentType: "application/octet-stream", size: 6 * MiB, expiresIn: 2 });
       const [url] = await client.partUrls(issued.id, [1]);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { SluiceNodeClient } from "../src/client/node.js";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
 import { eventually, waitForFinal, type TestServer } from "./helpers/server.js";
@@ -14,7 +15,7 @@ let staging: string;
 let archive: string;
 
 before(async () => {
-  sluice = await startSluiceOnRgw({ SLUICE_UPLOAD_MODE: "gateway" });
+  sluice = await startSluiceOnRgw({ SLUICE_UPLOAD_MODE: "gateway", SLUICE_MULTIPART_THRESHOLD: String(4 * 1024 * 1024), SLUICE_PART_SIZE: String(5 * 1024 * 1024) });
   ({ s3, server, staging, archive } = sluice);
 });
 after(() => sluice?.close());
@@ -59,5 +60,18 @@ describe("on S3 (RGW), through the gateway", () => {
     assert.match(final.reason!, /^type_mismatch/);
     await eventually(async () => assert.deepEqual(await keysOf(staging), []));
     assert.ok(!(await keysOf(archive)).includes(issued.body.key));
+  });
+
+  it("streams the parts of a multipart upload through Sluice to storage's UploadPart, and assembles them", async () => {
+    const body = randomBytes(11 * 1024 * 1024);
+    const client = new SluiceNodeClient({ baseUrl: server.url, apiKey: server.key });
+    const result = await client.upload({ name: "parts.bin", type: "application/octet-stream", data: body }, { concurrency: 2, checksum: true });
+    assert.deepEqual(result.multipart, { partSize: 5 * 1024 * 1024, partCount: 3 });
+    const final = await waitForFinal(server, result.id);
+    assert.equal(final.state, "archived", final.reason);
+    const stored = await s3.send(new GetObjectCommand({ Bucket: archive, Key: result.key }));
+    assert.equal(sha256(Buffer.from(await stored.Body!.transformToByteArray())), sha256(body));
+    const file = await client.getFile(final.fileId!);
+    assert.equal(file.sha256, sha256(body), "the SHA-256 computed while sending was recorded and verified");
   });
 });
