@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newId, safeEqual } from "./crypto.js";
+import { createHash, randomBytes } from "node:crypto";
+import { newId, safeEqual, sha256Hex } from "./crypto.js";
 
 describe("newId", () => {
   it("gives 128 random bits, base64url, never the same twice across pool refills", () => {
@@ -21,5 +22,13 @@ describe("safeEqual", () => {
     assert.equal(safeEqual("abc", "abd"), false);
     assert.equal(safeEqual("abc", "abcd"), false);
     assert.equal(safeEqual("", ""), true);
+  });
+});
+
+describe("sha256Hex", () => {
+  it("gives what a Hash object gives, for strings and bytes", () => {
+    for (const input of ["", "sk_abc", "ü✓".repeat(100), randomBytes(0), randomBytes(1), randomBytes(70_000)]) {
+      assert.equal(sha256Hex(input), createHash("sha256").update(input).digest("hex"));
+    }
   });
 });
