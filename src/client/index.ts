@@ -532,11 +532,6 @@ function describeSource(source: UploadSource, options: UploadOptions): SourceFil
   }
   // A stream: read once, in order, a part at a time.
   const reader = new ChunkReader(source.stream);
-  let used = false;
-  const once = () => {
-    if (used) throw new SluiceApiError(0, "stream_used", "A stream can be read only once; hash it and send it in one upload, or pass a Blob.");
-    used = true;
-  };
   return {
     origin: source,
     name: options.filename ?? source.name,
@@ -545,10 +540,8 @@ function describeSource(source: UploadSource, options: UploadOptions): SourceFil
     sequential: true,
     whole: async () => new Blob([(await reader.read(source.size)) as BlobPart], { type }),
     part: (start, end) => reader.read(end - start),
-    hash: () => {
-      once();
-      return Promise.reject(new SluiceApiError(0, "stream_checksum", "A stream cannot be hashed before a single upload; pass a Blob (fs.openAsBlob) for checksum: true."));
-    },
+    // A stream is read once: it cannot be hashed first and then sent.
+    hash: () => Promise.reject(new SluiceApiError(0, "stream_checksum", "A stream cannot be hashed before a single upload; pass a Blob (fs.openAsBlob) for checksum: true.")),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Services } from "./services.js";
 import { conflict, gone } from "../errors.js";
 import { completeMultipart } from "./multipart.js";
-import { getUploadStatus, guard, recordArrival, type UploadStatus } from "./uploads.js";
+import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -82,9 +82,10 @@ export async function completeUpload(
   id: string,
   request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined } = {},
 ): Promise<UploadStatus> {
-  const status = await getUploadStatus(s, id);
+  const read = await readUpload(s, id);
+  const { status } = read;
   if (status.arrived) return status;
-  if (status.multipart) return completeMultipart(s, id, request);
+  if (status.multipart) return completeMultipart(s, id, request, read);
   if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
   if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
   if ((await arrivedInStaging(s, status.key, { via: "complete" })) === "absent") {

@@ -4,7 +4,7 @@ import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
 import { findSluiceError, verifyUrl } from "./gateway.js";
 import { TICKET_LEASE_MS, type Services } from "./services.js";
-import { getUploadStatus, guard, recordArrival, type UploadStatus } from "./uploads.js";
+import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
 /** S3's limits: at most 10,000 parts, each at most 5 GiB. */
 export const MAX_PARTS = 10_000;
@@ -128,11 +128,14 @@ export async function completeMultipart(
   s: Services,
   id: string,
   request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined },
+  /** What the caller has just read, if it has. */
+  known?: Awaited<ReturnType<typeof readUpload>>,
 ): Promise<UploadStatus> {
-  const status = await getUploadStatus(s, id);
+  const read = known ?? (await readUpload(s, id));
+  const { status } = read;
   if (status.arrived || status.state === "uploaded") return status;
   if (status.state === "uploading") return waitForCompletion(s, id);
-  const ticket = await openMultipart(s, id);
+  const ticket = openPlan(id, read);
   if (request.parts) checkPartList(ticket, request.parts);
 
   const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: TICKET_LEASE_MS }));
@@ -190,13 +193,14 @@ export async function abortMultipart(s: Services, ticket: Ticket): Promise<void>
 
 /** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */
 async function openMultipart(s: Services, id: string): Promise<Ticket & { multipart: MultipartPlan }> {
-  const status = await getUploadStatus(s, id);
+  return openPlan(id, await readUpload(s, id));
+}
+
+function openPlan(id: string, { status, ticket }: Awaited<ReturnType<typeof readUpload>>): Ticket & { multipart: MultipartPlan } {
   if (status.arrived || status.state === "uploaded") throw gone("already_used", `Upload ${id} is complete.`);
   if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
   if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
   if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being completed right now.`);
-  const entry = await guard("ticket store", () => s.tickets.get(id));
-  const ticket = entry?.ticket;
   if (!ticket?.multipart) throw conflict("not_multipart", `Upload ${id} is a single upload, not a multipart one.`);
   return ticket as Ticket & { multipart: MultipartPlan };
 }

@@ -2,7 +2,7 @@ import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarg
 import { newId } from "../internal/crypto.js";
 import type { UploadRecord, UploadState } from "../metadata/metadata-store.js";
 import type { Presigner } from "../storage/presign.js";
-import type { Ticket } from "../tickets/ticket-store.js";
+import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import { abortMultipart, planParts } from "./multipart.js";
@@ -152,11 +152,20 @@ function gatewayUpload(s: Services, ticket: Ticket): UploadInstructions {
 }
 
 export async function getUploadStatus(s: Services, id: string): Promise<UploadStatus> {
+  return (await readUpload(s, id)).status;
+}
+
+/** An upload's state and, before its bytes arrived, its ticket: one read of each store at most. */
+export async function readUpload(s: Services, id: string): Promise<{ status: UploadStatus; ticket: Ticket | undefined }> {
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
-  if (record) return statusOfRecord(record);
+  if (record) return { status: statusOfRecord(record), ticket: undefined };
   const entry = await guard("ticket store", () => s.tickets.get(id));
   if (!entry || entry.ticket.kind !== "upload") throw notFound(`Upload ${id}`);
-  const { ticket, state } = entry;
+  return { status: statusOfTicket(s, entry.ticket, entry.state), ticket: entry.ticket };
+}
+
+function statusOfTicket(s: Services, ticket: Ticket, state: TicketState): UploadStatus {
+  const { id } = ticket;
   const base = {
     id,
     key: ticket.key,
