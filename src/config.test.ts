@@ -28,12 +28,38 @@ describe("loadConfig", () => {
     [{ SLUICE_STAGING_BUCKET: "same", SLUICE_ARCHIVE_BUCKET: "same" }, /^Invalid SLUICE_ARCHIVE_BUCKET: /],
     [{ SLUICE_LOG_LEVEL: "loud" }, /^Invalid SLUICE_LOG_LEVEL: /],
     [{ SLUICE_DATABASE: "mysql://x" }, /^Invalid SLUICE_DATABASE: /],
+    [{ SLUICE_TICKETS: "redis" }, /^Invalid SLUICE_TICKETS: /],
+    [{ SLUICE_TICKETS: "memcached://" }, /^Invalid SLUICE_TICKETS: /],
+    [{ SLUICE_TICKETS: "memcached://a:1,b" }, /^Invalid SLUICE_TICKETS: /],
+    [{ SLUICE_TICKETS: "dynamodb://t" }, /^Invalid SLUICE_TICKETS: /],
+    [{ SLUICE_RATE_LIMIT_STORE: "memcached://a:1" }, /^Invalid SLUICE_RATE_LIMIT_STORE: /],
+    [{ SLUICE_RATE_LIMIT_IP: "10 a minute" }, /^Invalid SLUICE_RATE_LIMIT_IP: /],
+    [{ SLUICE_TICKET_LEASE: "0" }, /^Invalid SLUICE_TICKET_LEASE: /],
   ];
   for (const [env, message] of bad) {
     it(`stops on ${JSON.stringify(env)} with one line naming the variable`, () => {
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message) && !err.message.includes("\n"));
     });
   }
+
+  it("reads every ticket store and database URL, and shares a Redis ticket store with the rate limiter", () => {
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "redis://:pw@10.0.0.5:6379/2" }).tickets, { kind: "redis", url: "redis://:pw@10.0.0.5:6379/2" });
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "redis://r:6379" }).rateLimitStore, { kind: "redis", url: "redis://r:6379" });
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "memcached://a:11211, b.example:11212" }).tickets, { kind: "memcached", servers: ["a:11211", "b.example:11212"] });
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "memcached://a:1" }).rateLimitStore, { kind: "memory" });
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "postgresql://u:p@db/sluice" }).tickets, { kind: "postgres", url: "postgresql://u:p@db/sluice" });
+    assert.deepEqual(loadConfig({ SLUICE_DATABASE: "postgres://u:p@db:5432/sluice" }).database, { kind: "postgres", url: "postgres://u:p@db:5432/sluice" });
+    const c = loadConfig({ SLUICE_RATE_LIMIT_STORE: "redis://limits:6379", SLUICE_RATE_LIMIT_IP: "100/min", SLUICE_TRUST_PROXY: "1" });
+    assert.deepEqual([c.rateLimitStore, c.ipRateLimit, c.trustProxy], [{ kind: "redis", url: "redis://limits:6379" }, { points: 100, durationSeconds: 60 }, 1]);
+    assert.deepEqual([c.ticketLeaseMs, c.processingLeaseMs], [30_000, 300_000]);
+  });
+
+  it("never echoes a database password", () => {
+    assert.throws(
+      () => loadConfig({ SLUICE_DATABASE: "mysql://admin:hunter2hunter2@db/x" }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes("hunter2"),
+    );
+  });
 
   it("never echoes a secret's value", () => {
     assert.throws(

@@ -23,8 +23,12 @@ export type StorageConfig =
       /** Absent: the AWS SDK's default chain (environment, profile, instance role…). */
       credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
     };
-export type TicketStoreConfig = { kind: "memory" };
-export type DatabaseConfig = { kind: "sqlite"; path: string };
+export type TicketStoreConfig =
+  | { kind: "memory" }
+  | { kind: "redis"; url: string }
+  | { kind: "memcached"; servers: string[] }
+  | { kind: "postgres"; url: string };
+export type DatabaseConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
 export interface RateLimitConfig {
   points: number;
   durationSeconds: number;
@@ -55,7 +59,18 @@ export interface Config {
   multipartTtlSeconds: number;
   urlTtlSeconds: number;
   urlTtlMaxSeconds: number;
+  /** Per API key, on `POST /v1/uploads`; a key's own scope may set its own. */
   rateLimit: RateLimitConfig | undefined;
+  /** Per client address, on `POST /v1/uploads`. */
+  ipRateLimit: RateLimitConfig | undefined;
+  /** Where the limiters count: this process, or a Redis every instance shares. */
+  rateLimitStore: { kind: "memory" } | { kind: "redis"; url: string };
+  /** How many proxies in front of Sluice append to X-Forwarded-For (0: the socket's peer is the client). */
+  trustProxy: number;
+  /** How long a claim on a ticket (an upload in flight) outlives a holder that stopped renewing it, in ms. */
+  ticketLeaseMs: number;
+  /** How long a processing job outlives a worker that stopped renewing it, in ms. */
+  processingLeaseMs: number;
   /** Undefined means: generate a random one at start. */
   eventsSecret: string | undefined;
   /** Undefined means: use the one stored in the metadata store, creating it on first start. */
@@ -119,6 +134,11 @@ const schema = z.object({
   SLUICE_URL_TTL: wholeNumber("seconds", 1, 7 * 24 * 3600).default(300),
   SLUICE_URL_TTL_MAX: wholeNumber("seconds", 1, 7 * 24 * 3600).default(3600),
   SLUICE_RATE_LIMIT: rateLimit.prefault("60/min"),
+  SLUICE_RATE_LIMIT_IP: rateLimit.prefault("off"),
+  SLUICE_RATE_LIMIT_STORE: z.string().min(1).optional(),
+  SLUICE_TRUST_PROXY: wholeNumber("a count of proxies", 0, 10).default(0),
+  SLUICE_TICKET_LEASE: wholeNumber("seconds", 1, 3600).default(30),
+  SLUICE_PROCESSING_LEASE: wholeNumber("seconds", 1, 86400).default(300),
   SLUICE_EVENTS_SECRET: secret("SLUICE_EVENTS_SECRET").optional(),
   SLUICE_SIGNING_SECRET: secret("SLUICE_SIGNING_SECRET").optional(),
   SLUICE_PROCESSORS: list.default([]),
@@ -177,9 +197,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (uploadMethod === "POST" && uploadMode !== "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3 with direct uploads");
   }
-  if (e.SLUICE_TICKETS !== "memory") {
-    throw new ConfigError("Invalid SLUICE_TICKETS: only memory is available in this version");
-  }
+  const tickets = parseTickets(e.SLUICE_TICKETS);
+  const limiterStore = e.SLUICE_RATE_LIMIT_STORE ?? (tickets.kind === "redis" ? tickets.url : "memory");
+  let rateLimitStore: Config["rateLimitStore"];
+  if (limiterStore === "memory") rateLimitStore = { kind: "memory" };
+  else if (isUrl(limiterStore, ["redis:", "rediss:"])) rateLimitStore = { kind: "redis", url: limiterStore };
+  else throw new ConfigError("Invalid SLUICE_RATE_LIMIT_STORE: expected memory or redis://host:port");
   const database = parseDatabase(e.SLUICE_DATABASE ?? `sqlite:${path.join(dataDir, "sluice.db")}`);
   const named = [e.SLUICE_STAGING_BUCKET, e.SLUICE_ARCHIVE_BUCKET, ...(e.SLUICE_QUARANTINE_BUCKET ? [e.SLUICE_QUARANTINE_BUCKET] : [])];
   if (new Set(named).size !== named.length) {
@@ -196,7 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadMethod,
     corsOrigins: e.SLUICE_CORS_ORIGINS ?? [new URL(publicUrl).origin],
     buckets: { staging: e.SLUICE_STAGING_BUCKET, archive: e.SLUICE_ARCHIVE_BUCKET, quarantine: e.SLUICE_QUARANTINE_BUCKET },
-    tickets: { kind: "memory" },
+    tickets,
     database,
     apiKeys: e.SLUICE_API_KEYS,
     allowedTypes: e.SLUICE_ALLOWED_TYPES,
@@ -207,6 +230,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     urlTtlSeconds: e.SLUICE_URL_TTL,
     urlTtlMaxSeconds: e.SLUICE_URL_TTL_MAX,
     rateLimit: e.SLUICE_RATE_LIMIT,
+    ipRateLimit: e.SLUICE_RATE_LIMIT_IP,
+    rateLimitStore,
+    trustProxy: e.SLUICE_TRUST_PROXY,
+    ticketLeaseMs: e.SLUICE_TICKET_LEASE * 1000,
+    processingLeaseMs: e.SLUICE_PROCESSING_LEASE * 1000,
     eventsSecret: e.SLUICE_EVENTS_SECRET,
     signingSecret: e.SLUICE_SIGNING_SECRET,
     processors: e.SLUICE_PROCESSORS.map((p) => path.resolve(p)),
@@ -222,5 +250,39 @@ function parseDatabase(value: string): DatabaseConfig {
     if (!file) throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path>");
     return { kind: "sqlite", path: file === ":memory:" ? file : path.resolve(file) };
   }
-  throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path> (postgres:// is not available in this version yet)");
+  if (isUrl(value, ["postgres:", "postgresql:"])) return { kind: "postgres", url: value };
+  throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path> or postgres://user:password@host:port/database");
+}
+
+function parseTickets(value: string): TicketStoreConfig {
+  if (value === "memory") return { kind: "memory" };
+  if (isUrl(value, ["redis:", "rediss:"])) return { kind: "redis", url: value };
+  if (isUrl(value, ["postgres:", "postgresql:"])) return { kind: "postgres", url: value };
+  if (value.startsWith("memcached://")) {
+    try {
+      return { kind: "memcached", servers: parseMemcachedUrl(value) };
+    } catch {
+      // falls through to the message below
+    }
+  }
+  throw new ConfigError("Invalid SLUICE_TICKETS: expected memory, redis://host:port, memcached://host:port[,host:port…] or postgres://…");
+}
+
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    const url = new URL(value);
+    return protocols.includes(url.protocol) && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+/** `memcached://host:port[,host:port…]` → the server list. */
+export function parseMemcachedUrl(url: string): string[] {
+  const rest = url.replace(/^memcached:\/\//, "").replace(/\/.*$/, "");
+  const servers = rest.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (servers.length === 0 || servers.some((s) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/.test(s))) {
+    throw new Error("expected memcached://host:port[,host:port…]");
+  }
+  return servers;
 }

@@ -3,7 +3,7 @@ import { FILE_STATES, type FilePage, type UploadRecord, type UploadState } from 
 import { newId } from "../internal/crypto.js";
 import { ObjectNotFoundError } from "../storage/object-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
-import { TICKET_LEASE_MS, type Services } from "./services.js";
+import type { Services } from "./services.js";
 import { guard } from "./uploads.js";
 import { attachmentDisposition } from "./filenames.js";
 import { verifyUrl } from "./gateway.js";
@@ -106,7 +106,7 @@ export async function openDownload(
   let lease: string | undefined;
   const ticketId = request.ticket;
   if (ticketId) {
-    const claim = await guard("ticket store", () => s.tickets.claim(ticketId, { leaseMs: TICKET_LEASE_MS }));
+    const claim = await guard("ticket store", () => s.tickets.claim(ticketId, { leaseMs: s.config.ticketLeaseMs }));
     if (!claim.ok) {
       throw claim.reason === "claimed"
         ? conflict("download_in_progress", "This one-time URL is being used right now.")

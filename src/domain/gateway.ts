@@ -3,7 +3,7 @@ import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, 
 import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
 import { mediaTypeEssence } from "./content-type.js";
-import { TICKET_LEASE_MS, type Services } from "./services.js";
+import type { Services } from "./services.js";
 import { guard, recordArrival } from "./uploads.js";
 
 export interface GatewayUpload {
@@ -31,14 +31,14 @@ export interface GatewayUpload {
 export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string | null }> {
   verifyUrl(s, "PUT", upload.id, upload.expires, upload.signature);
 
-  const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: TICKET_LEASE_MS }));
+  const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) throw refusal(claim.reason);
   const { ticket, lease } = claim;
   const renewal = setInterval(() => {
-    s.tickets.renew(upload.id, lease, { leaseMs: TICKET_LEASE_MS }).catch((err: unknown) => {
+    s.tickets.renew(upload.id, lease, { leaseMs: s.config.ticketLeaseMs }).catch((err: unknown) => {
       s.logger.warn({ err, uploadId: upload.id }, "could not renew the upload's ticket lease");
     });
-  }, TICKET_LEASE_MS / 3);
+  }, s.config.ticketLeaseMs / 3);
 
   let stored = false;
   try {

@@ -3,7 +3,7 @@ import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../sto
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
 import { findSluiceError, verifyUrl } from "./gateway.js";
-import { TICKET_LEASE_MS, type Services } from "./services.js";
+import type { Services } from "./services.js";
 import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
 /** S3's limits: at most 10,000 parts, each at most 5 GiB. */
@@ -138,7 +138,7 @@ export async function completeMultipart(
   const ticket = openPlan(id, read);
   if (request.parts) checkPartList(ticket, request.parts);
 
-  const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: TICKET_LEASE_MS }));
+  const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) {
     if (claim.reason === "claimed") return waitForCompletion(s, id);
     if (claim.reason === "consumed") return getUploadStatus(s, id);
@@ -146,8 +146,8 @@ export async function completeMultipart(
   }
   const { lease } = claim;
   const renewal = setInterval(() => {
-    s.tickets.renew(id, lease, { leaseMs: TICKET_LEASE_MS }).catch((err: unknown) => s.logger.warn({ err, uploadId: id }, "could not renew the upload's ticket lease"));
-  }, TICKET_LEASE_MS / 3);
+    s.tickets.renew(id, lease, { leaseMs: s.config.ticketLeaseMs }).catch((err: unknown) => s.logger.warn({ err, uploadId: id }, "could not renew the upload's ticket lease"));
+  }, s.config.ticketLeaseMs / 3);
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let assembled = false;
   try {

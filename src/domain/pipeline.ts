@@ -4,7 +4,7 @@ import type { UploadRecord } from "../metadata/metadata-store.js";
 import type { ObjectInfo, ObjectRef } from "../storage/object-store.js";
 import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
 import { isRejection } from "./processors.js";
-import { PROCESSING_LEASE_MS, type Services } from "./services.js";
+import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
 
 type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
 
@@ -17,9 +17,16 @@ type Verdict = { accept: true; contentType: string } | { accept: false; code: st
 export async function processUpload(s: Services, id: string): Promise<void> {
   const owner = s.instanceId;
   const started = s.now();
-  const record = await s.metadata.acquireProcessingLease({ id, owner, now: started, leaseMs: PROCESSING_LEASE_MS });
+  const leaseMs = s.config.processingLeaseMs;
+  const record = await s.metadata.acquireProcessingLease({ id, owner, now: started, leaseMs });
   if (!record) return; // already final, not yet arrived, or another worker has it
   const log = s.logger.child({ uploadId: id });
+  // The lease is renewed while this worker lives, so that a long check keeps it; a worker that
+  // dies stops renewing, and another takes the job once the lease lapses.
+  const renewal = setInterval(() => {
+    s.metadata.updateUpload(id, { leaseUntil: s.now() + leaseMs }, { leaseOwner: owner }).catch((err: unknown) => log.warn({ err }, "could not renew the processing lease"));
+  }, leaseMs / 3);
+  renewal.unref();
   try {
     await s.metadata.updateUpload(id, { state: "processing", updatedAt: s.now() }, { leaseOwner: owner });
     const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };
@@ -51,6 +58,8 @@ export async function processUpload(s: Services, id: string): Promise<void> {
     }
   } catch (err) {
     await scheduleRetry(s, record, err);
+  } finally {
+    clearInterval(renewal);
   }
 }
 
@@ -86,7 +95,7 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
         metadata: record.metadata,
       },
       read: () => s.objects.read(staging),
-      signal: AbortSignal.timeout(PROCESSING_LEASE_MS / 2),
+      signal: AbortSignal.timeout(PROCESSOR_TIMEOUT_MS),
     });
     if (isRejection(result)) {
       return { accept: false, code: "processor", reason: `processor ${processor.name}: ${result.reject}`, contentType };

@@ -35,7 +35,5 @@ export interface Services {
   now(): number;
 }
 
-/** How long a gateway upload or download holds its ticket before it must renew. */
-export const TICKET_LEASE_MS = 30_000;
-/** How long one processing attempt may hold an upload before another worker may take it. */
-export const PROCESSING_LEASE_MS = 5 * 60_000;
+/** How long one processor may run on one file before it is told to stop (its signal aborts). */
+export const PROCESSOR_TIMEOUT_MS = 150_000;

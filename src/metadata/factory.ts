@@ -3,6 +3,7 @@ import path from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect, type SqliteDatabase } from "kysely";
 import type { DatabaseConfig } from "../config.js";
+import { createPostgresKysely } from "../internal/postgres.js";
 import { KyselyMetadataStore } from "./kysely-store.js";
 import type { MetadataStore } from "./metadata-store.js";
 import type { Database } from "./schema.js";
@@ -19,6 +20,8 @@ export function createMetadataStore(config: DatabaseConfig): MetadataStore {
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
       return new KyselyMetadataStore({ db, name: "sqlite metadata store" });
     }
+    case "postgres":
+      return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
   }
 }
 

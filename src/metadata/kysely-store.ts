@@ -22,9 +22,18 @@ export class KyselyMetadataStore implements MetadataStore {
     this.name = options.name;
   }
 
+  /**
+   * PostgreSQL serializes instances that migrate at once with Kysely's lock. SQLite has no
+   * such lock across processes: the loser of the race fails its transaction (its snapshot
+   * is stale), and trying again finds the work done.
+   */
   async migrate(): Promise<void> {
-    const { error } = await new Migrator({ db: this.#db, provider: migrationProvider }).migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error("Migration failed", { cause: error });
+    for (let attempt = 1; ; attempt++) {
+      const { error } = await new Migrator({ db: this.#db, provider: migrationProvider }).migrateToLatest();
+      if (!error) return;
+      if (attempt >= 5) throw error instanceof Error ? error : new Error("Migration failed", { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
   }
 
   /**

@@ -6,6 +6,8 @@ import type { MetadataStore, UploadRecord } from "./metadata-store.js";
 
 export interface MetadataStoreFixture {
   store: MetadataStore;
+  /** A second connection to the same database, as another instance would have. */
+  peer: MetadataStore;
   close(): Promise<void>;
 }
 
@@ -47,8 +49,9 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
     before(async () => {
       fx = await open();
       store = fx.store;
+      // Two instances starting at once both migrate; then again (idempotent).
+      await Promise.all([store.migrate(), fx.peer.migrate()]);
       await store.migrate();
-      await store.migrate(); // idempotent
     });
     after(async () => fx.close());
 
@@ -102,6 +105,22 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       const later = now + 1001;
       assert.ok((await store.findDueForProcessing({ now: later, limit: 100 })).includes(r.id));
       assert.equal((await store.acquireProcessingLease({ id: r.id, owner: "w9", now: later, leaseMs: 1000 }))?.leaseOwner, "w9");
+    });
+
+    it("gives a job to exactly one of two instances' workers, and the other sees the winner's writes", async () => {
+      const jobs = Array.from({ length: 20 }, () => upload({ state: "uploaded" }));
+      for (const r of jobs) await store.insertUpload(r);
+      const now = Date.now();
+      for (const r of jobs) {
+        const results = await Promise.all(
+          [store, fx.peer, store, fx.peer].map((db, i) => db.acquireProcessingLease({ id: r.id, owner: `instance-${i}`, now, leaseMs: 60_000 })),
+        );
+        assert.equal(results.filter((x) => x !== undefined).length, 1, `one holder for ${r.id}`);
+      }
+      const first = jobs[0]!;
+      const holder = (await fx.peer.getUpload(first.id))!.leaseOwner!;
+      assert.equal(await store.updateUpload(first.id, { state: "archived" }, { leaseOwner: holder }), true);
+      assert.equal((await fx.peer.getUpload(first.id))?.state, "archived");
     });
 
     it("never leases an upload that is not waiting for processing", async () => {

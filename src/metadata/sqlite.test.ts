@@ -7,10 +7,12 @@ import { describeMetadataStore } from "./metadata-store.conformance.js";
 describeMetadataStore("sqlite", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-sqlite-"));
   const store = createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
+  const peer = createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
   return {
     store,
+    peer,
     close: async () => {
-      await store.close();
+      await Promise.all([store.close(), peer.close()]);
       await fs.rm(dir, { recursive: true, force: true });
     },
   };

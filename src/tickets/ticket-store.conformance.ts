@@ -10,6 +10,8 @@ import type { Ticket, TicketStore } from "./ticket-store.js";
 
 export interface TicketStoreFixture {
   store: TicketStore;
+  /** A second client of the same backend, as another instance would have (shared stores only). */
+  peer?: TicketStore;
   close(): Promise<void>;
 }
 
@@ -27,7 +29,8 @@ const ticket = (ttlMs = 60_000): Ticket => ({
   expiresAt: Date.now() + ttlMs,
 });
 
-export function describeTicketStore(name: string, open: () => Promise<TicketStoreFixture>) {
+/** `shared`: the store is a server that several instances use; the fixture then gives a `peer`. */
+export function describeTicketStore(name: string, open: () => Promise<TicketStoreFixture>, options: { shared: boolean } = { shared: false }) {
   describe(`TicketStore conformance: ${name}`, () => {
     let fx: TicketStoreFixture;
     let store: TicketStore;
@@ -163,6 +166,24 @@ export function describeTicketStore(name: string, open: () => Promise<TicketStor
       const t = ticket();
       await store.issue(t);
       await assert.rejects(store.issue(t));
+    });
+
+    if (options.shared) it("shares tickets between instances: one issues, of many claimers on both exactly one wins", async () => {
+      const peer = fx.peer;
+      assert.ok(peer, "a shared store's fixture gives a second client");
+      const u = ticket();
+      await store.issue(u);
+      assert.deepEqual(await peer.get(u.id), { ticket: u, state: "issued" });
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? peer : store).claim(u.id, { leaseMs: 10_000 })));
+      const winners = results.filter((r) => r.ok);
+      assert.equal(winners.length, 1);
+      assert.ok(results.every((r) => r.ok || r.reason === "claimed"));
+      const winner = winners[0]!;
+      // The lease is the store's, not the client's: the other instance can consume with it.
+      assert.ok(winner.ok);
+      assert.equal((await (results.indexOf(winner) % 2 ? store : peer).consume(u.id, winner.lease)).ok, true);
+      assert.equal((await store.get(u.id))?.state, "consumed");
+      assert.equal((await peer.get(u.id))?.state, "consumed");
     });
 
     it("answers ping", async () => {

@@ -1,0 +1,17 @@
+import { startPostgres } from "../../test/helpers/backends.js";
+import { createMetadataStore } from "./factory.js";
+import { describeMetadataStore } from "./metadata-store.conformance.js";
+
+describeMetadataStore("postgres (a real PostgreSQL server)", async () => {
+  const server = await startPostgres();
+  const store = createMetadataStore({ kind: "postgres", url: server.url });
+  const peer = createMetadataStore({ kind: "postgres", url: server.url });
+  return {
+    store,
+    peer,
+    close: async () => {
+      await Promise.all([store.close(), peer.close()]);
+      await server.stop();
+    },
+  };
+});

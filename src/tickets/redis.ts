@@ -1,0 +1,191 @@
+import { Redis, type RedisOptions } from "ioredis";
+import { newSecret } from "../internal/crypto.js";
+import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
+
+/**
+ * Tickets in Redis. Each ticket is one hash (`<prefix>t:<id>`):
+ *   t  the ticket as JSON      s  state        e  expiresAt (ms)
+ *   l  the lease, while held   u  lease until  p  when Redis may forget it (ms, PEXPIREAT)
+ * Every transition is one Lua script, so a check and its write are one atomic step on the
+ * server, and one round trip. Times are the instances' clocks (passed in), as they are for
+ * `expiresAt` and the URLs' own expiry: instances are expected to keep NTP time.
+ */
+const STATE_ERRORS = new Set(["unknown", "expired", "claimed", "consumed", "revoked", "lease_lost"]);
+
+// KEYS[1] ticket; ARGV: ticket JSON, expiresAt, purgeAt
+const ISSUE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 't', ARGV[1], 's', 'issued', 'e', ARGV[2], 'p', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1`;
+
+// Keeps the key until the later of its current purge time and `until` + tombstone.
+const KEEP = `
+local function keep(key, untilMs)
+  local purge = untilMs + ${TOMBSTONE_MS}
+  local current = tonumber(redis.call('HGET', key, 'p') or '0')
+  if purge > current then
+    redis.call('HSET', key, 'p', purge)
+    redis.call('PEXPIREAT', key, purge)
+  end
+end`;
+
+// KEYS[1]; ARGV: now, leaseMs, lease → {'ok', ticket} or {reason}
+const CLAIM = `${KEEP}
+local h = redis.call('HMGET', KEYS[1], 's', 'u', 'e', 't')
+local s = h[1]
+if not s then return {'unknown'} end
+local now = tonumber(ARGV[1])
+if s == 'consumed' or s == 'revoked' then return {s} end
+if s == 'claimed' and tonumber(h[2]) > now then return {'claimed'} end
+if tonumber(h[3]) <= now then return {'expired'} end
+local untilMs = now + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 's', 'claimed', 'l', ARGV[3], 'u', untilMs)
+keep(KEYS[1], untilMs)
+return {'ok', h[4]}`;
+
+// KEYS[1]; ARGV: now, leaseMs, lease → 1 or 0
+const RENEW = `${KEEP}
+local h = redis.call('HMGET', KEYS[1], 's', 'l')
+if h[1] ~= 'claimed' or h[2] ~= ARGV[3] then return 0 end
+local untilMs = tonumber(ARGV[1]) + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'u', untilMs)
+keep(KEYS[1], untilMs)
+return 1`;
+
+// KEYS[1]; ARGV: lease → 1 or 0
+const RELEASE = `
+local h = redis.call('HMGET', KEYS[1], 's', 'l')
+if h[1] ~= 'claimed' or h[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 's', 'issued')
+redis.call('HDEL', KEYS[1], 'l', 'u')
+return 1`;
+
+// KEYS[1]; ARGV: now, lease ('' for none) → {'ok', ticket} or {reason}
+const CONSUME = `
+local h = redis.call('HMGET', KEYS[1], 's', 'l', 'u', 'e', 't')
+local s = h[1]
+if not s then return {'unknown'} end
+if s == 'consumed' or s == 'revoked' then return {s} end
+local now = tonumber(ARGV[1])
+if ARGV[2] == '' then
+  if s == 'claimed' and tonumber(h[3]) > now then return {'claimed'} end
+  if tonumber(h[4]) <= now then return {'expired'} end
+elseif s ~= 'claimed' or h[2] ~= ARGV[2] then
+  return {'lease_lost'}
+end
+redis.call('HSET', KEYS[1], 's', 'consumed')
+redis.call('HDEL', KEYS[1], 'l', 'u')
+return {'ok', h[5]}`;
+
+// KEYS[1]; ARGV: now → 1 or 0
+const REVOKE = `
+local h = redis.call('HMGET', KEYS[1], 's', 'u')
+local s = h[1]
+if not s or s == 'consumed' or s == 'revoked' then return 0 end
+if s == 'claimed' and tonumber(h[2]) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 's', 'revoked')
+redis.call('HDEL', KEYS[1], 'l', 'u')
+return 1`;
+
+interface TicketCommands {
+  sluiceIssue(key: string, ticket: string, expiresAt: number, purgeAt: number): Promise<number>;
+  sluiceClaim(key: string, now: number, leaseMs: number, lease: string): Promise<[string, string?]>;
+  sluiceRenew(key: string, now: number, leaseMs: number, lease: string): Promise<number>;
+  sluiceRelease(key: string, lease: string): Promise<number>;
+  sluiceConsume(key: string, now: number, lease: string): Promise<[string, string?]>;
+  sluiceRevoke(key: string, now: number): Promise<number>;
+}
+
+/**
+ * Connection options for a backend that must fail fast: a command waits at most ~2 s (one
+ * reconnect attempt, then an error the service answers 503 with), and reconnection goes on
+ * in the background at most a second apart, so service resumes when Redis does.
+ */
+export function failFastRedisOptions(): RedisOptions {
+  return {
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  };
+}
+
+export class RedisTicketStore implements TicketStore {
+  readonly name = "redis ticket store";
+  readonly #redis: Redis & TicketCommands;
+  readonly #prefix: string;
+  readonly #now: () => number;
+
+  constructor(options: { url: string; prefix?: string; now?: () => number }) {
+    const redis = new Redis(options.url, failFastRedisOptions());
+    // Errors surface on the commands (as 503s); the connection's own error events would
+    // otherwise be unhandled and are only the same news again.
+    redis.on("error", () => {});
+    redis.defineCommand("sluiceIssue", { numberOfKeys: 1, lua: ISSUE });
+    redis.defineCommand("sluiceClaim", { numberOfKeys: 1, lua: CLAIM });
+    redis.defineCommand("sluiceRenew", { numberOfKeys: 1, lua: RENEW });
+    redis.defineCommand("sluiceRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("sluiceConsume", { numberOfKeys: 1, lua: CONSUME });
+    redis.defineCommand("sluiceRevoke", { numberOfKeys: 1, lua: REVOKE });
+    this.#redis = redis as Redis & TicketCommands;
+    this.#prefix = options.prefix ?? "sluice:";
+    this.#now = options.now ?? Date.now;
+  }
+
+  #key(id: string): string {
+    return `${this.#prefix}t:${id}`;
+  }
+
+  async issue(ticket: Ticket): Promise<void> {
+    const issued = await this.#redis.sluiceIssue(this.#key(ticket.id), JSON.stringify(ticket), ticket.expiresAt, ticket.expiresAt + TOMBSTONE_MS);
+    if (issued !== 1) throw new Error(`Ticket ${ticket.id} already exists.`);
+  }
+
+  async claim(id: string, { leaseMs }: { leaseMs: number }): Promise<ClaimResult> {
+    const lease = newSecret(12);
+    const [outcome, json] = await this.#redis.sluiceClaim(this.#key(id), this.#now(), leaseMs, lease);
+    if (outcome === "ok" && json !== undefined) return { ok: true, ticket: JSON.parse(json) as Ticket, lease };
+    return { ok: false, reason: reason(outcome) as Exclude<ClaimResult, { ok: true }>["reason"] };
+  }
+
+  async renew(id: string, lease: string, { leaseMs }: { leaseMs: number }): Promise<boolean> {
+    return (await this.#redis.sluiceRenew(this.#key(id), this.#now(), leaseMs, lease)) === 1;
+  }
+
+  async release(id: string, lease: string): Promise<boolean> {
+    return (await this.#redis.sluiceRelease(this.#key(id), lease)) === 1;
+  }
+
+  async consume(id: string, lease: string | null): Promise<ConsumeResult> {
+    const [outcome, json] = await this.#redis.sluiceConsume(this.#key(id), this.#now(), lease ?? "");
+    if (outcome === "ok" && json !== undefined) return { ok: true, ticket: JSON.parse(json) as Ticket };
+    return { ok: false, reason: reason(outcome) };
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    return (await this.#redis.sluiceRevoke(this.#key(id), this.#now())) === 1;
+  }
+
+  async get(id: string): Promise<{ ticket: Ticket; state: TicketState } | undefined> {
+    const [json, state, leaseUntil] = await this.#redis.hmget(this.#key(id), "t", "s", "u");
+    if (json === null || json === undefined || state === null || state === undefined) return undefined;
+    const lapsed = state === "claimed" && Number(leaseUntil ?? 0) <= this.#now();
+    return { ticket: JSON.parse(json) as Ticket, state: lapsed ? "issued" : (state as TicketState) };
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}
+
+function reason(outcome: string): Exclude<ConsumeResult, { ok: true }>["reason"] {
+  if (!STATE_ERRORS.has(outcome)) throw new Error(`Unexpected answer from the ticket script: ${outcome}`);
+  return outcome as Exclude<ConsumeResult, { ok: true }>["reason"];
+}
