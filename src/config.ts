@@ -92,17 +92,23 @@ const list = z
   .string()
   .transform((s) => s.split(",").map((p) => p.trim()).filter((p) => p.length > 0));
 
-const mimePattern = /^(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/;
+export const mimePattern = /^(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/;
 
-const rateLimit = z
-  .string()
-  .regex(/^(off|\d+\/(s|sec|second|m|min|minute|h|hour))$/i, "expected N/sec, N/min, N/hour or off")
-  .transform((s): RateLimitConfig | undefined => {
-    if (s.toLowerCase() === "off") return undefined;
-    const [n, unit] = s.toLowerCase().split("/") as [string, string];
-    const durationSeconds = unit.startsWith("s") ? 1 : unit.startsWith("m") ? 60 : 3600;
-    return { points: Number(n), durationSeconds };
-  });
+export const RATE_PATTERN = /^(off|[1-9]\d{0,8}\/(s|sec|second|m|min|minute|h|hour))$/i;
+
+/** `N/sec`, `N/min`, `N/hour` (or `off`, undefined) → points per window. */
+export function parseRate(s: string): RateLimitConfig | undefined {
+  if (s.toLowerCase() === "off") return undefined;
+  const [n, unit] = s.toLowerCase().split("/") as [string, string];
+  const durationSeconds = unit.startsWith("s") ? 1 : unit.startsWith("m") ? 60 : 3600;
+  return { points: Number(n), durationSeconds };
+}
+
+export function formatRate(rate: RateLimitConfig): string {
+  return `${rate.points}/${rate.durationSeconds === 1 ? "sec" : rate.durationSeconds === 60 ? "min" : "hour"}`;
+}
+
+const rateLimit = z.string().regex(RATE_PATTERN, "expected N/sec, N/min, N/hour or off").transform(parseRate);
 
 const secret = (name: string) =>
   z.string().min(16, `${name} must be at least 16 characters long`);

@@ -1,9 +1,9 @@
 import { newId, newSecret, sha256Hex } from "../internal/crypto.js";
-import type { ApiKeyRecord, MetadataStore } from "../metadata/metadata-store.js";
+import type { ApiKeyRecord, KeyScope, MetadataStore } from "../metadata/metadata-store.js";
 import type { Principal } from "./uploads.js";
 
 /** How long an answer about a key is cached: revocation reaches every instance within this. */
-export const KEY_CACHE_MS = 5_000;
+export const KEY_CACHE_MS = 3_000;
 const KEY_CACHE_MAX = 10_000;
 
 /**
@@ -15,9 +15,10 @@ export function generateApiKey(): string {
   return `sk_${newSecret(32)}`;
 }
 
-export async function createApiKey(metadata: MetadataStore, options: { name: string; now: number }): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(metadata: MetadataStore, options: { name: string; now: number; scope?: KeyScope | null }): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = generateApiKey();
-  const record: ApiKeyRecord = { id: newId("key"), name: options.name, hash: sha256Hex(key), prefix: key.slice(0, 10), createdAt: options.now, revokedAt: null };
+  const scope = options.scope && Object.values(options.scope).some((v) => v !== undefined) ? options.scope : null;
+  const record: ApiKeyRecord = { id: newId("key"), name: options.name, hash: sha256Hex(key), prefix: key.slice(0, 10), createdAt: options.now, revokedAt: null, scope };
   await metadata.insertApiKey(record);
   return { key, record };
 }
@@ -55,7 +56,7 @@ export class ApiKeyAuthenticator {
     const cached = this.#cache.get(hash);
     if (cached && cached.until > now) return cached.principal;
     const record = await this.#metadata.findApiKeyByHash(hash);
-    const principal = record && record.revokedAt === null ? { keyId: record.id } : undefined;
+    const principal = record && record.revokedAt === null ? { keyId: record.id, ...(record.scope && { scope: record.scope }) } : undefined;
     if (this.#cache.size >= KEY_CACHE_MAX) this.#cache.clear(); // bounded: a flood of wrong keys cannot grow it
     this.#cache.set(hash, { principal, until: now + KEY_CACHE_MS });
     return principal;

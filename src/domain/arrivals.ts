@@ -1,7 +1,7 @@
 import type { Services } from "./services.js";
 import { conflict, gone } from "../errors.js";
 import { completeMultipart } from "./multipart.js";
-import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
+import { getUploadStatus, guard, readUpload, recordArrival, uploadIdOfKey, type UploadStatus } from "./uploads.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -32,7 +32,7 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
     return "removed" as const;
   };
 
-  const id = key.split("/")[0] ?? "";
+  const id = uploadIdOfKey(key);
   if (!/^upl_[A-Za-z0-9_-]+$/.test(id)) return remove("no upload owns this key");
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
   if (!record) {

@@ -12,22 +12,23 @@ import { verifyUrl } from "./gateway.js";
 export const fileIdOf = (uploadId: string) => `fil_${uploadId.slice("upl_".length)}`;
 const uploadIdOf = (fileId: string) => (fileId.startsWith("fil_") ? `upl_${fileId.slice("fil_".length)}` : undefined);
 
-export async function listFiles(s: Services, options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage> {
+export async function listFiles(s: Services, options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage> {
   return guard("metadata store", () => s.metadata.listFiles(options));
 }
 
-export async function getFile(s: Services, fileId: string): Promise<UploadRecord> {
+/** A file, if it exists and (for a key scoped to a prefix) lies under `keyPrefix`: others' files are as good as absent. */
+export async function getFile(s: Services, fileId: string, keyPrefix?: string): Promise<UploadRecord> {
   const uploadId = uploadIdOf(fileId);
   const record = uploadId ? await guard("metadata store", () => s.metadata.getUpload(uploadId)) : undefined;
-  if (!record || record.deletedAt !== null || !(FILE_STATES).includes(record.state)) {
+  if (!record || record.deletedAt !== null || !(FILE_STATES).includes(record.state) || (keyPrefix && !record.key.startsWith(keyPrefix))) {
     throw notFound(`File ${fileId}`);
   }
   return record;
 }
 
 /** Deletes a file's bytes and hides its record. */
-export async function deleteFile(s: Services, fileId: string): Promise<void> {
-  const record = await getFile(s, fileId);
+export async function deleteFile(s: Services, fileId: string, keyPrefix?: string): Promise<void> {
+  const record = await getFile(s, fileId, keyPrefix);
   if (record.state === "uploaded" || record.state === "processing") {
     throw conflict("file_processing", `File ${fileId} is being processed; delete it once it is archived or rejected.`);
   }
@@ -47,9 +48,9 @@ export const downloadPath = (fileId: string) => `/v1/files/${fileId}/content`;
 export async function createDownload(
   s: Services,
   fileId: string,
-  options: { once: boolean; expiresIn?: number | undefined },
+  options: { once: boolean; expiresIn?: number | undefined; keyPrefix?: string | undefined },
 ): Promise<{ url: string; expiresAt: number }> {
-  const record = await getFile(s, fileId);
+  const record = await getFile(s, fileId, options.keyPrefix);
   if (record.state !== "archived") throw conflict("not_archived", `File ${fileId} is ${record.state}, not archived.`);
   const ttl = Math.min(Math.max(options.expiresIn ?? s.config.urlTtlSeconds, 1), s.config.urlTtlMaxSeconds);
   const now = s.now();

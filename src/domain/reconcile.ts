@@ -1,6 +1,7 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
+import { uploadIdOfKey } from "./uploads.js";
 
 export interface ReconcileReport {
   redriven: number;
@@ -41,7 +42,7 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
   // 3. Multipart uploads whose ticket has expired or was cancelled: their parts cost storage
   //    and nobody can finish them. (The lifecycle rule from `sluice setup` is the backstop.)
   for (const upload of await s.objects.multipart.listUploads(staging)) {
-    const id = upload.key.split("/")[0] ?? "";
+    const id = uploadIdOfKey(upload.key);
     const entry = /^upl_[A-Za-z0-9_-]+$/.test(id) ? await s.tickets.get(id) : undefined;
     const live = entry?.ticket.multipart?.uploadId === upload.uploadId && (entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > now));
     if (live) continue;

@@ -1,6 +1,6 @@
 import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
 import { newId } from "../internal/crypto.js";
-import type { UploadRecord, UploadState } from "../metadata/metadata-store.js";
+import type { KeyScope, UploadRecord, UploadState } from "../metadata/metadata-store.js";
 import type { Presigner } from "../storage/presign.js";
 import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
@@ -27,6 +27,8 @@ export interface UploadRequest {
 
 export interface Principal {
   keyId: string;
+  /** Absent for a full key (configured, or stored without a scope). */
+  scope?: KeyScope | undefined;
 }
 
 export interface UploadInstructions {
@@ -54,6 +56,15 @@ export interface UploadStatus {
   multipart?: { partSize: number; partCount: number } | undefined;
 }
 
+/**
+ * Object keys are `[key prefix]<upload id>/<safe file name>`; the name never holds a slash
+ * and the prefix (a scoped key's) may hold several. The id is the segment before the name.
+ */
+export function uploadIdOfKey(key: string): string {
+  const segments = key.split("/");
+  return segments.length >= 2 ? (segments[segments.length - 2] ?? "") : "";
+}
+
 /** The URL path of an upload's gateway endpoint. */
 export const gatewayPath = (id: string) => `/v1/uploads/${id}/content`;
 
@@ -62,7 +73,7 @@ export const gatewayPath = (id: string) => `/v1/uploads/${id}/content`;
  * written: an unused ticket simply expires there, and the metadata store records files, from
  * the moment their bytes arrive. If the ticket store is down nothing is issued (fail closed).
  */
-export async function issueUpload(s: Services, principal: Principal, request: UploadRequest): Promise<IssuedUpload> {
+export async function issueUpload(s: Services, principal: Principal, request: UploadRequest, options: { clientAddress?: string | undefined } = {}): Promise<IssuedUpload> {
   const { config } = s;
   if (hasForbiddenCharacters(request.filename)) {
     throw unprocessable("invalid_filename", "filename must not contain NUL, control or bidirectional-override characters.");
@@ -74,6 +85,11 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (!isTypeAllowed(contentType, config.allowedTypes)) {
     throw unsupportedType(`Content type ${contentType} is not allowed.`);
   }
+  const scope = principal.scope;
+  if (scope) {
+    if (scope.maxSize !== undefined && request.size > scope.maxSize) throw tooLarge(`size ${request.size} exceeds this key's limit of ${scope.maxSize} bytes.`);
+    if (scope.allowedTypes && !isTypeAllowed(contentType, scope.allowedTypes)) throw unsupportedType(`Content type ${contentType} is not allowed for this key.`);
+  }
   const method = request.method ?? config.uploadMethod;
   if (method === "POST" && (config.uploadMode !== "direct" || !s.presigner)) {
     throw unprocessable("post_unavailable", "POST policy uploads need direct uploads to S3 (SLUICE_UPLOAD_MODE=direct); ask for PUT.");
@@ -83,6 +99,7 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
     throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
   }
+  await s.limits.admit(principal, options.clientAddress, request.size);
   const now = s.now();
   const ttlSeconds = multipart
     ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds)
@@ -91,7 +108,7 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   const ticket: Ticket = {
     id,
     kind: "upload",
-    key: `${id}/${safeKeyName(request.filename)}`,
+    key: `${scope?.keyPrefix ?? ""}${id}/${safeKeyName(request.filename)}`,
     filename: request.filename,
     contentType,
     size: request.size,
@@ -101,8 +118,14 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,
   };
-  if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
-  await guard("ticket store", () => s.tickets.issue(ticket));
+  await s.limits.open(principal, ticket.id, ticket.expiresAt);
+  try {
+    if (multipart) return await issueMultipart(s, ticket, request.partSize ?? config.partSize);
+    await guard("ticket store", () => s.tickets.issue(ticket));
+  } catch (err) {
+    await s.limits.close(ticket.ownerId, ticket.id).catch(() => undefined);
+    throw err;
+  }
   s.metrics.issued.inc();
   const { presigner } = s;
   const upload = config.uploadMode === "direct" && presigner ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
@@ -207,6 +230,7 @@ export async function cancelUpload(s: Services, id: string): Promise<UploadStatu
   }
   // A multipart upload's parts go too (the sweep retries this if storage is down now).
   const entry = await guard("ticket store", () => s.tickets.get(id));
+  if (entry) await s.limits.close(entry.ticket.ownerId, id).catch(() => undefined); // else it lapses at expiry
   if (entry?.ticket.multipart) await abortMultipart(s, entry.ticket);
   return getUploadStatus(s, id);
 }
@@ -260,6 +284,8 @@ export async function recordArrival(
   await guard("metadata store", () => s.metadata.insertUpload(record));
   const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
   if (consumed.ok) {
+    // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
+    await s.limits.close(ticket.ownerId, ticket.id).catch(() => undefined);
     s.metrics.uploaded.inc({ via: arrival.via });
     s.logger.info({ uploadId: ticket.id, via: arrival.via }, "upload arrived");
   }

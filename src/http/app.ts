@@ -2,7 +2,6 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { routePath } from "hono/route";
-import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Services } from "../domain/services.js";
 import { guard, type Principal } from "../domain/uploads.js";
@@ -24,8 +23,11 @@ export type App = OpenAPIHono<AppEnv>;
 export interface AppOptions {
   services: Services;
   auth: ApiKeyAuthenticator;
-  /** Limits `POST /v1/uploads` per API key; absent means no limit. */
-  uploadRateLimiter: RateLimiterAbstract | undefined;
+  /**
+   * The client's address as the runtime sees it (the socket's peer on Node), for per-address
+   * rate limits. Forwarded-for headers are read on top of it per SLUICE_TRUST_PROXY.
+   */
+  peerAddress?: ((c: Context) => string | undefined) | undefined;
   /** Authenticates storage events (`POST /v1/events/s3`). */
   eventsSecret: string;
   /**

@@ -5,6 +5,7 @@ import {
   FILE_STATES,
   type ApiKeyRecord,
   type FilePage,
+  type KeyScope,
   type MetadataStore,
   type UpdateCondition,
   type UploadPatch,
@@ -80,12 +81,15 @@ export class KyselyMetadataStore implements MetadataStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async listFiles(options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage> {
+  async listFiles(options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage> {
     let q = this.#db
       .selectFrom("uploads")
       .selectAll()
       .where("deleted_at", "is", null)
       .where("state", "in", options.state ? [options.state] : [...FILE_STATES]);
+    // substr rather than LIKE: a prefix may hold _ (a LIKE wildcard). Same function on SQLite and PostgreSQL.
+    const prefix = options.keyPrefix;
+    if (prefix) q = q.where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(1), eb.val(prefix.length)]), "=", prefix));
     const after = options.cursor ? decodeCursor(options.cursor) : undefined;
     if (after) {
       q = q.where((eb) =>
@@ -127,7 +131,7 @@ export class KyselyMetadataStore implements MetadataStore {
   async insertApiKey(k: ApiKeyRecord): Promise<void> {
     await this.#db
       .insertInto("api_keys")
-      .values({ id: k.id, name: k.name, hash: k.hash, prefix: k.prefix, created_at: k.createdAt, revoked_at: k.revokedAt })
+      .values({ id: k.id, name: k.name, hash: k.hash, prefix: k.prefix, created_at: k.createdAt, revoked_at: k.revokedAt, scope: k.scope && JSON.stringify(k.scope) })
       .execute();
   }
 
@@ -244,7 +248,15 @@ function toPatch(p: UploadPatch): Updateable<UploadsTable> {
 }
 
 function toApiKey(row: Selectable<Database["api_keys"]>): ApiKeyRecord {
-  return { id: row.id, name: row.name, hash: row.hash, prefix: row.prefix, createdAt: num(row.created_at), revokedAt: numOrNull(row.revoked_at) };
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    prefix: row.prefix,
+    createdAt: num(row.created_at),
+    revokedAt: numOrNull(row.revoked_at),
+    scope: row.scope === null ? null : (JSON.parse(row.scope) as KeyScope),
+  };
 }
 
 function encodeCursor(r: UploadRecord): string {

@@ -152,9 +152,17 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
     });
 
     it("stores API keys by hash and revokes them once", async () => {
-      const k = { id: newId("key"), name: "ci", hash: "cd".repeat(32), prefix: "sk_abcd", createdAt: 1, revokedAt: null };
+      const k = { id: newId("key"), name: "ci", hash: "cd".repeat(32), prefix: "sk_abcd", createdAt: 1, revokedAt: null, scope: null };
       await store.insertApiKey(k);
       assert.deepEqual(await store.findApiKeyByHash(k.hash), k);
+      const scoped = {
+        ...k,
+        id: newId("key"),
+        hash: "ef".repeat(32),
+        scope: { allowedTypes: ["image/*"], maxSize: 10 * 1024 ** 2, keyPrefix: "tenant-a/", rateLimit: { points: 5, durationSeconds: 60 }, bytesPerDay: 1e9, openTickets: 3 },
+      };
+      await store.insertApiKey(scoped);
+      assert.deepEqual(await store.findApiKeyByHash(scoped.hash), scoped);
       assert.ok((await store.listApiKeys()).some((x) => x.id === k.id));
       assert.equal(await store.revokeApiKey(k.id, 2), true);
       assert.equal(await store.revokeApiKey(k.id, 3), false);

@@ -65,6 +65,26 @@ export interface FilePage {
   nextCursor: string | null;
 }
 
+/**
+ * What a key may do, beyond the service's own limits (each narrows them; none widens them).
+ * A key with any scope is a tenant's key: it cannot manage keys, and sees only files under
+ * its key prefix.
+ */
+export interface KeyScope {
+  /** Types this key may upload (patterns such as image/*), within SLUICE_ALLOWED_TYPES. */
+  allowedTypes?: string[] | undefined;
+  /** Largest file, in bytes, within SLUICE_MAX_SIZE. */
+  maxSize?: number | undefined;
+  /** Every object key this key's uploads get starts with this (e.g. `tenant-a/`). */
+  keyPrefix?: string | undefined;
+  /** Its own rate on POST /v1/uploads, instead of SLUICE_RATE_LIMIT. */
+  rateLimit?: { points: number; durationSeconds: number } | undefined;
+  /** Bytes it may issue in a rolling day. */
+  bytesPerDay?: number | undefined;
+  /** Uploads it may have open (issued, not yet arrived or cancelled) at once. */
+  openTickets?: number | undefined;
+}
+
 export interface ApiKeyRecord {
   id: string;
   name: string;
@@ -74,6 +94,8 @@ export interface ApiKeyRecord {
   prefix: string;
   createdAt: number;
   revokedAt: number | null;
+  /** Null: a full key (the operator's). */
+  scope: KeyScope | null;
 }
 
 export interface MetadataStore {
@@ -86,7 +108,7 @@ export interface MetadataStore {
   /** A conditional update: true if it applied. This is how state transitions stay race-free. */
   updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition): Promise<boolean>;
   /** Files (uploads whose bytes arrived), newest first, not deleted. */
-  listFiles(options: { limit: number; cursor?: string; state?: UploadState }): Promise<FilePage>;
+  listFiles(options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage>;
   /** Ids of uploads awaiting processing whose next attempt is due and whose lease is free. */
   findDueForProcessing(options: { now: number; limit: number }): Promise<string[]>;
   /**

@@ -53,6 +53,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0002_api_key_scope": {
+    async up(db: Kysely<unknown>) {
+      // JSON; null for a full key.
+      await db.schema.alterTable("api_keys").addColumn("scope", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

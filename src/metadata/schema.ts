@@ -33,6 +33,7 @@ export interface ApiKeysTable {
   prefix: string;
   created_at: number;
   revoked_at: number | null;
+  scope: string | null;
 }
 
 export interface SettingsTable {

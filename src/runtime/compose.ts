@@ -1,7 +1,7 @@
 import os from "node:os";
-import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { Config } from "../config.js";
 import { ApiKeyAuthenticator, bootstrapApiKey } from "../domain/api-keys.js";
+import { UploadLimits } from "../domain/limits.js";
 import { processUpload } from "../domain/pipeline.js";
 import { loadProcessors } from "../domain/processors.js";
 import { startReconcileLoop } from "../domain/reconcile.js";
@@ -34,7 +34,7 @@ export interface Sluice {
  */
 export async function createSluice(
   config: Config,
-  options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean; requestBody?: AppOptions["requestBody"] } = {},
+  options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean; requestBody?: AppOptions["requestBody"]; peerAddress?: AppOptions["peerAddress"] } = {},
 ): Promise<Sluice> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
@@ -45,6 +45,7 @@ export async function createSluice(
   const metadata = createMetadataStore(config.database);
   await metadata.migrate();
   const tickets = createTicketStore(config.tickets);
+  const limits = new UploadLimits(config);
 
   // Without a configured secret, one is made on first start and kept in the metadata store, so
   // URLs survive restarts and every instance sharing the store signs alike.
@@ -59,6 +60,7 @@ export async function createSluice(
     presigner,
     tickets,
     metadata,
+    limits,
     signer: new UrlSigner(signingSecret),
     processors,
     arrivals,
@@ -70,10 +72,7 @@ export async function createSluice(
 
   const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
   const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
-  const uploadRateLimiter = config.rateLimit
-    ? new RateLimiterMemory({ points: config.rateLimit.points, duration: config.rateLimit.durationSeconds })
-    : undefined;
-  const app = createApp({ services, auth, uploadRateLimiter, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody });
+  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody, peerAddress: options.peerAddress });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   return {
@@ -89,6 +88,7 @@ export async function createSluice(
       await reconcile?.stop();
       await arrivals.close();
       await tickets.close();
+      await limits.shutdown();
       await metadata.close();
     },
   };

@@ -5,6 +5,7 @@ import path from "node:path";
 import { loadConfig } from "../../src/config.js";
 import type { Processor } from "../../src/domain/processors.js";
 import type { ArrivalQueue, Services } from "../../src/domain/services.js";
+import { UploadLimits } from "../../src/domain/limits.js";
 import { UrlSigner } from "../../src/domain/signing.js";
 import { createLogger } from "../../src/internal/logger.js";
 import { Metrics } from "../../src/internal/metrics.js";
@@ -53,6 +54,7 @@ export async function makeServices(
     presigner: undefined,
     tickets,
     metadata,
+    limits: new UploadLimits(config),
     signer: new UrlSigner("test-signing-secret-0123456789"),
     processors: options.processors ?? [],
     arrivals: queue,

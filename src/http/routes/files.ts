@@ -58,17 +58,18 @@ const download = createRoute({
 export function registerFileRoutes(app: App, { services }: AppOptions) {
   app.openapi(list, async (c) => {
     const q = c.req.valid("query");
-    const page = await listFiles(services, { limit: q.limit, ...(q.cursor && { cursor: q.cursor }), ...(q.state && { state: q.state }) });
+    const keyPrefix = c.get("principal").scope?.keyPrefix;
+    const page = await listFiles(services, { limit: q.limit, ...(q.cursor && { cursor: q.cursor }), ...(q.state && { state: q.state }), keyPrefix });
     return c.json({ items: page.items.map(fileView), nextCursor: page.nextCursor }, 200);
   });
-  app.openapi(get, async (c) => c.json(fileView(await getFile(services, c.req.valid("param").id)), 200));
+  app.openapi(get, async (c) => c.json(fileView(await getFile(services, c.req.valid("param").id, c.get("principal").scope?.keyPrefix)), 200));
   app.openapi(remove, async (c) => {
-    await deleteFile(services, c.req.valid("param").id);
+    await deleteFile(services, c.req.valid("param").id, c.get("principal").scope?.keyPrefix);
     return c.body(null, 204);
   });
   app.openapi(download, async (c) => {
     const q = c.req.valid("query");
-    const d = await createDownload(services, c.req.valid("param").id, { once: q.once === "true", expiresIn: q.expiresIn });
+    const d = await createDownload(services, c.req.valid("param").id, { once: q.once === "true", expiresIn: q.expiresIn, keyPrefix: c.get("principal").scope?.keyPrefix });
     return c.json({ url: d.url, expiresAt: new Date(d.expiresAt).toISOString() }, 200);
   });
 

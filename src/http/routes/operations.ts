@@ -36,6 +36,8 @@ export function registerOperationRoutes(app: App, { services }: AppOptions) {
       "object store": services.objects,
       "ticket store": services.tickets,
       "metadata store": services.metadata,
+      // Counted in a shared Redis, the limits are a backend too; in memory they cannot fail.
+      ...(services.limits.shared && { "rate limiter": services.limits }),
     };
     const results = await Promise.all(
       Object.entries(backends).map(async ([name, backend]) => {

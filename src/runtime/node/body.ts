@@ -52,3 +52,8 @@ export function nodeRequestBody(c: Context): ReadableStream<Uint8Array> | null {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   return incoming ? incomingBody(incoming) : c.req.raw.body;
 }
+
+/** The socket's peer address on Node (Hono's node server passes the IncomingMessage as env). */
+export function nodePeerAddress(c: Context): string | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;
+}
