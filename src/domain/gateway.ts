@@ -30,6 +30,7 @@ export interface GatewayUpload {
  */
 export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string | null }> {
   verifyUrl(s, "PUT", upload.id, upload.expires, upload.signature);
+  s.health?.require("ticket store", "metadata store");
 
   const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) throw refusal(claim.reason);

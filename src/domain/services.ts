@@ -5,6 +5,7 @@ import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
+import type { BackendHealth } from "./health.js";
 import type { UploadLimits } from "./limits.js";
 import type { Processor } from "./processors.js";
 import type { UrlSigner } from "./signing.js";
@@ -28,6 +29,8 @@ export interface Services {
   metadata: MetadataStore;
   /** Rate limits and per-key quotas on issuing. */
   limits: UploadLimits;
+  /** Which backends answered their last ping (absent: assume all do). */
+  health?: BackendHealth | undefined;
   signer: UrlSigner;
   processors: Processor[];
   arrivals: ArrivalQueue;

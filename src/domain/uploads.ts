@@ -99,6 +99,9 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
     throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
   }
+  // Both stores are needed before this upload is done (the database when its bytes arrive):
+  // if either is known to be down, nothing is issued.
+  s.health?.require("ticket store", "metadata store");
   await s.limits.admit(principal, options.clientAddress, request.size);
   const now = s.now();
   const ttlSeconds = multipart

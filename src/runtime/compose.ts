@@ -1,6 +1,7 @@
 import os from "node:os";
 import type { Config } from "../config.js";
 import { ApiKeyAuthenticator, bootstrapApiKey } from "../domain/api-keys.js";
+import { BackendHealth } from "../domain/health.js";
 import { UploadLimits } from "../domain/limits.js";
 import { processUpload } from "../domain/pipeline.js";
 import { loadProcessors } from "../domain/processors.js";
@@ -46,6 +47,7 @@ export async function createSluice(
   await metadata.migrate();
   const tickets = createTicketStore(config.tickets);
   const limits = new UploadLimits(config);
+  const health = new BackendHealth({ "ticket store": tickets, "metadata store": metadata, ...(limits.shared && { "rate limiter": limits }) });
 
   // Without a configured secret, one is made on first start and kept in the metadata store, so
   // URLs survive restarts and every instance sharing the store signs alike.
@@ -61,6 +63,7 @@ export async function createSluice(
     tickets,
     metadata,
     limits,
+    health,
     signer: new UrlSigner(signingSecret),
     processors,
     arrivals,
@@ -80,11 +83,13 @@ export async function createSluice(
     app,
     bootstrapKey,
     start() {
+      health.start();
       arrivals.start((id) => processUpload(services, id));
       reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
     },
     async close() {
       storageReady.stop();
+      await health.stop();
       await reconcile?.stop();
       await arrivals.close();
       await tickets.close();
