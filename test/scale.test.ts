@@ -298,6 +298,31 @@ describe("API keys and rate limits across instances", () => {
     assert.equal(await asKey(a), 401);
   });
 
+  it("counts a key's quotas (open uploads, bytes a day) across both instances", async () => {
+    const { a, b } = cluster;
+    const created = await a.api("POST", "/v1/keys", { name: "quota", scope: { openTickets: 2, bytesPerDay: 10_000 } });
+    const asKey = (server: TestServer, size: number) =>
+      fetch(`${server.url}/v1/uploads`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${created.body.key as string}`, "content-type": "application/json" },
+        body: JSON.stringify(uploadRequest(PNG, { size })),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string } } }));
+    assert.equal((await asKey(a, 100)).status, 201);
+    assert.equal((await asKey(b, 100)).status, 201);
+    const third = await asKey(a, 100);
+    assert.deepEqual([third.status, third.body.error?.code], [429, "quota_exceeded"]);
+    const second = await b.api("DELETE", `/v1/keys/${created.body.id}`); // tidy: the key is done
+    assert.equal(second.status, 204);
+    const bytes = await a.api("POST", "/v1/keys", { name: "bytes", scope: { bytesPerDay: 1000 } });
+    const spend = (server: TestServer, size: number) =>
+      fetch(`${server.url}/v1/uploads`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bytes.body.key as string}`, "content-type": "application/json" },
+        body: JSON.stringify(uploadRequest(PNG, { size })),
+      }).then((r) => r.status);
+    assert.deepEqual([await spend(a, 600), await spend(b, 600), await spend(b, 400)], [201, 429, 201]);
+  });
+
   it("counts a burst across both instances in Redis: over the limit is 429 with the time left in Retry-After", async () => {
     const { a, b } = cluster;
     const started = Date.now();

@@ -48,7 +48,9 @@ export class UploadLimits {
     const bytesPerDay = principal.scope?.bytesPerDay;
     if (bytesPerDay !== undefined) {
       if (size > bytesPerDay) throw new SluiceError(429, "quota_exceeded", `This key may issue at most ${bytesPerDay} bytes a day; the file alone is larger.`);
-      await this.#consume("bytes", { points: bytesPerDay, durationSeconds: 86_400 }, principal.keyId, size, "quota_exceeded", `This key's quota of ${bytesPerDay} bytes a day is used up`);
+      await this.#consume("bytes", { points: bytesPerDay, durationSeconds: 86_400 }, principal.keyId, size, "quota_exceeded", `This key's quota of ${bytesPerDay} bytes a day is used up`, {
+        refund: true,
+      });
     }
   }
 
@@ -73,12 +75,14 @@ export class UploadLimits {
     await this.#redis?.quit().catch(() => this.#redis?.disconnect());
   }
 
-  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: string, message: string): Promise<void> {
+  /** `refund`: a refused request gives its points back (a quota counts what was issued, not what was asked). */
+  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: string, message: string, options: { refund?: boolean } = {}): Promise<void> {
     const limiter = this.#limiter(kind, rate);
     try {
       await limiter.consume(subject, points);
     } catch (res) {
       if (!(res instanceof RateLimiterRes)) throw new BackendUnavailableError(this.name, res);
+      if (options.refund) await limiter.reward(subject, points).catch(() => undefined);
       const retryAfter = String(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
     }
