@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { CLI } from "./helpers/cli.js";
+import { CLI, runCli } from "./helpers/cli.js";
+import { startServer } from "./helpers/server.js";
 
 const run = (args: string[]) =>
   promisify(execFile)(CLI, args, { env: { PATH: process.env.PATH ?? "", HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent/sluice-test-config" } }).then(
@@ -33,5 +34,43 @@ describe("the sluice bin", () => {
     const unknown = await run(["frobnicate"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^sluice: unknown command "frobnicate"/);
+  });
+});
+
+describe("sluice keys", () => {
+  it("creates a scoped key, lists it with its scope, and revokes it", async () => {
+    const server = await startServer();
+    try {
+      const env = { SLUICE_URL: server.url, SLUICE_API_KEY: server.key };
+      const created = await runCli(
+        ["keys", "create", "--name", "tenant-a", "--types", "image/*,application/pdf", "--max-size", "1000000", "--prefix", "tenant-a/", "--rate", "5/min", "--bytes-per-day", "1000000000", "--open", "3", "--json"],
+        env,
+      );
+      assert.equal(created.code, 0, created.stderr);
+      const [key] = created.json() as [{ id: string; key: string; scope: Record<string, unknown> }];
+      assert.deepEqual(key.scope, { allowedTypes: ["image/*", "application/pdf"], maxSize: 1000000, keyPrefix: "tenant-a/", rateLimit: "5/min", bytesPerDay: 1000000000, openTickets: 3 });
+      assert.match(key.key, /^sk_/);
+
+      const listed = await runCli(["keys", "ls"], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${key.id} .* active  tenant-a  \\[types image/\\*,application/pdf, max 976\\.6 KiB, prefix tenant-a/, rate 5/min, 953\\.7 MiB/day, 3 open\\]$`, "m"));
+      assert.ok(!listed.stdout.includes(key.key), "the key itself is never listed");
+
+      // The scoped key works, but may not manage keys.
+      const asTenant = { SLUICE_URL: server.url, SLUICE_API_KEY: key.key };
+      assert.equal((await runCli(["files", "ls"], asTenant)).code, 0);
+      const refused = await runCli(["keys", "ls"], asTenant);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /only a full key may manage keys/);
+
+      const bad = await runCli(["keys", "create", "--prefix", "../x/"], env);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /keyPrefix/);
+
+      assert.equal((await runCli(["keys", "revoke", key.id], env)).code, 0);
+      assert.match((await runCli(["keys", "ls"], env)).stdout, new RegExp(`^${key.id} .* revoked `, "m"));
+    } finally {
+      await server.stop();
+    }
   });
 });

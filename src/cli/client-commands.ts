@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type UploadStatus } from "../client/node.js";
+import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type UploadStatus } from "../client/node.js";
 
 export class UsageError extends Error {}
 
@@ -76,7 +76,15 @@ ${CONNECTION_HELP}
 
   create [--name <name>]   a new API key, printed once (Sluice keeps only its hash)
   ls                       stored keys (never the keys themselves)
-  revoke <key id>          refuse a key from now on
+  revoke <key id>          refuse a key from now on (on every instance within 5 s)
+
+Scope (create; a scoped key cannot manage keys):
+  --types <list>           types it may upload, e.g. image/*,application/pdf
+  --max-size <bytes>       largest file
+  --prefix <path/>         object keys start with it; it sees only files under it
+  --rate <N/min>           its own rate on issuing (N/sec, N/min, N/hour)
+  --bytes-per-day <bytes>  bytes it may issue in a rolling day
+  --open <N>               uploads it may have open at once
 
 Options:
 ${CONNECTION_HELP}
@@ -263,20 +271,41 @@ export async function filesCommand(argv: string[]): Promise<number> {
 }
 
 export async function keysCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { name: { type: "string" } });
+  const { values, positionals } = parse(argv, {
+    name: { type: "string" },
+    types: { type: "string" },
+    "max-size": { type: "string" },
+    prefix: { type: "string" },
+    rate: { type: "string" },
+    "bytes-per-day": { type: "string" },
+    open: { type: "string" },
+  });
   const [action, id] = positionals;
   if (values.help || action === undefined) return help("keys", action === undefined && !values.help);
   const conn = await connect(values);
   switch (action) {
     case "create": {
-      const key = await conn.client.createKey(values.name ?? `created by sluice keys on ${os.hostname()}`);
-      print(conn, key, `${key.id}  ${key.name}\n${key.key}\n(shown once: Sluice keeps only its hash)`);
+      const maxSize = wholeNumber(values["max-size"], "--max-size", 0);
+      const bytesPerDay = wholeNumber(values["bytes-per-day"], "--bytes-per-day");
+      const openTickets = wholeNumber(values.open, "--open");
+      const scope: ApiKeyScope = {
+        ...(values.types !== undefined && { allowedTypes: values.types.split(",").map((t) => t.trim()).filter((t) => t.length > 0) }),
+        ...(maxSize !== undefined && { maxSize }),
+        ...(values.prefix !== undefined && { keyPrefix: values.prefix }),
+        ...(values.rate !== undefined && { rateLimit: values.rate }),
+        ...(bytesPerDay !== undefined && { bytesPerDay }),
+        ...(openTickets !== undefined && { openTickets }),
+      };
+      const key = await conn.client.createKey(values.name ?? `created by sluice keys on ${os.hostname()}`, Object.keys(scope).length > 0 ? scope : undefined);
+      print(conn, key, `${key.id}  ${key.name}${key.scope ? `  scope ${describeScope(key.scope)}` : ""}\n${key.key}\n(shown once: Sluice keeps only its hash)`);
       return 0;
     }
     case "ls": {
       const keys = await conn.client.listKeys();
       if (conn.json) for (const k of keys) print(conn, k, "");
-      else for (const k of keys) process.stdout.write(`${k.id}  ${k.prefix}…  ${k.revokedAt ? `revoked ${k.revokedAt}` : "active"}  ${k.name}\n`);
+      else
+        for (const k of keys)
+          process.stdout.write(`${k.id}  ${k.prefix}…  ${k.revokedAt ? `revoked ${k.revokedAt}` : "active"}  ${k.name}${k.scope ? `  [${describeScope(k.scope)}]` : ""}\n`);
       return 0;
     }
     case "revoke": {
@@ -288,6 +317,18 @@ export async function keysCommand(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown keys action "${action}"\n\n${USAGES.keys}`);
   }
+}
+
+function describeScope(scope: ApiKeyScope): string {
+  const parts = [
+    scope.allowedTypes && `types ${scope.allowedTypes.join(",")}`,
+    scope.maxSize !== undefined && `max ${formatBytes(scope.maxSize)}`,
+    scope.keyPrefix && `prefix ${scope.keyPrefix}`,
+    scope.rateLimit && `rate ${scope.rateLimit}`,
+    scope.bytesPerDay !== undefined && `${formatBytes(scope.bytesPerDay)}/day`,
+    scope.openTickets !== undefined && `${scope.openTickets} open`,
+  ];
+  return parts.filter((p): p is string => typeof p === "string").join(", ");
 }
 
 function help(command: string, asError = false): number {

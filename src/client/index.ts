@@ -82,10 +82,25 @@ export interface FileInfo {
   archivedAt: string | null;
 }
 
+/** What a scoped key may do; every field narrows the service's own limits. */
+export interface ApiKeyScope {
+  /** Type patterns such as image/*. */
+  allowedTypes?: string[];
+  maxSize?: number;
+  /** e.g. `tenant-a/`: every upload's object key starts with it, and the key sees only files under it. */
+  keyPrefix?: string;
+  /** e.g. `10/min`. */
+  rateLimit?: string;
+  bytesPerDay?: number;
+  openTickets?: number;
+}
+
 export interface ApiKeyInfo {
   id: string;
   name: string;
   prefix: string;
+  /** Null for a full key (which may manage keys). */
+  scope: ApiKeyScope | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -223,8 +238,8 @@ export class SluiceClient {
     await this.#api("DELETE", `/v1/files/${encodeURIComponent(id)}`);
   }
 
-  createKey(name: string): Promise<ApiKeyInfo & { key: string }> {
-    return this.#api("POST", "/v1/keys", { name });
+  createKey(name: string, scope?: ApiKeyScope): Promise<ApiKeyInfo & { key: string }> {
+    return this.#api("POST", "/v1/keys", { name, ...(scope && { scope }) });
   }
 
   async listKeys(): Promise<ApiKeyInfo[]> {
