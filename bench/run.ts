@@ -18,12 +18,14 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { SluiceNodeClient } from "../src/client/node.js";
 import { createS3Client, type S3StoreOptions } from "../src/storage/s3.js";
 import { S3Presigner } from "../src/storage/s3-presign.js";
+import { memcachedUrl, startMemcached, startPostgres, startRedis, type BackendServer } from "../test/helpers/backends.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
 import { freePort, ROOT, START_ARGS } from "../test/helpers/server.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** `issue`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? "issue,gateway,s3").split(","));
+/** `issue`, `stores`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
+const ALL_SECTIONS = ["issue", "stores", "gateway", "s3"];
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
 const GIB = 1024 ** 3;
@@ -178,7 +180,7 @@ async function gatewayUpload(sluice: Proc, size: number) {
 
 async function main() {
   const write = process.argv.includes("--write");
-  if (write && SECTIONS.size < 3) throw new Error("--write records every figure: unset BENCH_SECTIONS");
+  if (write && SECTIONS.size < ALL_SECTIONS.length) throw new Error("--write records every figure: unset BENCH_SECTIONS");
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-bench-"));
   const rows: string[][] = [];
   const line = (...cells: string[]) => {
@@ -218,6 +220,54 @@ async function main() {
         const bP99 = median(b.map((x) => x.p99));
         line(`POST /v1/uploads req/s (median) vs ${name}`, sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
         line(`POST /v1/uploads p99 ms (median) vs ${name}`, sP99.toFixed(1), bP99.toFixed(1), `${(sP99 / bP99).toFixed(2)}×`);
+      }
+    }
+
+    // 1b. The same, with each shared ticket store (real servers on this machine, sharing its
+    //     two cores with Sluice and the load generator), next to the memory store and the bare
+    //     echo route, in alternating rounds.
+    if (SECTIONS.has("stores")) {
+      const servers: BackendServer[] = [];
+      const procs: Proc[] = [];
+      try {
+        const [redis, postgres, mc1, mc2] = await Promise.all([startRedis(), startPostgres(), startMemcached(), startMemcached()]);
+        servers.push(redis, postgres, mc1, mc2);
+        const targets: [string, string][] = [
+          ["memory", "memory"],
+          ["redis", redis.url],
+          ["memcached (2 nodes)", memcachedUrl([mc1, mc2])],
+          ["postgres", postgres.url],
+        ];
+        const baseline = await startBaseline(tmp);
+        procs.push(baseline);
+        const sluices: Proc[] = [];
+        for (const [name, tickets] of targets) {
+          const proc = await startSluice(path.join(tmp, `stores-${name.split(" ")[0]}`), { SLUICE_TICKETS: tickets });
+          sluices.push(proc);
+          procs.push(proc);
+          await hammer(proc.url); // warm-up, not counted
+        }
+        await hammer(baseline.url, "/echo");
+        const results = targets.map(() => [] as { rps: number; p99: number }[]);
+        const echo: { rps: number; p99: number }[] = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          echo.push(await hammer(baseline.url, "/echo"));
+          for (const [i, proc] of sluices.entries()) {
+            const r = await hammer(proc.url);
+            if (r.non2xx > 0) throw new Error(`Sluice on ${targets[i]![0]} answered ${r.non2xx} requests with errors`);
+            results[i]!.push(r);
+          }
+          console.log(`round ${round}: echo ${echo.at(-1)!.rps.toFixed(0)} req/s; ${targets.map(([n], i) => `${n} ${results[i]!.at(-1)!.rps.toFixed(0)} req/s p99 ${results[i]!.at(-1)!.p99} ms`).join("; ")}`);
+        }
+        const echoRps = median(echo.map((x) => x.rps));
+        for (const [i, [name]] of targets.entries()) {
+          const rps = median(results[i]!.map((x) => x.rps));
+          line(`POST /v1/uploads req/s (median), tickets in ${name}, vs bare echo route`, rps.toFixed(0), echoRps.toFixed(0), `${((100 * rps) / echoRps).toFixed(0)}%`);
+          line(`POST /v1/uploads p99 ms (median), tickets in ${name}`, median(results[i]!.map((x) => x.p99)).toFixed(1), median(echo.map((x) => x.p99)).toFixed(1), "");
+        }
+      } finally {
+        for (const proc of procs) await proc.stop();
+        for (const server of servers) await server.stop();
       }
     }
 

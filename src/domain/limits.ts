@@ -39,8 +39,17 @@ export class UploadLimits {
     return this.#redis !== undefined;
   }
 
-  /** Counts one request to issue `size` bytes; throws 429 (or 503) if it may not go ahead. */
-  async admit(principal: Principal, clientAddress: string | undefined, size: number): Promise<void> {
+  /**
+   * Counts one request to issue `size` bytes; rejects with 429 (or 503) if it may not go
+   * ahead. Undefined when no limit applies: no promise to await on the hottest path.
+   */
+  admit(principal: Principal, clientAddress: string | undefined, size: number): Promise<void> | undefined {
+    const keyRate = principal.scope?.rateLimit ?? this.#config.rateLimit;
+    if (!keyRate && !this.#config.ipRateLimit && principal.scope?.bytesPerDay === undefined) return undefined;
+    return this.#admit(principal, clientAddress, size);
+  }
+
+  async #admit(principal: Principal, clientAddress: string | undefined, size: number): Promise<void> {
     const { ipRateLimit } = this.#config;
     if (ipRateLimit && clientAddress) await this.#consume("ip", ipRateLimit, clientAddress, 1, "rate_limited", "Too many uploads requested from this address");
     const keyRate = principal.scope?.rateLimit ?? this.#config.rateLimit;
@@ -54,11 +63,14 @@ export class UploadLimits {
     }
   }
 
-  /** Takes one of the key's open-ticket slots for `ticketId` until it expires or is ended (`close`). */
-  async open(principal: Principal, ticketId: string, expiresAt: number): Promise<void> {
+  /** Takes one of the key's open-ticket slots for `ticketId` until it expires or is ended (`close`). Undefined when the key has no such quota. */
+  open(principal: Principal, ticketId: string, expiresAt: number): Promise<void> | undefined {
     const limit = principal.scope?.openTickets;
-    if (limit === undefined) return;
-    const taken = await guardLimiter(() => this.#open.take(principal.keyId, ticketId, expiresAt, limit, Date.now()));
+    return limit === undefined ? undefined : this.#take(principal.keyId, ticketId, expiresAt, limit);
+  }
+
+  async #take(keyId: string, ticketId: string, expiresAt: number, limit: number): Promise<void> {
+    const taken = await guardLimiter(() => this.#open.take(keyId, ticketId, expiresAt, limit, Date.now()));
     if (!taken) throw new SluiceError(429, "quota_exceeded", `This key may have at most ${limit} uploads open at once; finish or cancel one first.`, { "retry-after": "1" });
   }
 

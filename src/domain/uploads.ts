@@ -102,7 +102,8 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   // Both stores are needed before this upload is done (the database when its bytes arrive):
   // if either is known to be down, nothing is issued.
   s.health?.require("ticket store", "metadata store");
-  await s.limits.admit(principal, options.clientAddress, request.size);
+  const admitted = s.limits.admit(principal, options.clientAddress, request.size);
+  if (admitted) await admitted;
   const now = s.now();
   const ttlSeconds = multipart
     ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds)
@@ -121,7 +122,8 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,
   };
-  await s.limits.open(principal, ticket.id, ticket.expiresAt);
+  const opened = s.limits.open(principal, ticket.id, ticket.expiresAt);
+  if (opened) await opened;
   try {
     if (multipart) return await issueMultipart(s, ticket, request.partSize ?? config.partSize);
     await guard("ticket store", () => s.tickets.issue(ticket));
