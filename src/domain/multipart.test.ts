@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_PARTS, planParts } from "./multipart.js";
+import { makeServices } from "../../test/helpers/services.js";
+import { MAX_PARTS, partUrls, planParts } from "./multipart.js";
+import { issueUpload } from "./uploads.js";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -22,5 +24,26 @@ describe("planParts", () => {
       assert.ok(partSize <= 5 * GiB);
     }
     assert.deepEqual(planParts(5 * TiB, 16 * MiB), { partSize: 525 * MiB, partCount: 9987 });
+  });
+});
+
+describe("part URLs' expiry", () => {
+  it("gives a part URL at least the upload's remaining whole seconds, even signed at the end of a second", async () => {
+    const h = await makeServices({ env: { SLUICE_MULTIPART_THRESHOLD: String(5 * MiB), SLUICE_URL_TTL: "300" } });
+    try {
+      let clock = 1_800_000_000_500;
+      h.services.now = () => clock;
+      const issued = await issueUpload(h.services, { keyId: "k" }, { filename: "a.bin", contentType: "application/octet-stream", size: 6 * MiB, expiresIn: 2 });
+      assert.equal(issued.ticket.expiresAt, 1_800_000_002_500);
+      clock = 1_800_000_000_999; // the parts are asked for in the last millisecond of a second
+      const [part] = await partUrls(h.services, issued.ticket.id, [1]);
+      const expires = Number(new URL(part!.url).searchParams.get("expires"));
+      // The upload ends at …002.5 s: the URL lives until …002 s, not one millisecond past its signing.
+      assert.equal(expires, 1_800_000_002);
+      assert.ok(expires * 1000 - clock >= 1000, `${expires * 1000 - clock} ms to live`);
+      assert.equal(part!.expiresAt, expires * 1000);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -48,8 +48,11 @@ export async function partUrls(s: Services, id: string, partNumbers: readonly nu
   const ticket = await openMultipart(s, id);
   for (const n of partNumbers) checkPartNumber(ticket, n);
   const now = s.now();
-  const expiresAt = Math.min(now + s.config.urlTtlSeconds * 1000, ticket.expiresAt);
-  const expiresIn = Math.max(1, Math.floor((expiresAt - now) / 1000));
+  // Whole seconds, as URLs carry them: the URL expires at the last whole second before the
+  // part URL TTL or the upload's end, counted from the whole second it is signed in (flooring
+  // both `now` and the remaining time could leave a URL a millisecond to live).
+  const expires = Math.floor(Math.min(now + s.config.urlTtlSeconds * 1000, ticket.expiresAt) / 1000);
+  const expiresIn = Math.max(1, expires - Math.floor(now / 1000));
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   const { presigner } = s;
   return Promise.all(
@@ -57,9 +60,8 @@ export async function partUrls(s: Services, id: string, partNumbers: readonly nu
       const contentLength = partLength(ticket, partNumber);
       if (s.config.uploadMode === "direct" && presigner) {
         const url = await presigner.partUrl(ref, { uploadId: ticket.multipart.uploadId, partNumber, contentLength, expiresIn, signingDate: new Date(now) });
-        return { partNumber, method: "PUT", url, headers: {}, expiresAt: now + expiresIn * 1000 };
+        return { partNumber, method: "PUT", url, headers: {}, expiresAt: (Math.floor(now / 1000) + expiresIn) * 1000 };
       }
-      const expires = Math.floor(now / 1000) + expiresIn;
       const signature = s.signer.sign(["PUT", id, String(expires), String(partNumber)]);
       const url = `${s.config.publicUrl}/v1/uploads/${id}/parts/${partNumber}?expires=${expires}&signature=${signature}`;
       return { partNumber, method: "PUT", url, headers: {}, expiresAt: expires * 1000 };

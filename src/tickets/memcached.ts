@@ -41,7 +41,8 @@ export class MemcachedTicketStore implements TicketStore {
 
   constructor(options: { servers: string[]; prefix?: string; now?: () => number }) {
     this.#servers = options.servers;
-    this.#client = new Memcached(options.servers, {
+    // (`failuresTimeout` is a real option of the library that its type definitions omit.)
+    const settings: Memcached.options & { failuresTimeout: number } = {
       timeout: 1000,
       idle: 30_000,
       // One try per call, and a server that failed is tried again a second later (the
@@ -50,9 +51,13 @@ export class MemcachedTicketStore implements TicketStore {
       failures: 1_000_000,
       retry: 1000,
       reconnect: 1000,
+      // The library keeps a timer of this length after a node's first failure (default five
+      // minutes), which would also hold a stopping process open that long.
+      failuresTimeout: 1000,
       remove: false,
       poolSize: 20,
-    });
+    };
+    this.#client = new Memcached(options.servers, settings);
     this.#prefix = options.prefix ?? "sluice:";
     this.#now = options.now ?? Date.now;
   }
