@@ -5,21 +5,14 @@ import { memcachedUrl, startMemcached, type BackendServer } from "../../test/hel
 import { newId } from "../internal/crypto.js";
 import { parseMemcachedUrl } from "../config.js";
 import { MemcachedTicketStore } from "./memcached.js";
-import { describeTicketStore } from "./ticket-store.conformance.js";
+import { describeSharedTicketStore } from "./ticket-store.conformance.js";
 
-describeTicketStore("memcached (two real memcached servers, consistent hashing)", async () => {
-  const servers = [await startMemcached(), await startMemcached()];
-  const store = new MemcachedTicketStore({ servers: parseMemcachedUrl(memcachedUrl(servers)) });
-  const peer = new MemcachedTicketStore({ servers: parseMemcachedUrl(memcachedUrl(servers)) });
-  return {
-    store,
-    peer,
-    async close() {
-      await Promise.all([store.close(), peer.close()]);
-      await Promise.all(servers.map((s) => s.stop()));
-    },
-  };
-}, { shared: true });
+let nodes: BackendServer[];
+describeSharedTicketStore(
+  "memcached (two real memcached servers, consistent hashing)",
+  async () => (nodes = [await startMemcached(), await startMemcached()]),
+  () => new MemcachedTicketStore({ servers: parseMemcachedUrl(memcachedUrl(nodes)) }),
+);
 
 /** Items a node holds, from its own `stats` (a raw text-protocol call, not through the client under test). */
 async function itemsOn(port: number): Promise<number> {

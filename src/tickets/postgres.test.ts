@@ -4,21 +4,14 @@ import { startPostgres, type BackendServer } from "../../test/helpers/backends.j
 import { newId } from "../internal/crypto.js";
 import { TOMBSTONE_MS } from "./ticket-store.js";
 import { PostgresTicketStore } from "./postgres.js";
-import { describeTicketStore } from "./ticket-store.conformance.js";
+import { describeSharedTicketStore } from "./ticket-store.conformance.js";
 
-describeTicketStore("postgres (a real PostgreSQL server)", async () => {
-  const server = await startPostgres();
-  const store = new PostgresTicketStore({ url: server.url });
-  const peer = new PostgresTicketStore({ url: server.url });
-  return {
-    store,
-    peer,
-    async close() {
-      await Promise.all([store.close(), peer.close()]);
-      await server.stop();
-    },
-  };
-}, { shared: true });
+let cluster: BackendServer;
+describeSharedTicketStore(
+  "postgres (a real PostgreSQL server)",
+  async () => [(cluster = await startPostgres())],
+  () => new PostgresTicketStore({ url: cluster.url }),
+);
 
 describe("postgres ticket store's expiry sweep", () => {
   let server: BackendServer;

@@ -29,6 +29,30 @@ const ticket = (ttlMs = 60_000): Ticket => ({
   expiresAt: Date.now() + ttlMs,
 });
 
+/**
+ * The conformance suite for a store on servers several instances share: `open` starts the
+ * servers, `connect` makes one client (called twice: the store and its peer, as two instances).
+ */
+export function describeSharedTicketStore(name: string, open: () => Promise<{ stop(): Promise<void> }[]>, connect: () => TicketStore) {
+  describeTicketStore(
+    name,
+    async () => {
+      const servers = await open();
+      const store = connect();
+      const peer = connect();
+      return {
+        store,
+        peer,
+        async close() {
+          await Promise.all([store.close(), peer.close()]);
+          await Promise.all(servers.map((s) => s.stop()));
+        },
+      };
+    },
+    { shared: true },
+  );
+}
+
 /** `shared`: the store is a server that several instances use; the fixture then gives a `peer`. */
 export function describeTicketStore(name: string, open: () => Promise<TicketStoreFixture>, options: { shared: boolean } = { shared: false }) {
   describe(`TicketStore conformance: ${name}`, () => {
