@@ -23,8 +23,13 @@ export interface Sluice {
   app: App;
   /** Set on the very first start only: the API key created for the operator, to be shown once. */
   bootstrapKey: string | undefined;
-  /** Starts background work: processing and the reconcile sweep. */
-  start(): void;
+  /**
+   * Starts background work: processing, backend health checks and (unless `reconcileLoop`
+   * is false: serverless runtimes invoke the sweep on a schedule) the reconcile sweep.
+   */
+  start(options?: { reconcileLoop?: boolean }): void;
+  /** Resolves when no arrival is being processed or waiting (a delayed retry is left to the sweep). */
+  idle(): Promise<void>;
   /** Waits for background work, then closes every backend. */
   close(): Promise<void>;
 }
@@ -82,11 +87,12 @@ export async function createSluice(
     services,
     app,
     bootstrapKey,
-    start() {
+    start(startOptions = {}) {
       health.start();
       arrivals.start((id) => processUpload(services, id));
-      reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
+      if (startOptions.reconcileLoop !== false) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
     },
+    idle: () => arrivals.idle(),
     async close() {
       storageReady.stop();
       await health.stop();

@@ -1,0 +1,281 @@
+/**
+ * The Lambda adapters, driven locally with real event shapes (those of `@types/aws-lambda`,
+ * AWS's documented samples, and an event RGW really sent): issue through an API Gateway
+ * event, PUT to a real RGW, then an S3 event (straight, or through SQS and SNS) to the
+ * processor handler. The handlers run in this process, as Lambda would run them.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event, SQSEvent, SQSRecord } from "aws-lambda";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { loadConfig } from "../src/config.js";
+import type { App } from "../src/http/app.js";
+import { createLogger } from "../src/internal/logger.js";
+import type { ObjectRef } from "../src/storage/object-store.js";
+import { createSluice, type Sluice } from "../src/runtime/compose.js";
+import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
+import { PNG } from "./helpers/fixtures.js";
+import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
+import { makeServices } from "./helpers/services.js";
+
+const KEY = "sk_lambda_test_0123456789abcdef";
+let rgw: Rgw;
+let s3: S3Client;
+let sluice: Sluice;
+let dir: string;
+let staging: string;
+let archive: string;
+let handlers: ReturnType<typeof lambdaHandlers>;
+
+before(async () => {
+  rgw = await useRgw();
+  s3 = s3ClientFor(rgw);
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-"));
+  const suffix = randomBytes(4).toString("hex");
+  staging = `staging-${suffix}`;
+  archive = `archive-${suffix}`;
+  const config = loadConfig(
+    sluiceS3Env(rgw, {
+      SLUICE_UPLOAD_MODE: "direct",
+      SLUICE_STAGING_BUCKET: staging,
+      SLUICE_ARCHIVE_BUCKET: archive,
+      SLUICE_DATA_DIR: dir,
+      SLUICE_API_KEYS: KEY,
+      SLUICE_RATE_LIMIT: "off",
+      SLUICE_PUBLIC_URL: "https://abc123.execute-api.us-east-1.amazonaws.com",
+    }),
+  );
+  sluice = await createSluice(config, { logger: createLogger({ level: "silent" }) });
+  sluice.start({ reconcileLoop: false });
+  handlers = lambdaHandlers(Promise.resolve(sluice));
+});
+
+after(async () => {
+  await sluice?.close();
+  await removeBuckets(s3, [staging, archive]);
+  s3?.destroy();
+  await rgw?.stop();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** An HTTP API (payload 2.0) event, as API Gateway sends it. */
+function httpApiEvent(method: string, rawPath: string, body?: unknown): APIGatewayProxyEventV2 {
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath,
+    rawQueryString: "",
+    cookies: [],
+    headers: {
+      accept: "application/json",
+      authorization: `Bearer ${KEY}`,
+      "content-type": "application/json",
+      host: "abc123.execute-api.us-east-1.amazonaws.com",
+      "user-agent": "curl/8.5.0",
+      "x-amzn-trace-id": "Root=1-65f1c3b2-0123456789abcdef01234567",
+      "x-forwarded-for": "203.0.113.9",
+      "x-forwarded-port": "443",
+      "x-forwarded-proto": "https",
+      ...(body !== undefined && { "content-length": String(Buffer.byteLength(JSON.stringify(body))) }),
+    },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "abc123",
+      domainName: "abc123.execute-api.us-east-1.amazonaws.com",
+      domainPrefix: "abc123",
+      http: { method, path: rawPath, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "curl/8.5.0" },
+      requestId: "JKJaXmPLvHcESHA=",
+      routeKey: "$default",
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+  };
+}
+
+/** A REST API (payload 1.0) proxy event. */
+function restApiEvent(method: string, p: string): APIGatewayProxyEvent {
+  return {
+    resource: "/{proxy+}",
+    path: p,
+    httpMethod: method,
+    headers: { Accept: "application/json", Authorization: `Bearer ${KEY}`, Host: "abc123.execute-api.us-east-1.amazonaws.com" },
+    multiValueHeaders: { Accept: ["application/json"], Authorization: [`Bearer ${KEY}`], Host: ["abc123.execute-api.us-east-1.amazonaws.com"] },
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { proxy: p.slice(1) },
+    stageVariables: null,
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "abc123",
+      authorizer: null,
+      protocol: "HTTP/1.1",
+      httpMethod: method,
+      identity: {
+        accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null, cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null, cognitoIdentityId: null, cognitoIdentityPoolId: null, principalOrgId: null, sourceIp: "203.0.113.9", user: null,
+        userAgent: "curl/8.5.0", userArn: null,
+      },
+      path: `/prod${p}`,
+      stage: "prod",
+      requestId: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+      requestTimeEpoch: Date.now(),
+      resourceId: "123456",
+      resourcePath: "/{proxy+}",
+    },
+    body: null,
+    isBase64Encoded: false,
+  };
+}
+
+/** An S3 notification as AWS sends it to Lambda (the documented sample, with this test's bucket and key; keys are form-encoded). */
+function s3Event(key: string, bucket = staging): S3Event {
+  return {
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        awsRegion: "us-east-1",
+        eventTime: new Date().toISOString(),
+        eventName: "ObjectCreated:Put",
+        userIdentity: { principalId: "EXAMPLE" },
+        requestParameters: { sourceIPAddress: "127.0.0.1" },
+        responseElements: { "x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH" },
+        s3: {
+          s3SchemaVersion: "1.0",
+          configurationId: "testConfigRule",
+          bucket: { name: bucket, ownerIdentity: { principalId: "EXAMPLE" }, arn: `arn:aws:s3:::${bucket}` },
+          object: { key: encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/"), size: PNG.byteLength, eTag: "0123456789abcdef0123456789abcdef", sequencer: "0A1B2C3D4E5F678901" },
+        },
+      },
+    ],
+  };
+}
+
+function sqsRecord(body: string, messageId: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: "MessageReceiptHandle",
+    body,
+    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "1523232000000", SenderId: "123456789012", ApproximateFirstReceiveTimestamp: "1523232000001" },
+    messageAttributes: {},
+    md5OfBody: "7b270e59b47ff90a553787216d55d91d",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:sluice-staging-events",
+    awsRegion: "us-east-1",
+  };
+}
+
+async function issue(filename: string) {
+  const res = await handlers.http(httpApiEvent("POST", "/v1/uploads", { filename, contentType: "image/png", size: PNG.byteLength }));
+  assert.equal(res.statusCode, 201, res.body);
+  const body = JSON.parse(res.body) as { id: string; key: string; upload: { url: string; headers: Record<string, string> } };
+  assert.ok(body.upload.url.startsWith(rgw.endpoint), "direct: the client uploads straight to storage");
+  const put = await fetch(body.upload.url, { method: "PUT", headers: body.upload.headers, body: new Uint8Array(PNG) });
+  assert.equal(put.status, 200);
+  return body;
+}
+
+async function stateOf(id: string): Promise<string> {
+  const res = await handlers.http(restApiEvent("GET", `/v1/uploads/${id}`));
+  assert.equal(res.statusCode, 200, res.body);
+  return (JSON.parse(res.body) as { state: string }).state;
+}
+
+describe("the Lambda handlers, end to end on RGW", () => {
+  it("issues through an HTTP API event, and an S3 event archives the upload before the handler returns", async () => {
+    const issued = await issue("my cat.png");
+    assert.equal(await stateOf(issued.id), "issued");
+    const event = s3Event(issued.key);
+    // Other records in the same event: another bucket's, and a key that does not decode.
+    event.Records.push(s3Event("x/y.bin", "some-other-bucket").Records[0]!);
+    event.Records.push({ ...s3Event("z").Records[0]!, s3: { ...s3Event("z").Records[0]!.s3, object: { key: "upl_%E0%A4%A/bad", size: 1, eTag: "e", sequencer: "1" } } });
+    const { results } = await handlers.s3(event);
+    assert.deepEqual(results.map((r) => r.outcome), ["recorded", "ignored", "invalid_key"]);
+    assert.equal(results[0]!.key, issued.key, "the + in the key was a space");
+    assert.equal(await stateOf(issued.id), "archived", "processed before the handler returned");
+    assert.deepEqual((await keysIn(s3, archive)).filter((k) => k.startsWith(`${issued.id}/`)), [issued.key]);
+  });
+
+  it("gives the same result when the event comes again, late", async () => {
+    const issued = await issue("again.png");
+    await handlers.s3(s3Event(issued.key));
+    const again = await handlers.s3(s3Event(issued.key));
+    assert.equal(again.results.length, 1);
+    assert.equal(await stateOf(issued.id), "archived");
+    assert.deepEqual((await keysIn(s3, archive)).filter((k) => k.startsWith(`${issued.id}/`)), [issued.key]);
+  });
+
+  it("handles the event exactly as Ceph RGW sends it", async () => {
+    const issued = await issue("ceph.png");
+    const sample = JSON.parse(await fs.readFile(path.join(import.meta.dirname, "fixtures/rgw-event-sample.json"), "utf8")) as S3Event;
+    const record = sample.Records[0]!;
+    record.s3.bucket.name = staging;
+    record.s3.object.key = issued.key;
+    const { results } = await handlers.s3(sample);
+    assert.deepEqual(results.map((r) => r.outcome), ["recorded"]);
+    assert.equal(await stateOf(issued.id), "archived");
+  });
+
+  it("takes S3 events through SQS, straight or wrapped in SNS, and drops what is not an S3 event", async () => {
+    const first = await issue("via sqs.png");
+    const second = await issue("via-sns.png");
+    const sns = { Type: "Notification", MessageId: "95df01b4-ee98-5cb9-9903-4c221d41eb5e", TopicArn: "arn:aws:sns:us-east-1:123456789012:sluice", Message: JSON.stringify(s3Event(second.key)) };
+    const event: SQSEvent = {
+      Records: [
+        sqsRecord(JSON.stringify(s3Event(first.key)), "m1"),
+        sqsRecord(JSON.stringify(sns), "m2"),
+        sqsRecord(JSON.stringify({ Service: "Amazon S3", Event: "s3:TestEvent", Time: "2026-11-23T00:00:00.000Z", Bucket: staging }), "m3"),
+        sqsRecord("not json", "m4"),
+      ],
+    };
+    assert.deepEqual(await handlers.sqs(event), { batchItemFailures: [] });
+    assert.equal(await stateOf(first.id), "archived");
+    assert.equal(await stateOf(second.id), "archived");
+  });
+
+  it("runs the reconcile sweep on a schedule: an upload whose event was lost is archived", async () => {
+    const issued = await issue("lost-event.png");
+    const report = await handlers.reconcile();
+    assert.ok(report.arrivalsFound >= 1, JSON.stringify(report));
+    assert.equal(await stateOf(issued.id), "archived");
+  });
+});
+
+describe("the Lambda handlers' failure isolation", () => {
+  it("reports only the SQS message whose record hit a down backend, and never throws", async () => {
+    // The filesystem store, failing for one key only: that record is "unavailable".
+    const h = await makeServices({
+      wrapObjects: (store) =>
+        new Proxy(store, {
+          get(target, prop, receiver) {
+            if (prop === "head") return (ref: ObjectRef) => (ref.key.includes("broken") ? Promise.reject(new Error("connect ECONNREFUSED")) : target.head(ref));
+            return Reflect.get(target, prop, receiver) as unknown;
+          },
+        }),
+    });
+    try {
+      const isolated = lambdaHandlers(Promise.resolve({ services: h.services, app: undefined as unknown as App, idle: () => Promise.resolve() }));
+      const bucket = h.services.config.buckets.staging;
+      const event: SQSEvent = {
+        Records: [
+          sqsRecord(JSON.stringify(s3Event("upl_aaaaaaaaaaaaaaaaaaaaaa/broken.png", bucket)), "bad"),
+          sqsRecord(JSON.stringify(s3Event("upl_bbbbbbbbbbbbbbbbbbbbbb/fine.png", bucket)), "good"),
+        ],
+      };
+      assert.deepEqual(await isolated.sqs(event), { batchItemFailures: [{ itemIdentifier: "bad" }] });
+      // Straight from S3: the failing record is reported in the result, and the handler still succeeds.
+      const direct = await isolated.s3({ Records: [...s3Event("upl_aaaaaaaaaaaaaaaaaaaaaa/broken.png", bucket).Records, ...s3Event("upl_bbbbbbbbbbbbbbbbbbbbbb/fine.png", bucket).Records, { nonsense: true }] });
+      assert.deepEqual(direct.results.map((r) => r.outcome), ["unavailable", "absent", "malformed"]);
+    } finally {
+      await h.close();
+    }
+  });
+});
