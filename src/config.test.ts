@@ -32,6 +32,7 @@ describe("loadConfig", () => {
     [{ SLUICE_TICKETS: "memcached://" }, /^Invalid SLUICE_TICKETS: /],
     [{ SLUICE_TICKETS: "memcached://a:1,b" }, /^Invalid SLUICE_TICKETS: /],
     [{ SLUICE_TICKETS: "dynamodb://t" }, /^Invalid SLUICE_TICKETS: /],
+    [{ SLUICE_TICKETS: "dynamodb://bad table" }, /^Invalid SLUICE_TICKETS: /],
     [{ SLUICE_RATE_LIMIT_STORE: "memcached://a:1" }, /^Invalid SLUICE_RATE_LIMIT_STORE: /],
     [{ SLUICE_RATE_LIMIT_IP: "10 a minute" }, /^Invalid SLUICE_RATE_LIMIT_IP: /],
     [{ SLUICE_TICKET_LEASE: "0" }, /^Invalid SLUICE_TICKET_LEASE: /],
@@ -48,6 +49,13 @@ describe("loadConfig", () => {
     assert.deepEqual(loadConfig({ SLUICE_TICKETS: "memcached://a:11211, b.example:11212" }).tickets, { kind: "memcached", servers: ["a:11211", "b.example:11212"] });
     assert.deepEqual(loadConfig({ SLUICE_TICKETS: "memcached://a:1" }).rateLimitStore, { kind: "memory" });
     assert.deepEqual(loadConfig({ SLUICE_TICKETS: "postgresql://u:p@db/sluice" }).tickets, { kind: "postgres", url: "postgresql://u:p@db/sluice" });
+    assert.deepEqual(loadConfig({ SLUICE_TICKETS: "dynamodb://sluice-tickets", AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000" }).tickets, {
+      kind: "dynamodb",
+      table: "sluice-tickets",
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:8000",
+      credentials: undefined,
+    });
     assert.deepEqual(loadConfig({ SLUICE_DATABASE: "postgres://u:p@db:5432/sluice" }).database, { kind: "postgres", url: "postgres://u:p@db:5432/sluice" });
     const c = loadConfig({ SLUICE_RATE_LIMIT_STORE: "redis://limits:6379", SLUICE_RATE_LIMIT_IP: "100/min", SLUICE_TRUST_PROXY: "1" });
     assert.deepEqual([c.rateLimitStore, c.ipRateLimit, c.trustProxy], [{ kind: "redis", url: "redis://limits:6379" }, { points: 100, durationSeconds: 60 }, 1]);

@@ -27,7 +27,14 @@ export type TicketStoreConfig =
   | { kind: "memory" }
   | { kind: "redis"; url: string }
   | { kind: "memcached"; servers: string[] }
-  | { kind: "postgres"; url: string };
+  | { kind: "postgres"; url: string }
+  | {
+      kind: "dynamodb";
+      table: string;
+      region: string;
+      endpoint: string | undefined;
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    };
 export type DatabaseConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
 export interface RateLimitConfig {
   points: number;
@@ -154,6 +161,7 @@ const schema = z.object({
   AWS_DEFAULT_REGION: z.string().min(1).optional(),
   AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  AWS_ENDPOINT_URL_DYNAMODB: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
@@ -203,7 +211,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (uploadMethod === "POST" && uploadMode !== "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3 with direct uploads");
   }
-  const tickets = parseTickets(e.SLUICE_TICKETS);
+  const parsedTickets = parseTickets(e.SLUICE_TICKETS);
+  const tickets: TicketStoreConfig =
+    "table" in parsedTickets
+      ? {
+          kind: "dynamodb",
+          table: parsedTickets.table,
+          region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? "us-east-1",
+          endpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? e.AWS_ENDPOINT_URL,
+          credentials:
+            e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+              ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN && { sessionToken: e.AWS_SESSION_TOKEN }) }
+              : undefined,
+        }
+      : parsedTickets;
   const limiterStore = e.SLUICE_RATE_LIMIT_STORE ?? (tickets.kind === "redis" ? tickets.url : "memory");
   let rateLimitStore: Config["rateLimitStore"];
   if (limiterStore === "memory") rateLimitStore = { kind: "memory" };
@@ -260,8 +281,10 @@ function parseDatabase(value: string): DatabaseConfig {
   throw new ConfigError("Invalid SLUICE_DATABASE: expected sqlite:<path> or postgres://user:password@host:port/database");
 }
 
-function parseTickets(value: string): TicketStoreConfig {
+function parseTickets(value: string): Exclude<TicketStoreConfig, { kind: "dynamodb" }> | { table: string } {
   if (value === "memory") return { kind: "memory" };
+  const table = /^dynamodb:\/\/([A-Za-z0-9_.-]{3,255})$/.exec(value)?.[1];
+  if (table) return { table };
   if (isUrl(value, ["redis:", "rediss:"])) return { kind: "redis", url: value };
   if (isUrl(value, ["postgres:", "postgresql:"])) return { kind: "postgres", url: value };
   if (value.startsWith("memcached://")) {
@@ -271,7 +294,7 @@ function parseTickets(value: string): TicketStoreConfig {
       // falls through to the message below
     }
   }
-  throw new ConfigError("Invalid SLUICE_TICKETS: expected memory, redis://host:port, memcached://host:port[,host:port…] or postgres://…");
+  throw new ConfigError("Invalid SLUICE_TICKETS: expected memory, redis://host:port, memcached://host:port[,host:port…], postgres://… or dynamodb://<table>");
 }
 
 function isUrl(value: string, protocols: string[]): boolean {

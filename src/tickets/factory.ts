@@ -1,4 +1,5 @@
 import type { TicketStoreConfig } from "../config.js";
+import { DynamoTicketStore } from "./dynamodb.js";
 import { MemcachedTicketStore } from "./memcached.js";
 import { MemoryTicketStore } from "./memory.js";
 import { PostgresTicketStore } from "./postgres.js";
@@ -15,5 +16,12 @@ export function createTicketStore(config: TicketStoreConfig): TicketStore {
       return new MemcachedTicketStore({ servers: config.servers });
     case "postgres":
       return new PostgresTicketStore({ url: config.url });
+    case "dynamodb":
+      return new DynamoTicketStore({
+        table: config.table,
+        region: config.region,
+        ...(config.endpoint && { endpoint: config.endpoint }),
+        ...(config.credentials && { credentials: config.credentials }),
+      });
   }
 }
