@@ -1,0 +1,19 @@
+/**
+ * `npx cdk deploy` entry (see cdk.json and the README's "Deploy to AWS"). Choices come from
+ * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`.
+ */
+import path from "node:path";
+import { App } from "aws-cdk-lib";
+import { Code } from "aws-cdk-lib/aws-lambda";
+import { SluiceStack } from "./sluice-stack.js";
+
+const app = new App();
+const context = (name: string, fallback: string) => String(app.node.tryGetContext(name) ?? fallback);
+const ticketStore = context("ticketStore", "dynamodb");
+if (ticketStore !== "dynamodb" && ticketStore !== "memcached") throw new Error("ticketStore must be dynamodb or memcached");
+new SluiceStack(app, context("stackName", "Sluice"), {
+  code: Code.fromAsset(path.resolve(import.meta.dirname, "../dist/lambda")),
+  ticketStore,
+  viaQueue: context("viaQueue", "true") === "true",
+  corsOrigins: context("corsOrigins", "*").split(","),
+});

@@ -1,0 +1,216 @@
+/**
+ * Sluice on AWS, serverless (the seeds' design): API Gateway → issuer Lambda hands out
+ * one-time presigned URLs; clients PUT straight to the staging bucket; an S3 event (directly,
+ * or through SQS with a dead-letter queue) → processor Lambda checks the file and moves it to
+ * the archive bucket; a schedule runs the reconcile sweep. Tickets live in DynamoDB (TTL) or
+ * ElastiCache Memcached (in a VPC); metadata in PostgreSQL (its URL is a deploy parameter).
+ * Every role is least privilege, each scoped to one bucket.
+ */
+import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as elasticache from "aws-cdk-lib/aws-elasticache";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import * as s3n from "aws-cdk-lib/aws-s3-notifications";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+
+export interface SluiceStackProps extends StackProps {
+  /** The Lambda bundle (`npm run build:lambda` makes dist/lambda). */
+  code: lambda.Code;
+  /** DynamoDB: durable, pay per request. Memcached: an always-on node in a VPC, lost on restart. */
+  ticketStore: "dynamodb" | "memcached";
+  /** Deliver storage events through SQS (retries, a dead-letter queue) rather than straight to Lambda. */
+  viaQueue: boolean;
+  /** Browser origins allowed to upload to staging. */
+  corsOrigins: string[];
+  /** Requests per second the API allows (steady, and burst). */
+  throttle?: { rateLimit: number; burstLimit: number };
+}
+
+export class SluiceStack extends Stack {
+  readonly staging: s3.Bucket;
+  readonly archive: s3.Bucket;
+  readonly issuer: lambda.Function;
+  readonly processor: lambda.Function;
+  readonly sweeper: lambda.Function;
+  readonly api: apigateway.RestApi;
+  readonly tickets: dynamodb.Table | elasticache.CfnCacheCluster;
+  readonly queue: sqs.Queue | undefined;
+  readonly vpc: ec2.Vpc | undefined;
+
+  constructor(scope: Construct, id: string, props: SluiceStackProps) {
+    super(scope, id, props);
+
+    const databaseUrl = new CfnParameter(this, "DatabaseUrl", {
+      type: "String",
+      noEcho: true,
+      description: "postgres://user:password@host:5432/db for Sluice's metadata",
+    });
+    const signingSecret = new CfnParameter(this, "SigningSecret", {
+      type: "String",
+      noEcho: true,
+      minLength: 16,
+      description: "HMAC secret shared by every function (at least 16 characters)",
+    });
+
+    const bucket = (name: string, extra: Partial<s3.BucketProps>) =>
+      new s3.Bucket(this, name, {
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+        ...extra,
+      });
+    this.staging = bucket("Staging", {
+      cors: [
+        {
+          allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.POST],
+          allowedOrigins: props.corsOrigins,
+          allowedHeaders: ["*"],
+          // The browser must read each part's ETag to complete a multipart upload.
+          exposedHeaders: ["ETag"],
+          maxAge: 3600,
+        },
+      ],
+      lifecycleRules: [
+        // Parts of uploads nobody completes cost storage: gone after a day.
+        { id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Staging holds files for seconds; anything older is a leftover the sweep missed.
+        { id: "expire-leftovers", expiration: Duration.days(7) },
+      ],
+    });
+    this.archive = bucket("Archive", {});
+
+    // Tickets.
+    let ticketsUrl: string;
+    let network: Pick<lambda.FunctionProps, "vpc" | "vpcSubnets" | "securityGroups"> = {};
+    if (props.ticketStore === "dynamodb") {
+      const table = new dynamodb.Table(this, "Tickets", {
+        partitionKey: { name: "id", type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: "ttl",
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.tickets = table;
+      this.vpc = undefined;
+      ticketsUrl = `dynamodb://${table.tableName}`;
+    } else {
+      const vpc = new ec2.Vpc(this, "Vpc", {
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: "private", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
+      });
+      // The functions reach S3 from the isolated subnets through a gateway endpoint (no NAT).
+      vpc.addGatewayEndpoint("S3Endpoint", { service: ec2.GatewayVpcEndpointAwsService.S3 });
+      const functions = new ec2.SecurityGroup(this, "FunctionsSecurityGroup", { vpc, description: "Sluice functions", allowAllOutbound: true });
+      const cache = new ec2.SecurityGroup(this, "CacheSecurityGroup", { vpc, description: "Sluice tickets (Memcached)", allowAllOutbound: false });
+      cache.addIngressRule(functions, ec2.Port.tcp(11211), "Sluice functions to Memcached");
+      const subnets = new elasticache.CfnSubnetGroup(this, "CacheSubnets", {
+        description: "Sluice tickets",
+        subnetIds: vpc.isolatedSubnets.map((s) => s.subnetId),
+      });
+      const cluster = new elasticache.CfnCacheCluster(this, "Tickets", {
+        engine: "memcached",
+        cacheNodeType: "cache.t4g.micro",
+        numCacheNodes: 1,
+        cacheSubnetGroupName: subnets.ref,
+        vpcSecurityGroupIds: [cache.securityGroupId],
+      });
+      this.tickets = cluster;
+      this.vpc = vpc;
+      network = { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, securityGroups: [functions] };
+      ticketsUrl = `memcached://${cluster.attrConfigurationEndpointAddress}:${cluster.attrConfigurationEndpointPort}`;
+    }
+
+    const environment = {
+      NODE_OPTIONS: "--enable-source-maps",
+      SLUICE_STORAGE: "s3",
+      SLUICE_UPLOAD_MODE: "direct",
+      SLUICE_STAGING_BUCKET: this.staging.bucketName,
+      SLUICE_ARCHIVE_BUCKET: this.archive.bucketName,
+      SLUICE_TICKETS: ticketsUrl,
+      SLUICE_DATABASE: databaseUrl.valueAsString,
+      SLUICE_SIGNING_SECRET: signingSecret.valueAsString,
+      SLUICE_CORS_ORIGINS: props.corsOrigins.join(","),
+      SLUICE_LOG_LEVEL: "info",
+    };
+    const fn = (name: string, handler: string, timeout: Duration, memorySize: number) =>
+      new lambda.Function(this, name, {
+        runtime: lambda.Runtime.NODEJS_20_X,
+        architecture: lambda.Architecture.ARM_64,
+        code: props.code,
+        handler,
+        timeout,
+        memorySize,
+        environment,
+        ...network,
+      });
+    this.issuer = fn("Issuer", "index.http", Duration.seconds(10), 512);
+    this.processor = fn("Processor", props.viaQueue ? "index.sqs" : "index.s3", Duration.minutes(5), 1024);
+    this.sweeper = fn("Sweeper", "index.reconcile", Duration.minutes(5), 512);
+
+    // Least privilege, each role scoped to one bucket (plus the tickets).
+    this.issuer.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.staging.arnForObjects("*")] }));
+    this.processor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject"], resources: [this.staging.arnForObjects("*")] }));
+    this.processor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    // The sweep must also list staging (to find what no event reported) and abort abandoned multipart uploads.
+    this.sweeper.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["s3:ListBucket", "s3:ListBucketMultipartUploads"], resources: [this.staging.bucketArn] }),
+    );
+    this.sweeper.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], resources: [this.staging.arnForObjects("*")] }),
+    );
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    if (this.tickets instanceof dynamodb.Table) {
+      const ticketActions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"];
+      for (const f of [this.issuer, this.processor, this.sweeper]) {
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ticketActions, resources: [this.tickets.tableArn] }));
+      }
+    }
+
+    // Storage events: straight to the processor, or through a queue with a dead-letter queue.
+    if (props.viaQueue) {
+      const deadLetters = new sqs.Queue(this, "EventsDeadLetters", { retentionPeriod: Duration.days(14), enforceSSL: true });
+      const queue = new sqs.Queue(this, "Events", {
+        visibilityTimeout: Duration.minutes(30), // six times the processor's timeout, as AWS advises
+        deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+        enforceSSL: true,
+      });
+      this.staging.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(queue));
+      this.processor.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+      this.queue = queue;
+    } else {
+      this.staging.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(this.processor));
+      this.queue = undefined;
+    }
+    new events.Rule(this, "SweepSchedule", { schedule: events.Schedule.rate(Duration.minutes(5)), targets: [new targets.LambdaFunction(this.sweeper)] });
+
+    // The API: throttled, and every method needs an API Gateway key (Sluice checks its own bearer key too).
+    this.api = new apigateway.LambdaRestApi(this, "Api", {
+      handler: this.issuer,
+      proxy: true,
+      defaultMethodOptions: { apiKeyRequired: true },
+      deployOptions: {
+        stageName: "v1",
+        throttlingRateLimit: props.throttle?.rateLimit ?? 100,
+        throttlingBurstLimit: props.throttle?.burstLimit ?? 200,
+      },
+    });
+    const plan = this.api.addUsagePlan("UsagePlan", {
+      throttle: { rateLimit: props.throttle?.rateLimit ?? 100, burstLimit: props.throttle?.burstLimit ?? 200 },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    plan.addApiKey(this.api.addApiKey("ApiKey"));
+
+    new CfnOutput(this, "ApiUrl", { value: this.api.url });
+    new CfnOutput(this, "StagingBucketName", { value: this.staging.bucketName });
+    new CfnOutput(this, "ArchiveBucketName", { value: this.archive.bucketName });
+  }
+}

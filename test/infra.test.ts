@@ -1,0 +1,172 @@
+/**
+ * `cdk synth` of the AWS stack, in process and offline, with assertions on the template:
+ * each least-privilege policy exactly, the buckets' guards, the lifecycle rule, CORS, the
+ * event source, the ticket store and the API's protection.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { App, type CfnElement } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { Code } from "aws-cdk-lib/aws-lambda";
+import { SluiceStack, type SluiceStackProps } from "../infra/sluice-stack.js";
+
+function synth(props: Partial<SluiceStackProps> = {}) {
+  const app = new App();
+  const stack = new SluiceStack(app, "Sluice", {
+    code: Code.fromInline("export const http = () => {};"),
+    ticketStore: "dynamodb",
+    viaQueue: true,
+    corsOrigins: ["https://app.example.com"],
+    ...props,
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/** The statements of every policy attached to a function's role. */
+function statementsOf(template: Template, stack: SluiceStack, fn: SluiceStack["issuer"]): Statement[] {
+  const role = stack.getLogicalId(fn.role!.node.defaultChild as CfnElement);
+  const policies = template.findResources("AWS::IAM::Policy");
+  return Object.values(policies)
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** Only the statements about S3: what each role may do to which bucket. */
+const s3Statements = (statements: Statement[]) => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("s3:")));
+
+describe("the AWS stack (cdk synth)", () => {
+  const { stack, template } = synth();
+  const objects = (bucket: SluiceStack["staging"]) => stack.resolve(bucket.arnForObjects("*")) as unknown;
+  const table = () => stack.resolve((stack.tickets as { tableArn: string }).tableArn) as unknown;
+
+  it("gives the issuer exactly s3:PutObject on staging, and nothing on any other bucket", () => {
+    assert.deepEqual(s3Statements(statementsOf(template, stack, stack.issuer)), [{ Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.staging) }]);
+  });
+
+  it("gives the processor exactly get and delete on staging and put on archive", () => {
+    assert.deepEqual(s3Statements(statementsOf(template, stack, stack.processor)), [
+      { Effect: "Allow", Action: ["s3:GetObject", "s3:DeleteObject"], Resource: objects(stack.staging) },
+      { Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.archive) },
+    ]);
+  });
+
+  it("gives the sweeper what the sweep needs: list and read staging, abort its multipart uploads, put on archive", () => {
+    assert.deepEqual(s3Statements(statementsOf(template, stack, stack.sweeper)), [
+      { Effect: "Allow", Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource: stack.resolve(stack.staging.bucketArn) },
+      { Effect: "Allow", Action: ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: objects(stack.staging) },
+      { Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.archive) },
+    ]);
+  });
+
+  it("lets every function use the ticket table, and only it", () => {
+    for (const fn of [stack.issuer, stack.processor, stack.sweeper]) {
+      const dynamo = statementsOf(template, stack, fn).filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+      assert.deepEqual(dynamo, [{ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"], Resource: table() }]);
+    }
+  });
+
+  it("blocks public access, encrypts and requires TLS on both buckets", () => {
+    const buckets = template.findResources("AWS::S3::Bucket");
+    assert.equal(Object.keys(buckets).length, 2);
+    for (const b of Object.values(buckets)) {
+      assert.deepEqual(b.Properties.PublicAccessBlockConfiguration, { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      assert.deepEqual(b.Properties.BucketEncryption, { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] });
+    }
+    template.resourceCountIs("AWS::S3::BucketPolicy", 2);
+    template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })]) },
+    });
+  });
+
+  it("lets browsers upload to staging and read each part's ETag, from the configured origins", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: [{ AllowedMethods: ["PUT", "POST"], AllowedOrigins: ["https://app.example.com"], AllowedHeaders: ["*"], ExposedHeaders: ["ETag"], MaxAge: 3600 }],
+      },
+    });
+  });
+
+  it("aborts incomplete multipart uploads after a day and expires staging leftovers", () => {
+    template.hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: [
+          { Id: "abort-incomplete-multipart", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: "Enabled" },
+          { Id: "expire-leftovers", ExpirationInDays: 7, Status: "Enabled" },
+        ],
+      },
+    });
+  });
+
+  it("sends staging's object-created events through SQS, with a dead-letter queue and partial batch failures", () => {
+    template.hasResourceProperties("Custom::S3BucketNotifications", {
+      NotificationConfiguration: { QueueConfigurations: [{ Events: ["s3:ObjectCreated:*"], QueueArn: stack.resolve(stack.queue!.queueArn) }] },
+    });
+    template.hasResourceProperties("AWS::SQS::Queue", { RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() } });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: stack.resolve(stack.processor.functionName),
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: 10,
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.sqs" });
+  });
+
+  it("keeps tickets in DynamoDB with TTL, and tells the functions so", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.http",
+      Environment: { Variables: Match.objectLike({ SLUICE_UPLOAD_MODE: "direct", SLUICE_TICKETS: { "Fn::Join": ["", ["dynamodb://", stack.resolve((stack.tickets as { tableName: string }).tableName)]] } }) },
+    });
+  });
+
+  it("puts the issuer behind a throttled API that needs an API key", () => {
+    template.hasResourceProperties("AWS::ApiGateway::Method", { HttpMethod: "ANY", ApiKeyRequired: true });
+    template.hasResourceProperties("AWS::ApiGateway::UsagePlan", { Throttle: { RateLimit: 100, BurstLimit: 200 } });
+    template.hasResourceProperties("AWS::ApiGateway::Stage", { MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })] });
+    template.resourceCountIs("AWS::ApiGateway::ApiKey", 1);
+  });
+
+  it("runs the reconcile sweep on a schedule", () => {
+    template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)", Targets: [Match.objectLike({ Arn: stack.resolve(stack.sweeper.functionArn) })] });
+  });
+
+  it("outputs the API URL and the bucket names, and takes secrets as no-echo parameters", () => {
+    template.hasOutput("ApiUrl", {});
+    template.hasOutput("StagingBucketName", { Value: stack.resolve(stack.staging.bucketName) });
+    template.hasOutput("ArchiveBucketName", { Value: stack.resolve(stack.archive.bucketName) });
+    template.hasParameter("DatabaseUrl", { NoEcho: true });
+    template.hasParameter("SigningSecret", { NoEcho: true, MinLength: 16 });
+  });
+});
+
+describe("the AWS stack with Memcached tickets and events straight to Lambda", () => {
+  const { stack, template } = synth({ ticketStore: "memcached", viaQueue: false });
+
+  it("puts a Memcached node in a VPC with its subnets, a security group open only to the functions, and an S3 gateway endpoint", () => {
+    template.resourceCountIs("AWS::EC2::VPC", 1);
+    template.resourceCountIs("AWS::EC2::NatGateway", 0);
+    template.hasResourceProperties("AWS::ElastiCache::CacheCluster", { Engine: "memcached", NumCacheNodes: 1 });
+    template.hasResourceProperties("AWS::ElastiCache::SubnetGroup", { SubnetIds: Match.anyValue() });
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Gateway", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".s3"]] } });
+    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", { IpProtocol: "tcp", FromPort: 11211, ToPort: 11211 });
+    template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.http", VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }) });
+    template.resourceCountIs("AWS::DynamoDB::Table", 0);
+  });
+
+  it("sends events straight to the processor", () => {
+    template.hasResourceProperties("Custom::S3BucketNotifications", {
+      NotificationConfiguration: { LambdaFunctionConfigurations: [{ Events: ["s3:ObjectCreated:*"], LambdaFunctionArn: stack.resolve(stack.processor.functionArn) }] },
+    });
+    template.resourceCountIs("AWS::SQS::Queue", 0);
+    template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.s3" });
+  });
+
+  it("keeps the issuer's S3 rights to PutObject on staging", () => {
+    assert.deepEqual(s3Statements(statementsOf(template, stack, stack.issuer)), [{ Effect: "Allow", Action: "s3:PutObject", Resource: stack.resolve(stack.staging.arnForObjects("*")) }]);
+  });
+});
