@@ -24,7 +24,7 @@ import { freePort, ROOT, START_ARGS } from "../test/helpers/server.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** `issue`, `stores`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
-const ALL_SECTIONS = ["issue", "stores", "gateway", "s3"];
+const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda"];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
@@ -271,6 +271,37 @@ async function main() {
       }
     }
 
+    // 1c. Lambda cold start: the bundle's size, and how long Node takes to load the handler
+    //     module (parse, compile, run its top level), next to a minimal Hono Lambda bundled
+    //     the same way. Fresh processes, alternating, medians.
+    if (SECTIONS.has("lambda")) {
+      const baselineBundle = path.join(tmp, "baseline-lambda.mjs");
+      const { build } = await import("esbuild");
+      await build({ entryPoints: [path.join(ROOT, "bench/lambda-baseline.ts")], outfile: baselineBundle, bundle: true, format: "esm", platform: "node", target: ["node20"], minify: true, logLevel: "warning" });
+      const sluiceBundle = path.join(ROOT, "dist/lambda/index.mjs");
+      const sizes = [(await fs.stat(sluiceBundle)).size, (await fs.stat(baselineBundle)).size];
+      // As the stack configures it; nothing answers at these addresses, and loading does not wait for them.
+      const env = {
+        SLUICE_STORAGE: "s3",
+        SLUICE_UPLOAD_MODE: "direct",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "bench",
+        AWS_SECRET_ACCESS_KEY: "bench",
+        AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+        SLUICE_TICKETS: "dynamodb://tickets",
+        SLUICE_DATABASE: "postgres://bench@127.0.0.1:9/bench",
+        SLUICE_SIGNING_SECRET: "bench-signing-secret-0123456789",
+        SLUICE_API_KEYS: KEY,
+        SLUICE_LOG_LEVEL: "silent",
+      };
+      const loads: [number[], number[]] = [[], []];
+      for (let round = 0; round < 15; round++) {
+        for (const [i, file] of [sluiceBundle, baselineBundle].entries()) loads[i]!.push(await moduleLoadMs(file, env));
+      }
+      line("Lambda bundle (handlers, minified), KiB", (sizes[0]! / 1024).toFixed(0), `${(sizes[1]! / 1024).toFixed(0)} (minimal Hono Lambda); 1024 (target)`, `${(sizes[0]! / sizes[1]!).toFixed(1)}×`);
+      line("Lambda handler module load in Node, ms (median of 15)", median(loads[0]).toFixed(1), `${median(loads[1]).toFixed(1)} (minimal Hono Lambda)`, `${(median(loads[0]) / median(loads[1])).toFixed(1)}×`);
+    }
+
     // 2. Gateway upload: server memory must not grow with the file; throughput next to a bare pipe to disk.
     if (SECTIONS.has("gateway")) {
       // Alternating rounds, medians: one 1 GiB upload each is too noisy on a shared machine.
@@ -454,6 +485,19 @@ async function cliPeakRss(args: string[], env: Record<string, string>): Promise<
   return peak;
 }
 const tmpHome = os.tmpdir();
+
+/** A fresh Node process imports the module and reports how long the import took. */
+async function moduleLoadMs(file: string, env: Record<string, string>): Promise<number> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", "const t = performance.now(); await import(process.argv[1]); console.log(performance.now() - t); process.exit(0);", file], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  if (code !== 0) throw new Error(`loading ${file} exited ${code}`);
+  return Number(out.trim());
+}
 
 async function writeResults(rows: string[][]) {
   const file = path.join(ROOT, "docs/benchmarks.md");

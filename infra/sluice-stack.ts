@@ -129,6 +129,13 @@ export class SluiceStack extends Stack {
       ticketsUrl = `memcached://${cluster.attrConfigurationEndpointAddress}:${cluster.attrConfigurationEndpointPort}`;
     }
 
+    const adminKey = new CfnParameter(this, "AdminApiKey", {
+      type: "String",
+      noEcho: true,
+      minLength: 24,
+      description: "A full Sluice API key (sk_…) for the operator: it creates scoped keys with `sluice keys create`",
+    });
+
     const environment = {
       NODE_OPTIONS: "--enable-source-maps",
       SLUICE_STORAGE: "s3",
@@ -138,6 +145,7 @@ export class SluiceStack extends Stack {
       SLUICE_TICKETS: ticketsUrl,
       SLUICE_DATABASE: databaseUrl.valueAsString,
       SLUICE_SIGNING_SECRET: signingSecret.valueAsString,
+      SLUICE_API_KEYS: adminKey.valueAsString,
       SLUICE_CORS_ORIGINS: props.corsOrigins.join(","),
       SLUICE_LOG_LEVEL: "info",
     };

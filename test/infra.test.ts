@@ -141,6 +141,7 @@ describe("the AWS stack (cdk synth)", () => {
     template.hasOutput("ArchiveBucketName", { Value: stack.resolve(stack.archive.bucketName) });
     template.hasParameter("DatabaseUrl", { NoEcho: true });
     template.hasParameter("SigningSecret", { NoEcho: true, MinLength: 16 });
+    template.hasParameter("AdminApiKey", { NoEcho: true, MinLength: 24 });
   });
 });
 

@@ -40,14 +40,22 @@ export interface Sluice {
  */
 export async function createSluice(
   config: Config,
-  options: { logger?: Logger; webRoot?: string; defaultMetrics?: boolean; requestBody?: AppOptions["requestBody"]; peerAddress?: AppOptions["peerAddress"] } = {},
+  options: {
+    logger?: Logger;
+    webRoot?: string;
+    defaultMetrics?: boolean;
+    requestBody?: AppOptions["requestBody"];
+    peerAddress?: AppOptions["peerAddress"];
+    /** False where the buckets are made by someone else and the role may not make them (Lambda: the stack makes them). */
+    createBuckets?: boolean;
+  } = {},
 ): Promise<Sluice> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
 
   const { objects, presigner } = createStorage(config.storage);
   const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
-  const storageReady = await prepareStorage(objects, buckets, logger);
+  const storageReady = options.createBuckets === false ? { stop: () => undefined } : await prepareStorage(objects, buckets, logger);
   const metadata = createMetadataStore(config.database);
   await metadata.migrate();
   const tickets = createTicketStore(config.tickets);

@@ -7,7 +7,8 @@ import { loadConfig } from "../../config.js";
 import { createSluice } from "../compose.js";
 import { lambdaHandlers, type LambdaSluice } from "./handlers.js";
 
-const ready: Promise<LambdaSluice> = createSluice(loadConfig(process.env)).then((sluice) => {
+// The stack makes the buckets; the functions' roles may not (and need not) look for them.
+const ready: Promise<LambdaSluice> = createSluice(loadConfig(process.env), { createBuckets: false }).then((sluice) => {
   sluice.start({ reconcileLoop: false });
   return sluice;
 });
