@@ -348,7 +348,9 @@ for (const [name, open] of Object.entries(backends)) {
       assert.equal(await setup.archivedSha256(result.key), sha256(data));
       const first = partPuts(proxy, from).filter((s) => partOf(s.path) === 1).map((s) => s.status);
       assert.equal(first.length, 2);
-      assert.ok([403, 410].includes(first[0] as number), `the late request was answered ${String(first[0])}`);
+      // Refused by the server (403 at storage, 410 at the gateway), or given up by the client
+      // first when the machine is slow; either way the part went again on a fresh URL.
+      assert.ok([403, 410, "dropped"].includes(first[0] as number | string), `the late request was answered ${String(first[0])}`);
       assert.equal(first[1], 200);
     });
   });

@@ -41,21 +41,28 @@ export class MemcachedTicketStore implements TicketStore {
 
   constructor(options: { servers: string[]; prefix?: string; now?: () => number }) {
     this.#servers = options.servers;
-    // (`failuresTimeout` is a real option of the library that its type definitions omit.)
-    const settings: Memcached.options & { failuresTimeout: number } = {
-      timeout: 1000,
+    // (`failuresTimeout`, `minTimeout`, `maxTimeout` and `factor` are real options of the
+    // library that its type definitions omit.)
+    const settings: Memcached.options & { failuresTimeout: number; minTimeout: number; maxTimeout: number; factor: number } = {
+      timeout: 2000,
       idle: 30_000,
-      // One try per call, and a server that failed is tried again a second later (the
-      // defaults give up for minutes, then hours): a restarted node serves again at once.
-      retries: 0,
+      // A busy pool is waited for briefly (10, 20, 40, 80 ms) rather than failed at once:
+      // a burst of 100 concurrent calls must not read as a dead node.
+      poolSize: 64,
+      retries: 4,
+      minTimeout: 10,
+      maxTimeout: 200,
+      factor: 2,
+      // A node is never marked dead, and one failed call does not fail the node's other
+      // calls for a while (the defaults give up for minutes, then hours): each call tries,
+      // and a restarted node serves again at once.
       failures: 1_000_000,
-      retry: 1000,
+      retry: 0,
       reconnect: 1000,
       // The library keeps a timer of this length after a node's first failure (default five
       // minutes), which would also hold a stopping process open that long.
       failuresTimeout: 1000,
       remove: false,
-      poolSize: 20,
     };
     this.#client = new Memcached(options.servers, settings);
     this.#prefix = options.prefix ?? "sluice:";
