@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { Config, RateLimitConfig } from "../config.js";
 import { BackendUnavailableError, SluiceError } from "../errors.js";
 import { failFastRedisOptions } from "../tickets/redis.js";
+import type { Ticket } from "../tickets/ticket-store.js";
 import type { Principal } from "./uploads.js";
 
 /**
@@ -18,7 +19,6 @@ export class UploadLimits {
   readonly #redis: Redis | undefined;
   readonly #limiters = new Map<string, RateLimiterAbstract>();
   readonly #open: OpenTickets;
-  readonly name: string;
 
   constructor(config: Pick<Config, "rateLimit" | "ipRateLimit" | "rateLimitStore">) {
     this.#config = config;
@@ -26,11 +26,9 @@ export class UploadLimits {
       this.#redis = new Redis(config.rateLimitStore.url, failFastRedisOptions());
       this.#redis.on("error", () => {}); // surfaces on the calls, as 503s
       this.#open = new RedisOpenTickets(this.#redis);
-      this.name = "rate limiter (redis)";
     } else {
       this.#redis = undefined;
       this.#open = new MemoryOpenTickets();
-      this.name = "rate limiter (memory)";
     }
   }
 
@@ -74,9 +72,9 @@ export class UploadLimits {
     if (!taken) throw new SluiceError(429, "quota_exceeded", `This key may have at most ${limit} uploads open at once; finish or cancel one first.`, { "retry-after": "1" });
   }
 
-  /** Gives the slot back: the upload arrived, or was cancelled. Idempotent. */
-  async close(ownerId: string | null, ticketId: string): Promise<void> {
-    if (ownerId) await this.#open.release(ownerId, ticketId);
+  /** Gives the slot back: the upload arrived, or was cancelled. Idempotent; nothing to do (no round trip) for an upload that holds none. */
+  async close(ticket: Pick<Ticket, "id" | "ownerId" | "holdsSlot">): Promise<void> {
+    if (ticket.holdsSlot && ticket.ownerId) await this.#open.release(ticket.ownerId, ticket.id);
   }
 
   async ping(): Promise<void> {
@@ -93,7 +91,7 @@ export class UploadLimits {
     try {
       await limiter.consume(subject, points);
     } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw new BackendUnavailableError(this.name, res);
+      if (!(res instanceof RateLimiterRes)) throw new BackendUnavailableError("rate limiter", res);
       if (options.refund) await limiter.reward(subject, points).catch(() => undefined);
       const retryAfter = String(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });

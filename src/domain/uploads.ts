@@ -122,13 +122,14 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,
   };
+  if (scope?.openTickets !== undefined) ticket.holdsSlot = true;
   const opened = s.limits.open(principal, ticket.id, ticket.expiresAt);
   if (opened) await opened;
   try {
     if (multipart) return await issueMultipart(s, ticket, request.partSize ?? config.partSize);
     await guard("ticket store", () => s.tickets.issue(ticket));
   } catch (err) {
-    await s.limits.close(ticket.ownerId, ticket.id).catch(() => undefined);
+    await s.limits.close(ticket).catch(() => undefined);
     throw err;
   }
   s.metrics.issued.inc();
@@ -235,7 +236,7 @@ export async function cancelUpload(s: Services, id: string): Promise<UploadStatu
   }
   // A multipart upload's parts go too (the sweep retries this if storage is down now).
   const entry = await guard("ticket store", () => s.tickets.get(id));
-  if (entry) await s.limits.close(entry.ticket.ownerId, id).catch(() => undefined); // else it lapses at expiry
+  if (entry) await s.limits.close(entry.ticket).catch(() => undefined); // else it lapses at expiry
   if (entry?.ticket.multipart) await abortMultipart(s, entry.ticket);
   return getUploadStatus(s, id);
 }
@@ -290,7 +291,7 @@ export async function recordArrival(
   const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
   if (consumed.ok) {
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
-    await s.limits.close(ticket.ownerId, ticket.id).catch(() => undefined);
+    await s.limits.close(ticket).catch(() => undefined);
     s.metrics.uploaded.inc({ via: arrival.via });
     s.logger.info({ uploadId: ticket.id, via: arrival.via }, "upload arrived");
   }

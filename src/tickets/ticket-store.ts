@@ -34,6 +34,8 @@ export interface Ticket {
   expiresAt: number;
   /** Set when the bytes come in parts: storage's upload id and the plan the client follows. */
   multipart?: MultipartPlan | undefined;
+  /** Set when the upload holds one of its key's open-upload slots (a scoped key's quota), to give back when it ends. */
+  holdsSlot?: true | undefined;
 }
 
 export interface MultipartPlan {
