@@ -105,7 +105,7 @@ async function eventsSecret(config: ReturnType<typeof loadConfig>): Promise<stri
   if (config.eventsSecret) return config.eventsSecret;
   const { createMetadataStore } = await import("../metadata/factory.js");
   const { newSecret } = await import("../internal/crypto.js");
-  const metadata = createMetadataStore(config.database);
+  const metadata = await createMetadataStore(config.database);
   try {
     await metadata.migrate();
     return await metadata.getOrInitSetting("events_secret", newSecret(32));

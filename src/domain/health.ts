@@ -1,4 +1,5 @@
 import { BackendUnavailableError } from "../errors.js";
+import { unref } from "../internal/timers.js";
 
 interface Pingable {
   ping(): Promise<void>;
@@ -26,7 +27,7 @@ export class BackendHealth {
 
   start(): void {
     this.#timer ??= setInterval(() => void this.check(), this.#intervalMs);
-    this.#timer.unref();
+    unref(this.#timer);
   }
 
   async stop(): Promise<void> {
@@ -41,7 +42,7 @@ export class BackendHealth {
       [...this.#backends].map(async ([name, backend]) => {
         const up = await Promise.race([
           backend.ping().then(() => true, () => false),
-          new Promise<boolean>((resolve) => setTimeout(resolve, this.#timeoutMs, false).unref()),
+          new Promise<boolean>((resolve) => unref(setTimeout(resolve, this.#timeoutMs, false))),
         ]);
         if (up) this.#down.delete(name);
         else this.#down.add(name);

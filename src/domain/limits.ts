@@ -1,8 +1,7 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Config, RateLimitConfig } from "../config.js";
 import { BackendUnavailableError, SluiceError } from "../errors.js";
-import { failFastRedisOptions } from "../tickets/redis.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import type { Principal } from "./uploads.js";
 
@@ -20,10 +19,12 @@ export class UploadLimits {
   readonly #limiters = new Map<string, RateLimiterAbstract>();
   readonly #open: OpenTickets;
 
-  constructor(config: Pick<Config, "rateLimit" | "ipRateLimit" | "rateLimitStore">) {
+  /** `redis`: the client for `rateLimitStore` when that is Redis (the runtime loads the driver only then). */
+  constructor(config: Pick<Config, "rateLimit" | "ipRateLimit" | "rateLimitStore">, options: { redis?: Redis | undefined } = {}) {
     this.#config = config;
     if (config.rateLimitStore.kind === "redis") {
-      this.#redis = new Redis(config.rateLimitStore.url, failFastRedisOptions());
+      if (!options.redis) throw new Error("Limits counted in Redis need a Redis client.");
+      this.#redis = options.redis;
       this.#redis.on("error", () => {}); // surfaces on the calls, as 503s
       this.#open = new RedisOpenTickets(this.#redis);
     } else {

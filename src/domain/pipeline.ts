@@ -5,6 +5,7 @@ import type { ObjectInfo, ObjectRef } from "../storage/object-store.js";
 import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
+import { unref } from "../internal/timers.js";
 
 type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
 
@@ -26,7 +27,7 @@ export async function processUpload(s: Services, id: string): Promise<void> {
   const renewal = setInterval(() => {
     s.metadata.updateUpload(id, { leaseUntil: s.now() + leaseMs }, { leaseOwner: owner }).catch((err: unknown) => log.warn({ err }, "could not renew the processing lease"));
   }, leaseMs / 3);
-  renewal.unref();
+  unref(renewal);
   try {
     await s.metadata.updateUpload(id, { state: "processing", updatedAt: s.now() }, { leaseOwner: owner });
     const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };

@@ -2,6 +2,7 @@ import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
 import { uploadIdOfKey } from "./uploads.js";
+import { unref } from "../internal/timers.js";
 
 export interface ReconcileReport {
   redriven: number;
@@ -70,7 +71,7 @@ export function startReconcileLoop(s: Services, intervalMs: number): { stop(): P
   };
   run();
   const timer = setInterval(run, intervalMs);
-  timer.unref();
+  unref(timer);
   return {
     async stop() {
       clearInterval(timer);

@@ -1,5 +1,6 @@
 import type { Logger } from "../internal/logger.js";
 import type { ArrivalQueue } from "../domain/services.js";
+import { unref } from "../internal/timers.js";
 
 /**
  * Processing in this process: arrivals are handled as they come, a few at a time. Nothing
@@ -37,7 +38,7 @@ export class InProcessArrivalQueue implements ArrivalQueue {
         this.#timers.delete(uploadId);
         this.enqueue(uploadId);
       }, delay);
-      timer.unref();
+      unref(timer);
       this.#timers.set(uploadId, timer);
       return;
     }
@@ -71,7 +72,7 @@ export class InProcessArrivalQueue implements ArrivalQueue {
       this.#queued.delete(id);
       if (this.#running.has(id)) {
         // Already being processed here: look again once that run ends, in case the state moved on.
-        setTimeout(() => this.enqueue(id), 50).unref();
+        unref(setTimeout(() => this.enqueue(id), 50));
         continue;
       }
       this.#running.add(id);

@@ -1,18 +1,19 @@
 import fs from "node:fs";
 import path from "node:path";
-import SQLite from "better-sqlite3";
+import type SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect, type SqliteDatabase } from "kysely";
 import type { DatabaseConfig } from "../config.js";
-import { createPostgresKysely } from "../internal/postgres.js";
 import { KyselyMetadataStore } from "./kysely-store.js";
 import type { MetadataStore } from "./metadata-store.js";
 import type { Database } from "./schema.js";
 
-export function createMetadataStore(config: DatabaseConfig): MetadataStore {
+/** The configured metadata store. Only its database's driver is loaded (Lambda bundles carry no SQLite). */
+export async function createMetadataStore(config: DatabaseConfig): Promise<MetadataStore> {
   switch (config.kind) {
     case "sqlite": {
       if (config.path !== ":memory:") fs.mkdirSync(path.dirname(config.path), { recursive: true });
-      const sqlite = new SQLite(config.path);
+      const { default: Database } = await import("better-sqlite3");
+      const sqlite = new Database(config.path);
       // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("synchronous = NORMAL");
@@ -20,8 +21,10 @@ export function createMetadataStore(config: DatabaseConfig): MetadataStore {
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
       return new KyselyMetadataStore({ db, name: "sqlite metadata store" });
     }
-    case "postgres":
+    case "postgres": {
+      const { createPostgresKysely } = await import("../internal/postgres.js");
       return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
+    }
   }
 }
 

@@ -4,8 +4,8 @@ import { describeMetadataStore } from "./metadata-store.conformance.js";
 
 describeMetadataStore("postgres (a real PostgreSQL server)", async () => {
   const server = await startPostgres();
-  const store = createMetadataStore({ kind: "postgres", url: server.url });
-  const peer = createMetadataStore({ kind: "postgres", url: server.url });
+  const store = await createMetadataStore({ kind: "postgres", url: server.url });
+  const peer = await createMetadataStore({ kind: "postgres", url: server.url });
   return {
     store,
     peer,

@@ -6,8 +6,8 @@ import { describeMetadataStore } from "./metadata-store.conformance.js";
 
 describeMetadataStore("sqlite", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-sqlite-"));
-  const store = createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
-  const peer = createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
+  const store = await createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
+  const peer = await createMetadataStore({ kind: "sqlite", path: path.join(dir, "test.db") });
   return {
     store,
     peer,

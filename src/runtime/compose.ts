@@ -1,42 +1,20 @@
 import os from "node:os";
 import type { Config } from "../config.js";
-import { ApiKeyAuthenticator, bootstrapApiKey } from "../domain/api-keys.js";
-import { BackendHealth } from "../domain/health.js";
-import { UploadLimits } from "../domain/limits.js";
-import { processUpload } from "../domain/pipeline.js";
 import { loadProcessors } from "../domain/processors.js";
-import { startReconcileLoop } from "../domain/reconcile.js";
-import type { Services } from "../domain/services.js";
-import { UrlSigner } from "../domain/signing.js";
-import { InProcessArrivalQueue } from "../events/in-process.js";
-import { createApp, type App, type AppOptions } from "../http/app.js";
-import { newId, newSecret } from "../internal/crypto.js";
+import type { AppOptions } from "../http/app.js";
 import { createLogger, type Logger } from "../internal/logger.js";
-import { Metrics } from "../internal/metrics.js";
 import { createMetadataStore } from "../metadata/factory.js";
 import { createStorage } from "../storage/factory.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { createTicketStore } from "../tickets/factory.js";
+import { assembleSluice, type Sluice } from "./assemble.js";
 
-export interface Sluice {
-  services: Services;
-  app: App;
-  /** Set on the very first start only: the API key created for the operator, to be shown once. */
-  bootstrapKey: string | undefined;
-  /**
-   * Starts background work: processing, backend health checks and (unless `reconcileLoop`
-   * is false: serverless runtimes invoke the sweep on a schedule) the reconcile sweep.
-   */
-  start(options?: { reconcileLoop?: boolean }): void;
-  /** Resolves when no arrival is being processed or waiting (a delayed retry is left to the sweep). */
-  idle(): Promise<void>;
-  /** Waits for background work, then closes every backend. */
-  close(): Promise<void>;
-}
+export type { Sluice };
 
 /**
- * The composition root: the one place that turns configuration into backends and wires
- * them together. Runtimes (Node now; Lambda and Workers later) call this and serve `app`.
+ * The composition root for Node and Lambda: turns configuration into backends (each loaded
+ * only when configured, so a bundle's entry carries none it does not use) and wires them
+ * together. Workers choose their backends from bindings instead (`runtime/workers`).
  */
 export async function createSluice(
   config: Config,
@@ -51,66 +29,33 @@ export async function createSluice(
   } = {},
 ): Promise<Sluice> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
-
-  const { objects, presigner } = createStorage(config.storage);
+  const { objects, presigner } = await createStorage(config.storage);
   const buckets = [config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])];
   const storageReady = options.createBuckets === false ? { stop: () => undefined } : await prepareStorage(objects, buckets, logger);
-  const metadata = createMetadataStore(config.database);
-  await metadata.migrate();
-  const tickets = createTicketStore(config.tickets);
-  const limits = new UploadLimits(config);
-  const health = new BackendHealth({ "ticket store": tickets, "metadata store": metadata, ...(limits.shared && { "rate limiter": limits }) });
-
-  // Without a configured secret, one is made on first start and kept in the metadata store, so
-  // URLs survive restarts and every instance sharing the store signs alike.
-  const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
-  const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
-  const processors = await loadProcessors(config.processors);
-  const arrivals = new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger });
-
-  const services: Services = {
-    config,
+  const backends = {
     objects,
     presigner,
-    tickets,
-    metadata,
-    limits,
-    health,
-    signer: new UrlSigner(signingSecret),
-    processors,
-    arrivals,
-    metrics,
+    metadata: await createMetadataStore(config.database),
+    tickets: await createTicketStore(config.tickets),
+    processors: await loadProcessors(config.processors),
+    limitsRedis: await connectLimitsRedis(config),
+    onClose: () => storageReady.stop(),
+  };
+  return assembleSluice(config, backends, {
     logger,
-    instanceId: newId("inst"),
-    now: Date.now,
-  };
+    concurrency: Math.max(2, os.availableParallelism()),
+    defaultMetrics: options.defaultMetrics,
+    webRoot: options.webRoot,
+    requestBody: options.requestBody,
+    peerAddress: options.peerAddress,
+  });
+}
 
-  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
-  const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
-  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody, peerAddress: options.peerAddress });
-
-  let reconcile: { stop(): Promise<void> } | undefined;
-  return {
-    services,
-    app,
-    bootstrapKey,
-    start(startOptions = {}) {
-      health.start();
-      arrivals.start((id) => processUpload(services, id));
-      if (startOptions.reconcileLoop !== false) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
-    },
-    idle: () => arrivals.idle(),
-    async close() {
-      storageReady.stop();
-      await health.stop();
-      await reconcile?.stop();
-      await arrivals.close();
-      await tickets.close();
-      await limits.shutdown();
-      await metadata.close();
-    },
-  };
+/** The Redis client for shared rate limits and quotas, when they are counted in Redis (the driver is loaded only then). */
+async function connectLimitsRedis(config: Config) {
+  if (config.rateLimitStore.kind !== "redis") return undefined;
+  const [{ Redis }, { failFastRedisOptions }] = await Promise.all([import("ioredis"), import("../tickets/redis.js")]);
+  return new Redis(config.rateLimitStore.url, failFastRedisOptions());
 }
 
 /**

@@ -219,16 +219,43 @@ export class S3ObjectStore implements ObjectStore {
  * timeout), so the returned signal aborts it at once, and nothing is stored.
  */
 function streamedBody(options: { body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal | undefined }) {
-  const body = Readable.fromWeb(options.body.pipeThrough(exactLength(options.contentLength)) as NodeReadableStream<Uint8Array>);
   let bodyError: unknown;
   const failed = new AbortController();
-  body.on("error", (err) => {
-    bodyError = err;
+  const fail = (err: unknown) => {
+    bodyError ??= err;
     failed.abort(err);
-  });
+  };
   const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  const checked = options.body.pipeThrough(exactLength(options.contentLength));
+  if (FixedLengthStream) {
+    // Workers: fetch sends a stream with a Content-Length (as S3 requires) only through a
+    // FixedLengthStream, and takes Web streams, not Node's.
+    const reader = checked.getReader();
+    const observed = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          try {
+            const { done, value } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(value);
+          } catch (err) {
+            fail(err);
+            controller.error(err);
+          }
+        },
+        cancel: (reason) => reader.cancel(reason),
+      },
+      { highWaterMark: 0 },
+    );
+    return { body: observed.pipeThrough(new FixedLengthStream(options.contentLength)), signal, error: () => bodyError };
+  }
+  const body = Readable.fromWeb(checked as NodeReadableStream<Uint8Array>);
+  body.on("error", fail);
   return { body, signal, error: () => bodyError };
 }
+
+/** The Workers runtime's fixed-length identity stream (absent elsewhere). */
+const FixedLengthStream = (globalThis as { FixedLengthStream?: new (length: number) => TransformStream<Uint8Array, Uint8Array> }).FixedLengthStream;
 
 /** S3's own multipart upload. */
 class S3Multipart implements MultipartStore {

@@ -1,27 +1,33 @@
 import type { TicketStoreConfig } from "../config.js";
-import { DynamoTicketStore } from "./dynamodb.js";
-import { MemcachedTicketStore } from "./memcached.js";
-import { MemoryTicketStore } from "./memory.js";
-import { PostgresTicketStore } from "./postgres.js";
-import { RedisTicketStore } from "./redis.js";
 import type { TicketStore } from "./ticket-store.js";
 
-export function createTicketStore(config: TicketStoreConfig): TicketStore {
+/** The configured ticket store. Only its own code (and client library) is loaded. */
+export async function createTicketStore(config: TicketStoreConfig): Promise<TicketStore> {
   switch (config.kind) {
-    case "memory":
+    case "memory": {
+      const { MemoryTicketStore } = await import("./memory.js");
       return new MemoryTicketStore();
-    case "redis":
+    }
+    case "redis": {
+      const { RedisTicketStore } = await import("./redis.js");
       return new RedisTicketStore({ url: config.url });
-    case "memcached":
+    }
+    case "memcached": {
+      const { MemcachedTicketStore } = await import("./memcached.js");
       return new MemcachedTicketStore({ servers: config.servers });
-    case "postgres":
+    }
+    case "postgres": {
+      const { PostgresTicketStore } = await import("./postgres.js");
       return new PostgresTicketStore({ url: config.url });
-    case "dynamodb":
+    }
+    case "dynamodb": {
+      const { DynamoTicketStore } = await import("./dynamodb.js");
       return new DynamoTicketStore({
         table: config.table,
         region: config.region,
         ...(config.endpoint && { endpoint: config.endpoint }),
         ...(config.credentials && { credentials: config.credentials }),
       });
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { newSecret } from "../internal/crypto.js";
 import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
+import { unref } from "../internal/timers.js";
 
 interface Entry {
   ticket: Ticket;
@@ -21,7 +22,7 @@ export class MemoryTicketStore implements TicketStore {
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#sweep = setInterval(() => this.#evict(), 30_000);
-    this.#sweep.unref();
+    unref(this.#sweep);
   }
 
   issue(ticket: Ticket): Promise<void> {

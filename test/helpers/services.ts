@@ -44,7 +44,7 @@ export async function makeServices(
   const config = loadConfig({ SLUICE_DATA_DIR: dir, SLUICE_API_KEYS: "sk_test_key_0123456789", SLUICE_MAX_ATTEMPTS: "3", ...options.env });
   const base = new FsObjectStore({ root: path.join(dir, "objects") });
   await base.prepare([config.buckets.staging, config.buckets.archive, ...(config.buckets.quarantine ? [config.buckets.quarantine] : [])]);
-  const metadata = createMetadataStore(config.database);
+  const metadata = await createMetadataStore(config.database);
   await metadata.migrate();
   const queue = new RecordingQueue();
   const tickets = options.tickets ?? options.shareWith?.services.tickets ?? new MemoryTicketStore();

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App, AppOptions } from "../app.js";
+import { unref } from "../../internal/timers.js";
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -43,7 +44,7 @@ export function registerOperationRoutes(app: App, { services }: AppOptions) {
       Object.entries(backends).map(async ([name, backend]) => {
         const up = await Promise.race([
           backend.ping().then(() => true, () => false),
-          new Promise<boolean>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref()),
+          new Promise<boolean>((resolve) => unref(setTimeout(resolve, READY_TIMEOUT_MS, false))),
         ]);
         return [name, up ? "up" : "down"] as const;
       }),

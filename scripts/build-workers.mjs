@@ -1,0 +1,56 @@
+// Bundles the Cloudflare Workers entry point (src/runtime/workers/index.ts) into
+// dist/workers/index.mjs, the way wrangler bundles a Worker: the `workerd`/`worker`/`browser`
+// export conditions, Node built-ins left to the runtime's `nodejs_compat` (as `node:*`).
+// `wrangler deploy` uploads this file as is (wrangler.toml: `no_bundle = true`).
+import console from "node:console";
+import process from "node:process";
+import { builtinModules } from "node:module";
+import { build } from "esbuild";
+import { mkdir, stat } from "node:fs/promises";
+import { awsXmlWithoutDom, promClientCore, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
+
+const builtins = new Set(builtinModules.filter((m) => !m.startsWith("_")));
+/**
+ * Node built-ins are left to the runtime (`nodejs_compat`) as `node:` imports. A CommonJS
+ * dependency's `require("util")` cannot stay a require in an ES module: it is answered by a
+ * small ES module that imports the built-in and re-exports it.
+ */
+const nodeBuiltins = {
+  name: "node-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^[a-z0-9_/]+$|^node:/ }, (args) => {
+      const name = args.path.replace(/^node:/, "");
+      if (!builtins.has(name)) return undefined;
+      if (args.kind === "require-call") return { path: name, namespace: "node-require" };
+      return { path: `node:${name}`, external: true };
+    });
+    b.onLoad({ filter: /.*/, namespace: "node-require" }, (args) => ({
+      contents: `import * as m from "node:${args.path}"; export default m.default ?? m;`,
+      loader: "js",
+    }));
+  },
+};
+
+await mkdir("dist/workers", { recursive: true });
+const result = await build({
+  entryPoints: ["src/runtime/workers/index.ts"],
+  outfile: "dist/workers/index.mjs",
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["browser", "module", "main"],
+  target: ["es2022"],
+  minify: true,
+  metafile: true,
+  plugins: [nodeBuiltins, zodEnglishOnly, rateLimiterCore, promClientCore, awsXmlWithoutDom],
+  logLevel: "warning",
+});
+const { size } = await stat("dist/workers/index.mjs");
+if (process.argv.includes("--report")) {
+  const inputs = Object.entries(result.metafile.outputs["dist/workers/index.mjs"].inputs)
+    .map(([file, { bytesInOutput }]) => [file.replace(/^node_modules\/((@[^/]+\/)?[^/]+).*/, "$1"), bytesInOutput])
+    .reduce((m, [name, bytes]) => m.set(name, (m.get(name) ?? 0) + bytes), new Map());
+  for (const [name, bytes] of [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${name}`);
+}
+console.log(`dist/workers/index.mjs: ${(size / 1024).toFixed(0)} KiB`);

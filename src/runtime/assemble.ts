@@ -1,0 +1,131 @@
+import type { Config } from "../config.js";
+import { ApiKeyAuthenticator, bootstrapApiKey } from "../domain/api-keys.js";
+import { BackendHealth } from "../domain/health.js";
+import { UploadLimits } from "../domain/limits.js";
+import { processUpload } from "../domain/pipeline.js";
+import type { Processor } from "../domain/processors.js";
+import { startReconcileLoop } from "../domain/reconcile.js";
+import type { ArrivalQueue, Services } from "../domain/services.js";
+import { UrlSigner } from "../domain/signing.js";
+import { InProcessArrivalQueue } from "../events/in-process.js";
+import { createApp, type App, type AppOptions } from "../http/app.js";
+import { newId, newSecret } from "../internal/crypto.js";
+import type { Logger } from "../internal/logger.js";
+import { Metrics } from "../internal/metrics.js";
+import type { MetadataStore } from "../metadata/metadata-store.js";
+import type { ObjectStore } from "../storage/object-store.js";
+import type { Presigner } from "../storage/presign.js";
+import type { TicketStore } from "../tickets/ticket-store.js";
+import type { Redis } from "ioredis";
+
+export interface Sluice {
+  services: Services;
+  app: App;
+  /** Set on the very first start only: the API key created for the operator, to be shown once. */
+  bootstrapKey: string | undefined;
+  /**
+   * Starts background work: processing, backend health checks and (unless `reconcileLoop`
+   * is false: serverless runtimes invoke the sweep on a schedule) the reconcile sweep.
+   * Workers pass `healthChecks: false` too: an isolate may not run timers between requests.
+   */
+  start(options?: { reconcileLoop?: boolean; healthChecks?: boolean }): void;
+  /** Resolves when no arrival is being processed or waiting (a delayed retry is left to the sweep). */
+  idle(): Promise<void>;
+  /** Waits for background work, then closes every backend. */
+  close(): Promise<void>;
+}
+
+/** The backends a runtime chose, ready to be wired together. */
+export interface Backends {
+  objects: ObjectStore;
+  presigner: Presigner | undefined;
+  metadata: MetadataStore;
+  tickets: TicketStore;
+  processors: Processor[];
+  /** The Redis client limits are counted in, when `SLUICE_RATE_LIMIT_STORE` (or its default) is Redis. */
+  limitsRedis?: Redis | undefined;
+  /** Stops whatever the runtime started to prepare storage. */
+  onClose?: () => void;
+}
+
+export interface AssembleOptions {
+  logger: Logger;
+  defaultMetrics?: boolean;
+  webRoot?: string | undefined;
+  requestBody?: AppOptions["requestBody"];
+  peerAddress?: AppOptions["peerAddress"];
+  /** How many arrivals this process checks at once. */
+  concurrency: number;
+  /** Where arrivals are processed; the default is this process, `concurrency` at a time. */
+  arrivals?: LocalArrivalQueue;
+}
+
+/** An arrival queue processed where it lives. */
+export interface LocalArrivalQueue extends ArrivalQueue {
+  start(handler: (id: string) => Promise<void>): void;
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires chosen backends into services and the HTTP app. It imports no backend: each runtime
+ * (Node and Lambda through `compose.ts`, Workers through its own entry) picks and builds its
+ * backends, and everything from here on is the same code everywhere.
+ */
+export async function assembleSluice(config: Config, backends: Backends, options: AssembleOptions): Promise<Sluice> {
+  const { logger } = options;
+  const { objects, presigner, metadata, tickets, processors } = backends;
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
+  await metadata.migrate();
+  const limits = new UploadLimits(config, { redis: backends.limitsRedis });
+  const health = new BackendHealth({ "ticket store": tickets, "metadata store": metadata, ...(limits.shared && { "rate limiter": limits }) });
+
+  // Without a configured secret, one is made on first start and kept in the metadata store, so
+  // URLs survive restarts and every instance sharing the store signs alike.
+  const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
+  const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
+  const arrivals = options.arrivals ?? new InProcessArrivalQueue({ concurrency: options.concurrency, logger });
+
+  const services: Services = {
+    config,
+    objects,
+    presigner,
+    tickets,
+    metadata,
+    limits,
+    health,
+    signer: new UrlSigner(signingSecret),
+    processors,
+    arrivals,
+    metrics,
+    logger,
+    instanceId: newId("inst"),
+    now: Date.now,
+  };
+
+  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
+  const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
+  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody, peerAddress: options.peerAddress });
+
+  let reconcile: { stop(): Promise<void> } | undefined;
+  return {
+    services,
+    app,
+    bootstrapKey,
+    start(startOptions = {}) {
+      if (startOptions.healthChecks !== false) health.start();
+      arrivals.start((id) => processUpload(services, id));
+      if (startOptions.reconcileLoop !== false) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
+    },
+    idle: () => arrivals.idle(),
+    async close() {
+      backends.onClose?.();
+      await health.stop();
+      await reconcile?.stop();
+      await arrivals.close();
+      await tickets.close();
+      await limits.shutdown();
+      await metadata.close();
+    },
+  };
+}
