@@ -1,15 +1,23 @@
-// Bundles the Lambda entry point (src/runtime/lambda/index.ts) into dist/lambda/index.mjs:
-// one minified ESM file per deployment, with what the handlers import and nothing else.
-// SQLite's native module stays out: Lambda keeps metadata in PostgreSQL.
+// Bundles the Lambda entry point (src/runtime/lambda/index.ts) into dist/lambda/: index.mjs
+// and chunks/, minified ESM. Backends are split into chunks of their own and loaded only when
+// configured (compose.ts imports them dynamically), so a function loads the code of its own
+// ticket store and database and no other. SQLite's native module stays out: Lambda keeps
+// metadata in PostgreSQL.
 import console from "node:console";
 import process from "node:process";
 import { build } from "esbuild";
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
 
+await rm("dist/lambda", { recursive: true, force: true });
 await mkdir("dist/lambda", { recursive: true });
 const result = await build({
-  entryPoints: ["src/runtime/lambda/index.ts"],
-  outfile: "dist/lambda/index.mjs",
+  entryPoints: { index: "src/runtime/lambda/index.ts" },
+  outdir: "dist/lambda",
+  outExtension: { ".js": ".mjs" },
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  plugins: [zodEnglishOnly, rateLimiterCore],
   bundle: true,
   format: "esm",
   platform: "node",
@@ -22,11 +30,14 @@ const result = await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: "warning",
 });
-const { size } = await stat("dist/lambda/index.mjs");
+const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".mjs"));
+const total = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
 if (process.argv.includes("--report")) {
-  const inputs = Object.entries(result.metafile.outputs["dist/lambda/index.mjs"].inputs)
+  const inputs = outputs
+    .flatMap(([, o]) => Object.entries(o.inputs))
     .map(([file, { bytesInOutput }]) => [file.replace(/^node_modules\/((@[^/]+\/)?[^/]+).*/, "$1"), bytesInOutput])
     .reduce((m, [name, bytes]) => m.set(name, (m.get(name) ?? 0) + bytes), new Map());
   for (const [name, bytes] of [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${name}`);
 }
-console.log(`dist/lambda/index.mjs: ${(size / 1024).toFixed(0)} KiB`);
+const { size } = await stat("dist/lambda/index.mjs");
+console.log(`dist/lambda: ${outputs.length} files, ${(total / 1024).toFixed(0)} KiB in all; index.mjs ${(size / 1024).toFixed(0)} KiB`);

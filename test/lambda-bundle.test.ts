@@ -1,0 +1,74 @@
+/**
+ * The Lambda bundle as deployed (dist/lambda, built here by `npm run build:lambda`, with its
+ * chunks and the trimming plugins of scripts/esbuild-slim.mjs), loaded in a fresh Node
+ * process and driven with API Gateway events: what the other Lambda tests prove on the
+ * source, this proves on the file Lambda runs.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { ROOT } from "./helpers/server.js";
+
+const run = promisify(execFile);
+const KEY = "sk_lambda_bundle_0123456789abcdef";
+let dir: string;
+
+/** Answers for each event, from a fresh process that imports the bundle. */
+async function invoke(events: unknown[]): Promise<{ statusCode: number; body: string }[]> {
+  const script = `const m = await import(${JSON.stringify(path.join(ROOT, "dist/lambda/index.mjs"))});
+const out = [];
+for (const e of JSON.parse(process.argv[1])) out.push(await m.http(e, {}));
+console.log(JSON.stringify(out));
+process.exit(0);`;
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(events)], {
+    env: { PATH: process.env.PATH ?? "", SLUICE_DATA_DIR: dir, SLUICE_API_KEYS: KEY, SLUICE_LOG_LEVEL: "silent", SLUICE_PUBLIC_URL: "https://api.example.com" },
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as { statusCode: number; body: string }[];
+}
+
+function post(body: unknown) {
+  const text = JSON.stringify(body);
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: "/v1/uploads",
+    rawQueryString: "",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) },
+    body: text,
+    isBase64Encoded: false,
+    requestContext: { http: { method: "POST", path: "/v1/uploads", sourceIp: "192.0.2.1" }, timeEpoch: Date.now() },
+  };
+}
+
+before(async () => {
+  await run(process.execPath, [path.join(ROOT, "scripts/build-lambda.mjs")], { cwd: ROOT });
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-bundle-"));
+});
+
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe("the built Lambda bundle", () => {
+  it("issues an upload, and answers bad input with zod's English messages (the only locale bundled)", async () => {
+    const [issued, bad] = await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 }), post({ filename: "cat.png", contentType: "image/png", size: "big" })]);
+    assert.equal(issued!.statusCode, 201, issued!.body);
+    assert.match((JSON.parse(issued!.body) as { id: string }).id, /^upl_/);
+    assert.equal(bad!.statusCode, 400, bad!.body);
+    const error = (JSON.parse(bad!.body) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /size: Invalid input: expected number, received string/);
+  });
+
+  it("splits backends into chunks: the entry holds none of them", async () => {
+    const entry = await fs.readFile(path.join(ROOT, "dist/lambda/index.mjs"), "utf8");
+    const chunks = await fs.readdir(path.join(ROOT, "dist/lambda/chunks"));
+    for (const backend of ["redis", "memcached", "dynamodb", "postgres"]) assert.ok(chunks.some((c) => c.startsWith(`${backend}-`)), backend);
+    // The client libraries' own code (their wire protocols), not just their names (config.ts parses the URLs).
+    for (const mark of ["autoPipelining", "HashRing", "pg_catalog", "DynamoDBClient"]) assert.ok(!entry.includes(mark), mark);
+  });
+});
