@@ -58,8 +58,10 @@ describe("the web uploader with a large file", () => {
       id = ids[0]!;
     }, 15_000);
 
-    await page.unroute(/\/parts\/3\?/);
+    // Reload first: leaving the page cancels the stalled request. Unrouting first would let
+    // Playwright release it to the network, and part 3 could arrive from the old page.
     await page.reload();
+    await page.unroute(/\/parts\/3\?/);
     const sent: number[] = [];
     page.on("request", (r) => {
       const part = /\/v1\/uploads\/upl_[^/]+\/parts\/(\d+)\?/.exec(r.url());

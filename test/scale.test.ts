@@ -233,9 +233,14 @@ describe("an instance killed while it holds claims and processing jobs", () => {
     for (const u of [...processed, held]) assert.equal((await waitForFinal(b, u.id, 30_000)).state, "archived", u.id);
     const archived = await keysIn(s3, archive);
     for (const u of [...processed, held]) assert.deepEqual(archived.filter((k) => k.startsWith(`${u.id}/`)), [u.key]);
-    // Archived once: B archived each file once, and A (killed inside its processor) none.
-    const archivedByB = b.logs.filter((l) => l.msg === "file archived").map((l) => l.uploadId);
-    assert.deepEqual([...archivedByB].sort(), [...processed, held].map((u) => u.id).sort());
+    // Archived once: B archived each file once, and A (killed inside its processor) none. B
+    // writes its log line after the state it reports, and the test reads B's output as it comes.
+    let archivedByB: unknown[] = [];
+    await eventually(() => {
+      archivedByB = b.logs.filter((l) => l.msg === "file archived").map((l) => l.uploadId);
+      assert.deepEqual([...archivedByB].sort(), [...processed, held].map((u) => u.id).sort());
+      return Promise.resolve();
+    }, 5000);
     assert.equal(a.logs.filter((l) => l.msg === "file archived").length, 0);
     for (const id of heldByA) assert.ok(archivedByB.includes(id), `${id}, held by A when it died, archived by B`);
   });
