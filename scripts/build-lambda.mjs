@@ -7,7 +7,7 @@ import console from "node:console";
 import process from "node:process";
 import { build } from "esbuild";
 import { mkdir, rm, stat } from "node:fs/promises";
-import { rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
+import { printBiggestInputs, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
 
 await rm("dist/lambda", { recursive: true, force: true });
 await mkdir("dist/lambda", { recursive: true });
@@ -32,12 +32,6 @@ const result = await build({
 });
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".mjs"));
 const total = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
-if (process.argv.includes("--report")) {
-  const inputs = outputs
-    .flatMap(([, o]) => Object.entries(o.inputs))
-    .map(([file, { bytesInOutput }]) => [file.replace(/^node_modules\/((@[^/]+\/)?[^/]+).*/, "$1"), bytesInOutput])
-    .reduce((m, [name, bytes]) => m.set(name, (m.get(name) ?? 0) + bytes), new Map());
-  for (const [name, bytes] of [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${name}`);
-}
+if (process.argv.includes("--report")) printBiggestInputs(outputs.map(([, o]) => o));
 const { size } = await stat("dist/lambda/index.mjs");
 console.log(`dist/lambda: ${outputs.length} files, ${(total / 1024).toFixed(0)} KiB in all; index.mjs ${(size / 1024).toFixed(0)} KiB`);

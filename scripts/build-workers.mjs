@@ -7,7 +7,7 @@ import process from "node:process";
 import { builtinModules } from "node:module";
 import { build } from "esbuild";
 import { mkdir, stat } from "node:fs/promises";
-import { awsXmlWithoutDom, promClientCore, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
+import { awsXmlWithoutDom, printBiggestInputs, promClientCore, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
 
 const builtins = new Set(builtinModules.filter((m) => !m.startsWith("_")));
 /**
@@ -47,10 +47,5 @@ const result = await build({
   logLevel: "warning",
 });
 const { size } = await stat("dist/workers/index.mjs");
-if (process.argv.includes("--report")) {
-  const inputs = Object.entries(result.metafile.outputs["dist/workers/index.mjs"].inputs)
-    .map(([file, { bytesInOutput }]) => [file.replace(/^node_modules\/((@[^/]+\/)?[^/]+).*/, "$1"), bytesInOutput])
-    .reduce((m, [name, bytes]) => m.set(name, (m.get(name) ?? 0) + bytes), new Map());
-  for (const [name, bytes] of [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${name}`);
-}
+if (process.argv.includes("--report")) printBiggestInputs([result.metafile.outputs["dist/workers/index.mjs"]]);
 console.log(`dist/workers/index.mjs: ${(size / 1024).toFixed(0)} KiB`);

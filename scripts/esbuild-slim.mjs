@@ -1,6 +1,8 @@
-// esbuild plugins that keep serverless bundles to what Sluice runs. Each swaps a package's
-// catch-all index for the parts Sluice imports from it; the bundles' own tests (Lambda:
-// test/lambda-bundle.test.ts, Workers: test/workers.test.ts) run the app through them.
+// esbuild plugins (and a size report) for the serverless bundles, keeping them to what Sluice
+// runs. Each plugin swaps a package's catch-all index for the parts Sluice imports from it;
+// the bundles' own tests (Lambda: test/lambda-bundle.test.ts, Workers: test/workers.test.ts)
+// run the app through them.
+import console from "node:console";
 import path from "node:path";
 
 const here = path.resolve(import.meta.dirname, "..");
@@ -71,3 +73,12 @@ export const awsXmlWithoutDom = {
     );
   },
 };
+
+/** Prints the 25 packages (or source files) that take the most room in these bundle outputs (`--report`). */
+export function printBiggestInputs(outputs) {
+  const inputs = outputs
+    .flatMap((o) => Object.entries(o.inputs))
+    .map(([file, { bytesInOutput }]) => [file.replace(/^node_modules\/((@[^/]+\/)?[^/]+).*/, "$1"), bytesInOutput])
+    .reduce((m, [name, bytes]) => m.set(name, (m.get(name) ?? 0) + bytes), new Map());
+  for (const [name, bytes] of [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${(bytes / 1024).toFixed(0).padStart(6)} KiB  ${name}`);
+}

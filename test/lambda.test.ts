@@ -21,7 +21,7 @@ import type { ObjectRef } from "../src/storage/object-store.js";
 import { createSluice, type Sluice } from "../src/runtime/compose.js";
 import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
 import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
-import { PNG } from "./helpers/fixtures.js";
+import { PNG, awsS3Event } from "./helpers/fixtures.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { makeServices } from "./helpers/services.js";
 
@@ -147,29 +147,8 @@ function restApiEvent(method: string, p: string): APIGatewayProxyEvent {
   };
 }
 
-/** An S3 notification as AWS sends it to Lambda (the documented sample, with this test's bucket and key; keys are form-encoded). */
-function s3Event(key: string, bucket = staging): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: "us-east-1",
-        eventTime: new Date().toISOString(),
-        eventName: "ObjectCreated:Put",
-        userIdentity: { principalId: "EXAMPLE" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "EXAMPLE123456789", "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: "testConfigRule",
-          bucket: { name: bucket, ownerIdentity: { principalId: "EXAMPLE" }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key: encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/"), size: PNG.byteLength, eTag: "0123456789abcdef0123456789abcdef", sequencer: "0A1B2C3D4E5F678901" },
-        },
-      },
-    ],
-  };
-}
+/** An S3 notification as AWS sends it to Lambda, for this test's staging bucket by default. */
+const s3Event = (key: string, bucket = staging): S3Event => awsS3Event(bucket, key, PNG.byteLength);
 
 function sqsRecord(body: string, messageId: string): SQSRecord {
   return {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createDatabase, memcachedUrl, startMemcached, startPostgres, startRedis, type BackendServer } from "./helpers/backends.js";
-import { PNG, uploadRequest } from "./helpers/fixtures.js";
+import { PNG, awsS3Event, uploadRequest } from "./helpers/fixtures.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { eventually, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
@@ -155,18 +155,7 @@ describe("storage events reaching either instance", () => {
     assert.ok(issued.upload.url.startsWith(rgw.endpoint), "direct: the URL is RGW's");
     assert.equal(await put(issued.upload.url, issued.upload.headers, PNG), 200);
     // The AWS format, as S3 sends it; the key form-encoded.
-    const event = {
-      Records: [
-        {
-          eventVersion: "2.1",
-          eventSource: "aws:s3",
-          awsRegion: "us-east-1",
-          eventTime: new Date().toISOString(),
-          eventName: "ObjectCreated:Put",
-          s3: { s3SchemaVersion: "1.0", bucket: { name: staging, arn: `arn:aws:s3:::${staging}` }, object: { key: encodeURIComponent(issued.key).replace(/%20/g, "+"), size: PNG.byteLength } },
-        },
-      ],
-    };
+    const event = awsS3Event(staging, issued.key, PNG.byteLength);
     const send = (server: TestServer) =>
       fetch(`${server.url}/v1/events/s3`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${secret}` }, body: JSON.stringify(event) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: { outcome: string }[] } }));
     // Delivered at least once, duplicated, to both instances at once.

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Miniflare } from "miniflare";
-import { PNG } from "./helpers/fixtures.js";
+import { PNG, awsS3Event } from "./helpers/fixtures.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { ROOT } from "./helpers/server.js";
 
@@ -212,7 +212,7 @@ describe("direct uploads to the bucket, with the Worker told by events or findin
     assert.ok(issued.upload.url.startsWith(rgw.endpoint), issued.upload.url);
     const put = await fetch(issued.upload.url, { method: "PUT", headers: issued.upload.headers, body: PNG });
     assert.equal(put.status, 200);
-    const event = JSON.stringify({ Records: [{ eventVersion: "2.1", eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: staging }, object: { key: issued.key, size: PNG.length } } }] });
+    const event = JSON.stringify(awsS3Event(staging, issued.key, PNG.length));
     for (let i = 0; i < 2; i++) {
       const r = await mf.dispatchFetch("https://sluice.example.workers.dev/v1/events/s3", {
         method: "POST",

@@ -27,7 +27,7 @@ export class InvocationArrivalQueue implements ArrivalQueue {
   async track<T>(fn: () => Promise<T>): Promise<{ result: T; work: Promise<unknown> }> {
     const started: Promise<unknown>[] = [];
     const result = await this.#work.run(started, fn);
-    // Processing may announce more processing (it does not today); wait until none is left.
+    // Work may start more work (the same AsyncLocalStorage context); wait until none is left.
     const drain = async (): Promise<void> => {
       while (started.length > 0) await Promise.allSettled(started.splice(0));
     };
