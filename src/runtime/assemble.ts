@@ -7,7 +7,6 @@ import type { Processor } from "../domain/processors.js";
 import { startReconcileLoop } from "../domain/reconcile.js";
 import type { ArrivalQueue, Services } from "../domain/services.js";
 import { UrlSigner } from "../domain/signing.js";
-import { InProcessArrivalQueue } from "../events/in-process.js";
 import { createApp, type App, type AppOptions } from "../http/app.js";
 import { newId, newSecret } from "../internal/crypto.js";
 import type { Logger } from "../internal/logger.js";
@@ -54,10 +53,8 @@ export interface AssembleOptions {
   webRoot?: string | undefined;
   requestBody?: AppOptions["requestBody"];
   peerAddress?: AppOptions["peerAddress"];
-  /** How many arrivals this process checks at once. */
-  concurrency: number;
-  /** Where arrivals are processed; the default is this process, `concurrency` at a time. */
-  arrivals?: LocalArrivalQueue;
+  /** Where arrivals are processed (Node: in this process, a few at a time; Workers: per invocation). */
+  arrivals: LocalArrivalQueue;
 }
 
 /** An arrival queue processed where it lives. */
@@ -84,7 +81,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   // URLs survive restarts and every instance sharing the store signs alike.
   const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
   const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
-  const arrivals = options.arrivals ?? new InProcessArrivalQueue({ concurrency: options.concurrency, logger });
+  const { arrivals } = options;
 
   const services: Services = {
     config,

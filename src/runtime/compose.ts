@@ -1,6 +1,7 @@
 import os from "node:os";
 import type { Config } from "../config.js";
 import { loadProcessors } from "../domain/processors.js";
+import { InProcessArrivalQueue } from "../events/in-process.js";
 import type { AppOptions } from "../http/app.js";
 import { createLogger, type Logger } from "../internal/logger.js";
 import { createMetadataStore } from "../metadata/factory.js";
@@ -43,7 +44,7 @@ export async function createSluice(
   };
   return assembleSluice(config, backends, {
     logger,
-    concurrency: Math.max(2, os.availableParallelism()),
+    arrivals: new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger }),
     defaultMetrics: options.defaultMetrics,
     webRoot: options.webRoot,
     requestBody: options.requestBody,

@@ -73,7 +73,6 @@ async function build(env: WorkerEnv): Promise<Built> {
     { objects: new S3ObjectStore({ client }), presigner: new S3Presigner({ client, store: config.storage }), metadata, tickets, processors: [] },
     {
       logger,
-      concurrency: 4,
       arrivals,
       webRoot: undefined,
       // Cloudflare sets this header itself; a client cannot forge it.
