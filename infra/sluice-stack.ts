@@ -40,6 +40,8 @@ export class SluiceStack extends Stack {
   readonly issuer: lambda.Function;
   readonly processor: lambda.Function;
   readonly sweeper: lambda.Function;
+  /** The role the issuer assumes for scoped upload credentials (`"method": "credentials"`). */
+  readonly uploader: iam.Role;
   readonly api: apigateway.RestApi;
   readonly tickets: dynamodb.Table | elasticache.CfnCacheCluster;
   readonly queue: sqs.Queue | undefined;
@@ -176,6 +178,19 @@ export class SluiceStack extends Stack {
       new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], resources: [this.staging.arnForObjects("*")] }),
     );
     this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    // Scoped credentials: the issuer assumes this role with a session policy naming one key
+    // (src/storage/s3-credentials.ts); the role itself may only upload to staging.
+    this.uploader = new iam.Role(this, "Uploader", {
+      assumedBy: new iam.ArnPrincipal(this.issuer.role!.roleArn),
+      maxSessionDuration: Duration.hours(1),
+      description: "Assumed by the Sluice issuer for one upload's scoped credentials",
+    });
+    this.uploader.addToPolicy(
+      new iam.PolicyStatement({ actions: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], resources: [this.staging.arnForObjects("*")] }),
+    );
+    this.issuer.addToRolePolicy(new iam.PolicyStatement({ actions: ["sts:AssumeRole"], resources: [this.uploader.roleArn] }));
+    this.issuer.addEnvironment("SLUICE_STS_ROLE_ARN", this.uploader.roleArn);
+    this.issuer.addEnvironment("SLUICE_STS_MAX_DURATION", "3600");
     if (this.tickets instanceof dynamodb.Table) {
       const ticketActions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"];
       for (const f of [this.issuer, this.processor, this.sweeper]) {

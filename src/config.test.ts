@@ -103,6 +103,17 @@ describe("loadConfig", () => {
     assert.throws(() => loadConfig({ SLUICE_UPLOAD_METHOD: "POST" }), /Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3/);
   });
 
+  it("takes an STS role for scoped credentials only with direct S3 uploads, and its endpoint from AWS_ENDPOINT_URL_STS", () => {
+    const role = "arn:aws:iam::123456789012:role/sluice-uploader";
+    assert.throws(() => loadConfig({ SLUICE_STS_ROLE_ARN: role }), /Invalid SLUICE_STS_ROLE_ARN: scoped credentials need SLUICE_STORAGE=s3 with direct uploads/);
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway", SLUICE_STS_ROLE_ARN: role }), /Invalid SLUICE_STS_ROLE_ARN/);
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_STS_ROLE_ARN: "sluice-uploader" }), /Invalid SLUICE_STS_ROLE_ARN: expected a role ARN/);
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_STS_ROLE_ARN: role, SLUICE_STS_MAX_DURATION: "600" }), /Invalid SLUICE_STS_MAX_DURATION: expected seconds of at least 900/);
+    assert.equal(loadConfig({ SLUICE_STORAGE: "s3" }).sts, undefined);
+    const c = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_STS_ROLE_ARN: role, AWS_REGION: "eu-west-1", AWS_ENDPOINT_URL_STS: "http://127.0.0.1:7480" });
+    assert.deepEqual(c.sts, { roleArn: role, endpoint: "http://127.0.0.1:7480", region: "eu-west-1", maxSeconds: 3600, credentials: undefined });
+  });
+
   it("defaults S3 to direct PUT uploads, and browser origins to the public URL's", () => {
     const c = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_PUBLIC_URL: "https://up.example.com/sluice/" });
     assert.equal(c.uploadMode, "direct");

@@ -35,6 +35,19 @@ export type TicketStoreConfig =
       endpoint: string | undefined;
       credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
     };
+/**
+ * Scoped temporary credentials (`"method": "credentials"`): Sluice calls STS AssumeRole on this
+ * role with a session policy that allows uploading one staging key only.
+ */
+export interface StsConfig {
+  roleArn: string;
+  /** Any STS-compatible endpoint (Ceph RGW serves STS on its S3 port); absent means AWS itself. */
+  endpoint: string | undefined;
+  region: string;
+  /** The longest session the role allows (its MaxSessionDuration); credentials never outlive it. */
+  maxSeconds: number;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+}
 export type DatabaseConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
 export interface RateLimitConfig {
   points: number;
@@ -50,6 +63,8 @@ export interface Config {
   uploadMode: "direct" | "gateway";
   /** What direct uploads get unless the request asks: a presigned PUT, or a POST policy. */
   uploadMethod: "PUT" | "POST";
+  /** Set when uploads may ask for scoped temporary credentials (direct mode on S3 only). */
+  sts: StsConfig | undefined;
   /** Origins allowed to upload to the staging bucket from a browser (`sluice setup` applies them). */
   corsOrigins: string[];
   buckets: { staging: string; archive: string; quarantine: string | undefined };
@@ -162,6 +177,12 @@ const schema = z.object({
   AWS_ENDPOINT_URL_S3: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   AWS_ENDPOINT_URL_DYNAMODB: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  AWS_ENDPOINT_URL_STS: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  SLUICE_STS_ROLE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{0,12}:role\/[\w+=,.@/-]+$/, "expected a role ARN such as arn:aws:iam::123456789012:role/sluice-uploader")
+    .optional(),
+  SLUICE_STS_MAX_DURATION: wholeNumber("seconds", 900, 43200).default(3600),
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
@@ -211,6 +232,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (uploadMethod === "POST" && uploadMode !== "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3 with direct uploads");
   }
+  if (e.SLUICE_STS_ROLE_ARN && (storage.kind !== "s3" || uploadMode !== "direct")) {
+    throw new ConfigError("Invalid SLUICE_STS_ROLE_ARN: scoped credentials need SLUICE_STORAGE=s3 with direct uploads");
+  }
+  const sts: StsConfig | undefined =
+    e.SLUICE_STS_ROLE_ARN && storage.kind === "s3"
+      ? {
+          roleArn: e.SLUICE_STS_ROLE_ARN,
+          endpoint: e.AWS_ENDPOINT_URL_STS ?? e.AWS_ENDPOINT_URL,
+          region: storage.region,
+          maxSeconds: e.SLUICE_STS_MAX_DURATION,
+          credentials: storage.credentials,
+        }
+      : undefined;
   const parsedTickets = parseTickets(e.SLUICE_TICKETS);
   const tickets: TicketStoreConfig =
     "table" in parsedTickets
@@ -244,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     storage,
     uploadMode,
     uploadMethod,
+    sts,
     corsOrigins: e.SLUICE_CORS_ORIGINS ?? [new URL(publicUrl).origin],
     buckets: { staging: e.SLUICE_STAGING_BUCKET, archive: e.SLUICE_ARCHIVE_BUCKET, quarantine: e.SLUICE_QUARANTINE_BUCKET },
     tickets,

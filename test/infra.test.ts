@@ -67,6 +67,29 @@ describe("the AWS stack (cdk synth)", () => {
     }
   });
 
+  it("gives the uploader role (scoped credentials) only the upload actions on staging, assumable by the issuer alone", () => {
+    const uploader = stack.getLogicalId(stack.uploader.node.defaultChild as CfnElement);
+    const role = template.findResources("AWS::IAM::Role")[uploader]!;
+    assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement, [
+      { Action: "sts:AssumeRole", Effect: "Allow", Principal: { AWS: stack.resolve(stack.issuer.role!.roleArn) } },
+    ]);
+    assert.equal(role.Properties.MaxSessionDuration, 3600);
+    const policies = Object.values(template.findResources("AWS::IAM::Policy")).filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === uploader));
+    assert.deepEqual(
+      policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]),
+      [{ Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Resource: objects(stack.staging) }],
+    );
+    const sts = statementsOf(template, stack, stack.issuer).filter((st) => [st.Action].flat().some((a) => a.startsWith("sts:")));
+    assert.deepEqual(sts, [{ Effect: "Allow", Action: "sts:AssumeRole", Resource: stack.resolve(stack.uploader.roleArn) }]);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.http",
+      Environment: { Variables: Match.objectLike({ SLUICE_STS_ROLE_ARN: stack.resolve(stack.uploader.roleArn), SLUICE_STS_MAX_DURATION: "3600" }) },
+    });
+    for (const fn of [stack.processor, stack.sweeper]) {
+      assert.deepEqual(statementsOf(template, stack, fn).filter((st) => [st.Action].flat().some((a) => a.startsWith("sts:"))), [], "only the issuer assumes it");
+    }
+  });
+
   it("blocks public access, encrypts and requires TLS on both buckets", () => {
     const buckets = template.findResources("AWS::S3::Bucket");
     assert.equal(Object.keys(buckets).length, 2);

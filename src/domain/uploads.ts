@@ -19,8 +19,8 @@ export interface UploadRequest {
   metadata?: Record<string, string> | undefined;
   /** Seconds; clamped to the configured bounds. */
   expiresIn?: number | undefined;
-  /** `POST` asks for a presigned POST policy (direct mode only). */
-  method?: "PUT" | "POST" | undefined;
+  /** `POST` asks for a presigned POST policy, `credentials` for scoped STS credentials (direct mode only). */
+  method?: "PUT" | "POST" | "credentials" | undefined;
   /** For a multipart upload: the part size the client would like (it grows if the file needs more than 10,000 parts). */
   partSize?: number | undefined;
 }
@@ -39,8 +39,32 @@ export interface UploadInstructions {
   fields?: Record<string, string>;
 }
 
-/** A single upload gets instructions for its one request; a multipart upload gets its plan, and asks for part URLs. */
-export type IssuedUpload = { ticket: Ticket; upload: UploadInstructions; multipart?: undefined } | { ticket: Ticket; upload?: undefined; multipart: { partSize: number; partCount: number } };
+/** Credentials that may upload one staging key and nothing else, for the client's own S3 SDK. */
+export interface CredentialInstructions {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  /** Epoch milliseconds; the ticket expires with them. */
+  expiresAt: number;
+  bucket: string;
+  key: string;
+  region: string;
+  /** The S3 endpoint, when it is not AWS's own. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** The Content-Type to send: processing checks the object against it. */
+  contentType: string;
+}
+
+/**
+ * A single upload gets instructions for its one request; a multipart upload gets its plan,
+ * and asks for part URLs; a `credentials` upload gets scoped credentials and sends the file
+ * with its own S3 client.
+ */
+export type IssuedUpload =
+  | { ticket: Ticket; upload: UploadInstructions; multipart?: undefined; credentials?: undefined }
+  | { ticket: Ticket; upload?: undefined; multipart: { partSize: number; partCount: number }; credentials?: undefined }
+  | { ticket: Ticket; upload?: undefined; multipart?: undefined; credentials: CredentialInstructions };
 
 /** An upload's state as clients see it: from its record once the bytes arrived, from its ticket before. */
 export interface UploadStatus {
@@ -94,8 +118,13 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (method === "POST" && (config.uploadMode !== "direct" || !s.presigner)) {
     throw unprocessable("post_unavailable", "POST policy uploads need direct uploads to S3 (SLUICE_UPLOAD_MODE=direct); ask for PUT.");
   }
+  const { credentials } = s;
+  if (method === "credentials" && (config.uploadMode !== "direct" || !credentials || config.storage.kind !== "s3")) {
+    throw unprocessable("credentials_unavailable", "Scoped credentials need direct uploads to S3 and SLUICE_STS_ROLE_ARN; ask for PUT.");
+  }
 
-  const multipart = request.size > config.multipartThreshold;
+  // With credentials the client's own S3 SDK decides between one PUT and parts.
+  const multipart = method !== "credentials" && request.size > config.multipartThreshold;
   if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
     throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
   }
@@ -107,7 +136,10 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   const now = s.now();
   const ttlSeconds = multipart
     ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds)
-    : Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
+    : method === "credentials" && credentials
+      ? // STS's bounds: a session lasts 15 minutes at least, and at most what the role allows.
+        Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, credentials.minSeconds), credentials.maxSeconds)
+      : Math.min(Math.max(request.expiresIn ?? config.urlTtlSeconds, 1), config.urlTtlMaxSeconds);
   const id = newId("upl");
   const ticket: Ticket = {
     id,
@@ -127,6 +159,17 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (opened) await opened;
   try {
     if (multipart) return await issueMultipart(s, ticket, request.partSize ?? config.partSize);
+    if (method === "credentials" && credentials && config.storage.kind === "s3") {
+      // Credentials first: if STS is down nothing is issued. The ticket lives as long as they
+      // do, so that bytes sent with them are still owned.
+      const ref = { bucket: config.buckets.staging, key: ticket.key };
+      const granted = await guard("STS", () => credentials.forUpload(ref, { sessionName: ticket.id, durationSeconds: ttlSeconds }));
+      ticket.expiresAt = Math.max(ticket.expiresAt, granted.expiresAt);
+      await guard("ticket store", () => s.tickets.issue(ticket));
+      s.metrics.issued.inc();
+      const { endpoint, region, forcePathStyle } = config.storage;
+      return { ticket, credentials: { ...granted, ...ref, region, ...(endpoint && { endpoint }), forcePathStyle, contentType: ticket.contentType } };
+    }
     await guard("ticket store", () => s.tickets.issue(ticket));
   } catch (err) {
     await s.limits.close(ticket).catch(() => undefined);
@@ -134,7 +177,7 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   }
   s.metrics.issued.inc();
   const { presigner } = s;
-  const upload = config.uploadMode === "direct" && presigner ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
+  const upload = config.uploadMode === "direct" && presigner && method !== "credentials" ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
   return { ticket, upload };
 }
 

@@ -44,9 +44,12 @@ export const UploadRequestSchema = z
       .optional()
       .openapi({ description: "Multipart only: the part size you would like, in bytes (at least 5 MiB). It grows when the file would need more than 10,000 parts." }),
     method: z
-      .enum(["PUT", "POST"])
+      .enum(["PUT", "POST", "credentials"])
       .optional()
-      .openapi({ description: "`POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). Default: the configured method, `PUT` unless set." }),
+      .openapi({
+        description:
+          "`POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). `credentials` asks for temporary STS credentials that may upload this one key and nothing else, for clients that send the file with the AWS SDK's own uploader (direct mode on S3 with SLUICE_STS_ROLE_ARN set). Default: the configured method, `PUT` unless set.",
+      }),
   })
   .strict()
   .openapi("UploadRequest");
@@ -77,6 +80,24 @@ export const IssuedUploadSchema = z
     multipart: MultipartPlanSchema.optional().openapi({
       description: "For a larger file, instead of `upload`: send it in parts (URLs from POST /v1/uploads/{id}/parts), then complete it with the parts' ETags.",
     }),
+    credentials: z
+      .object({
+        accessKeyId: z.string(),
+        secretAccessKey: z.string(),
+        sessionToken: z.string(),
+        expiresAt: iso,
+        bucket: z.string(),
+        key: z.string(),
+        region: z.string(),
+        endpoint: z.string().optional().openapi({ description: "The S3 endpoint, when storage is not AWS itself." }),
+        forcePathStyle: z.boolean(),
+        contentType: z.string().openapi({ description: "Send the object with this Content-Type: processing checks it." }),
+      })
+      .optional()
+      .openapi({
+        description:
+          "For `method: credentials`, instead of `upload`: STS credentials whose session policy allows s3:PutObject, s3:AbortMultipartUpload and s3:ListMultipartUploadParts on `bucket`/`key` only. Upload with your S3 client (one PUT or multipart, as it likes), then call POST /v1/uploads/{id}/complete.",
+      }),
   })
   .openapi("IssuedUpload");
 

@@ -14,6 +14,7 @@ import { Metrics } from "../internal/metrics.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
+import type { CredentialIssuer } from "../storage/s3-credentials.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { Redis } from "ioredis";
 
@@ -38,6 +39,8 @@ export interface Sluice {
 export interface Backends {
   objects: ObjectStore;
   presigner: Presigner | undefined;
+  /** Scoped STS credentials for uploads, when configured. */
+  credentials?: CredentialIssuer | undefined;
   metadata: MetadataStore;
   tickets: TicketStore;
   processors: Processor[];
@@ -87,6 +90,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     config,
     objects,
     presigner,
+    credentials: backends.credentials,
     tickets,
     metadata,
     limits,

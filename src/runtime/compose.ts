@@ -36,6 +36,7 @@ export async function createSluice(
   const backends = {
     objects,
     presigner,
+    credentials: await createCredentialIssuer(config),
     metadata: await createMetadataStore(config.database),
     tickets: await createTicketStore(config.tickets),
     processors: await loadProcessors(config.processors),
@@ -50,6 +51,13 @@ export async function createSluice(
     requestBody: options.requestBody,
     peerAddress: options.peerAddress,
   });
+}
+
+/** The STS client for scoped upload credentials, when a role is configured (its SDK is loaded only then). */
+async function createCredentialIssuer(config: Config) {
+  if (!config.sts) return undefined;
+  const { StsCredentialIssuer, createStsClient } = await import("../storage/s3-credentials.js");
+  return new StsCredentialIssuer({ client: createStsClient(config.sts), roleArn: config.sts.roleArn, maxSeconds: config.sts.maxSeconds });
 }
 
 /** The Redis client for shared rate limits and quotas, when they are counted in Redis (the driver is loaded only then). */

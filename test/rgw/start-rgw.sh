@@ -52,6 +52,9 @@ rgw gc processor period = 5
 rgw lc debug interval = 10
 # Without this radosgw waits forever on get_initial_auth_request (-13).
 ms mon client mode = crc
+# STS (AssumeRole with session policies), for the scoped-credentials endpoint.
+rgw sts key = sluiceteststskey
+rgw s3 auth use sts = true
 CONF
 : > "$DIR/pids"
 wait_for() { # what, seconds, command...
@@ -73,4 +76,10 @@ wait_for "the OSD" 60 bash -c 'ceph --connect-timeout 5 osd stat 2>/dev/null | g
 setsid radosgw -n client.rgw.r -f >"$DIR/log/rgw.out" 2>&1 & echo "rgw $!" >> "$DIR/pids"
 wait_for "radosgw" 90 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
 radosgw-admin user create --uid tester --display-name Tester --access-key="$AK" --secret-key="$SK" >/dev/null
+# The role Sluice assumes for scoped upload credentials: tester may assume it, and it may
+# upload to any bucket; each session's policy narrows it to one key.
+radosgw-admin role create --role-name=sluice-uploader --path=/ \
+  --assume-role-policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/tester"]},"Action":["sts:AssumeRole"]}]}' >/dev/null
+radosgw-admin role-policy put --role-name=sluice-uploader --policy-name=uploads \
+  --policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::*"]}]}' >/dev/null
 echo "RGW ready on http://127.0.0.1:$RGW_PORT"

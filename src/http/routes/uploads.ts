@@ -107,15 +107,12 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
     });
     const parsed = UploadRequestSchema.safeParse(body);
     if (!parsed.success) throw invalidRequest(parsed.error);
-    const { ticket, upload, multipart } = await issueUpload(services, principal, parsed.data, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
+    const { ticket, upload, multipart, credentials } = await issueUpload(services, principal, parsed.data, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
     const expiresAt = new Date(ticket.expiresAt).toISOString();
     // Literal objects, not spreads of a shared base: measurably cheaper on this route.
-    return c.json(
-      upload
-        ? { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, upload }
-        : { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart },
-      201,
-    );
+    if (upload) return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, upload }, 201);
+    if (multipart) return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart }, 201);
+    return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, credentials: { ...credentials, expiresAt: new Date(credentials.expiresAt).toISOString() } }, 201);
   });
   /** A key scoped to a prefix reaches only uploads under it; others' read as unknown (404). */
   const reach = async (principal: Principal | undefined, id: string): Promise<void> => {

@@ -62,6 +62,7 @@ async function build(env: WorkerEnv): Promise<Built> {
   for (const name of ["SLUICE_TICKETS", "SLUICE_DATABASE"]) {
     if (vars[name]) throw new ConfigError(`Invalid ${name}: a Worker keeps tickets and metadata in its D1 binding (DB); unset it`);
   }
+  if (config.sts) throw new ConfigError("Invalid SLUICE_STS_ROLE_ARN: scoped STS credentials are served by the Node and Lambda builds, not the Worker");
   if (config.rateLimitStore.kind === "redis") throw new ConfigError("Invalid SLUICE_RATE_LIMIT_STORE: a Worker cannot reach Redis; limits are counted per isolate (memory)");
   const logger = createLogger({ level: config.logLevel });
   const client = createS3Client(config.storage);
