@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // The composition roots and the test/bench harnesses are where the environment is read.
-    files: ["src/config.ts", "src/runtime/**", "src/cli/**", "test/**", "bench/**", "scripts/**"],
+    files: ["src/config.ts", "src/runtime/**", "src/cli/**", "test/**", "bench/**", "scripts/**", "infra/app.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

@@ -1,10 +1,12 @@
 /**
  * `npx cdk deploy` entry (see cdk.json and the README's "Deploy to AWS"). Choices come from
- * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`.
+ * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`,
+ * and `-c edge=true -c region=eu-west-3` for CloudFront with Lambda@Edge in front of staging.
  */
 import path from "node:path";
 import { App } from "aws-cdk-lib";
 import { Code } from "aws-cdk-lib/aws-lambda";
+import { edgeAssetDir } from "./edge-asset.js";
 import { SluiceStack } from "./sluice-stack.js";
 
 const app = new App();
@@ -16,4 +18,9 @@ new SluiceStack(app, context("stackName", "Sluice"), {
   ticketStore,
   viaQueue: context("viaQueue", "true") === "true",
   corsOrigins: context("corsOrigins", "*").split(","),
+  ...(context("edge", "false") === "true" && {
+    // Lambda@Edge needs the stack's region known when it is synthesized.
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: context("region", process.env.CDK_DEFAULT_REGION ?? "") || undefined },
+    edgeCode: (settings) => Code.fromAsset(edgeAssetDir(settings, path.resolve(import.meta.dirname, "../dist/lambda-edge"))),
+  }),
 });

@@ -6,8 +6,10 @@
  * ElastiCache Memcached (in a VPC); metadata in PostgreSQL (its URL is a deploy parameter).
  * Every role is least privilege, each scoped to one bucket.
  */
-import { CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Token, type StackProps } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
+import * as origins from "aws-cdk-lib/aws-cloudfront-origins";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as elasticache from "aws-cdk-lib/aws-elasticache";
@@ -32,6 +34,18 @@ export interface SluiceStackProps extends StackProps {
   corsOrigins: string[];
   /** Requests per second the API allows (steady, and burst). */
   throttle?: { rateLimit: number; burstLimit: number };
+  /**
+   * Put CloudFront in front of staging (the "sandwich"): the Lambda@Edge bundle
+   * (`npm run build:lambda` makes dist/lambda-edge) with the settings written beside it, since
+   * Lambda@Edge has no environment variables. Needs DynamoDB tickets and an explicit region.
+   */
+  edgeCode?: (settings: EdgeSettings) => lambda.Code;
+}
+
+/** What the edge functions read from `edge-config.json` (src/runtime/lambda/edge.ts). */
+export interface EdgeSettings {
+  tickets: string;
+  region: string;
 }
 
 export class SluiceStack extends Stack {
@@ -46,6 +60,8 @@ export class SluiceStack extends Stack {
   readonly tickets: dynamodb.Table | elasticache.CfnCacheCluster;
   readonly queue: sqs.Queue | undefined;
   readonly vpc: ec2.Vpc | undefined;
+  /** The CloudFront front of staging and its two Lambda@Edge functions, when `edgeCode` is given. */
+  readonly edge: { distribution: cloudfront.Distribution; originRequest: cloudfront.experimental.EdgeFunction; originResponse: cloudfront.experimental.EdgeFunction } | undefined;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -95,6 +111,8 @@ export class SluiceStack extends Stack {
     let network: Pick<lambda.FunctionProps, "vpc" | "vpcSubnets" | "securityGroups"> = {};
     if (props.ticketStore === "dynamodb") {
       const table = new dynamodb.Table(this, "Tickets", {
+        // A name known when the stack is synthesized: the edge functions' settings are files, not references.
+        tableName: `${this.stackName}-tickets`,
         partitionKey: { name: "id", type: dynamodb.AttributeType.STRING },
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         timeToLiveAttribute: "ttl",
@@ -215,6 +233,8 @@ export class SluiceStack extends Stack {
     }
     new events.Rule(this, "SweepSchedule", { schedule: events.Schedule.rate(Duration.minutes(5)), targets: [new targets.LambdaFunction(this.sweeper)] });
 
+    this.edge = props.edgeCode ? this.cloudFrontFront(props.edgeCode, props.corsOrigins) : undefined;
+
     // The API: throttled, and every method needs an API Gateway key (Sluice checks its own bearer key too).
     this.api = new apigateway.LambdaRestApi(this, "Api", {
       handler: this.issuer,
@@ -233,7 +253,69 @@ export class SluiceStack extends Stack {
     plan.addApiKey(this.api.addApiKey("ApiKey"));
 
     new CfnOutput(this, "ApiUrl", { value: this.api.url });
+    if (this.edge) new CfnOutput(this, "UploadsUrl", { value: `https://${this.edge.distribution.distributionDomainName}` });
     new CfnOutput(this, "StagingBucketName", { value: this.staging.bucketName });
     new CfnOutput(this, "ArchiveBucketName", { value: this.archive.bucketName });
+  }
+
+  /**
+   * CloudFront in front of staging, with origin access control (CloudFront signs each request
+   * to the bucket; the bucket allows PutObject to this distribution only). The origin-request
+   * function claims the ticket before the body flows; the origin-response function spends it.
+   * The issuer then hands out PUTs to the distribution (SLUICE_UPLOAD_MODE=edge).
+   */
+  private cloudFrontFront(edgeCode: NonNullable<SluiceStackProps["edgeCode"]>, corsOrigins: string[]): NonNullable<SluiceStack["edge"]> {
+    if (!(this.tickets instanceof dynamodb.Table)) throw new Error("The CloudFront front needs ticketStore=dynamodb: Lambda@Edge cannot reach a VPC.");
+    if (Token.isUnresolved(this.region)) throw new Error("The CloudFront front needs the stack's region set explicitly (env.region).");
+    const tableName = `${this.stackName}-tickets`;
+    const settings: EdgeSettings = { tickets: `dynamodb://${tableName}`, region: this.region };
+    // Built from names rather than a reference: the functions live in us-east-1, the table here.
+    const tableArn = `arn:${Aws.PARTITION}:dynamodb:${this.region}:${Aws.ACCOUNT_ID}:table/${tableName}`;
+    const edgeFunction = (id: string, handler: string) => {
+      const fn = new cloudfront.experimental.EdgeFunction(this, id, {
+        runtime: lambda.Runtime.NODEJS_20_X,
+        code: edgeCode(settings),
+        handler,
+        timeout: Duration.seconds(5),
+        memorySize: 256,
+      });
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [tableArn] }));
+      return fn;
+    };
+    const originRequest = edgeFunction("EdgeOriginRequest", "index.originRequest");
+    const originResponse = edgeFunction("EdgeOriginResponse", "index.originResponse");
+    const distribution = new cloudfront.Distribution(this, "Uploads", {
+      comment: "Sluice uploads to staging",
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.staging, { originAccessLevels: [cloudfront.AccessLevel.WRITE] }),
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+        cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+        // The type and the body's hash (which origin access control signs) reach the functions and S3.
+        originRequestPolicy: new cloudfront.OriginRequestPolicy(this, "UploadHeaders", {
+          headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList("content-type", "x-amz-content-sha256"),
+          queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
+          cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+        }),
+        responseHeadersPolicy: new cloudfront.ResponseHeadersPolicy(this, "UploadCors", {
+          corsBehavior: {
+            accessControlAllowOrigins: corsOrigins,
+            accessControlAllowMethods: ["PUT", "OPTIONS"],
+            accessControlAllowHeaders: ["content-type", "x-amz-content-sha256"],
+            accessControlExposeHeaders: ["ETag"],
+            accessControlAllowCredentials: false,
+            originOverride: true,
+          },
+        }),
+        edgeLambdas: [
+          { functionVersion: originRequest.currentVersion, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST },
+          { functionVersion: originResponse.currentVersion, eventType: cloudfront.LambdaEdgeEventType.ORIGIN_RESPONSE },
+        ],
+      },
+      priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
+    });
+    this.issuer.addEnvironment("SLUICE_UPLOAD_MODE", "edge");
+    this.issuer.addEnvironment("SLUICE_EDGE_URL", `https://${distribution.distributionDomainName}`);
+    return { distribution, originRequest, originResponse };
   }
 }

@@ -103,6 +103,13 @@ describe("loadConfig", () => {
     assert.throws(() => loadConfig({ SLUICE_UPLOAD_METHOD: "POST" }), /Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3/);
   });
 
+  it("takes edge mode only on S3 with the distribution's URL", () => {
+    assert.throws(() => loadConfig({ SLUICE_UPLOAD_MODE: "edge", SLUICE_EDGE_URL: "https://d1.cloudfront.net" }), /Invalid SLUICE_UPLOAD_MODE: edge needs SLUICE_STORAGE=s3 and SLUICE_EDGE_URL/);
+    assert.throws(() => loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "edge" }), /Invalid SLUICE_UPLOAD_MODE: edge needs/);
+    assert.equal(loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "edge", SLUICE_EDGE_URL: "https://d1.cloudfront.net/" }).edgeUrl, "https://d1.cloudfront.net");
+    assert.equal(loadConfig({ SLUICE_STORAGE: "s3", SLUICE_EDGE_URL: "https://d1.cloudfront.net" }).edgeUrl, undefined, "only edge mode uses it");
+  });
+
   it("takes an STS role for scoped credentials only with direct S3 uploads, and its endpoint from AWS_ENDPOINT_URL_STS", () => {
     const role = "arn:aws:iam::123456789012:role/sluice-uploader";
     assert.throws(() => loadConfig({ SLUICE_STS_ROLE_ARN: role }), /Invalid SLUICE_STS_ROLE_ARN: scoped credentials need SLUICE_STORAGE=s3 with direct uploads/);

@@ -60,7 +60,13 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   storage: StorageConfig;
-  uploadMode: "direct" | "gateway";
+  /**
+   * `direct`: presigned at storage; `gateway`: through Sluice; `edge`: through a CloudFront
+   * distribution in front of staging whose Lambda@Edge functions claim the ticket (`edgeUrl`).
+   */
+  uploadMode: "direct" | "gateway" | "edge";
+  /** The CloudFront distribution's URL, in edge mode. */
+  edgeUrl: string | undefined;
   /** What direct uploads get unless the request asks: a presigned PUT, or a POST policy. */
   uploadMethod: "PUT" | "POST";
   /** Set when uploads may ask for scoped temporary credentials (direct mode on S3 only). */
@@ -142,7 +148,8 @@ const schema = z.object({
   SLUICE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   SLUICE_DATA_DIR: z.string().min(1).default("./data"),
   SLUICE_STORAGE: z.enum(["fs", "s3"], "expected fs or s3").default("fs"),
-  SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway"], "expected direct or gateway").optional(),
+  SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway", "edge"], "expected direct, gateway or edge").optional(),
+  SLUICE_EDGE_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   SLUICE_UPLOAD_METHOD: z.enum(["PUT", "POST", "put", "post"], "expected PUT or POST").default("PUT"),
   SLUICE_CORS_ORIGINS: list.optional(),
   SLUICE_STAGING_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected a bucket name").default("staging"),
@@ -228,6 +235,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (storage.kind === "fs" && uploadMode === "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: direct needs SLUICE_STORAGE=s3; the fs store is reached through the gateway");
   }
+  if (uploadMode === "edge" && (storage.kind !== "s3" || !e.SLUICE_EDGE_URL)) {
+    throw new ConfigError("Invalid SLUICE_UPLOAD_MODE: edge needs SLUICE_STORAGE=s3 and SLUICE_EDGE_URL (the CloudFront distribution in front of staging)");
+  }
   const uploadMethod = e.SLUICE_UPLOAD_METHOD.toUpperCase() as "PUT" | "POST";
   if (uploadMethod === "POST" && uploadMode !== "direct") {
     throw new ConfigError("Invalid SLUICE_UPLOAD_METHOD: POST policies need SLUICE_STORAGE=s3 with direct uploads");
@@ -277,6 +287,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     storage,
     uploadMode,
+    edgeUrl: uploadMode === "edge" ? e.SLUICE_EDGE_URL?.replace(/\/+$/, "") : undefined,
     uploadMethod,
     sts,
     corsOrigins: e.SLUICE_CORS_ORIGINS ?? [new URL(publicUrl).origin],

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { App, type CfnElement } from "aws-cdk-lib";
+import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Code } from "aws-cdk-lib/aws-lambda";
-import { SluiceStack, type SluiceStackProps } from "../infra/sluice-stack.js";
+import { SluiceStack, type EdgeSettings, type SluiceStackProps } from "../infra/sluice-stack.js";
 
 function synth(props: Partial<SluiceStackProps> = {}) {
   const app = new App();
@@ -192,5 +192,104 @@ describe("the AWS stack with Memcached tickets and events straight to Lambda", (
 
   it("keeps the issuer's S3 rights to PutObject on staging", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.issuer)), [{ Effect: "Allow", Action: "s3:PutObject", Resource: stack.resolve(stack.staging.arnForObjects("*")) }]);
+  });
+});
+
+describe("the AWS stack with CloudFront in front of staging (Lambda@Edge)", () => {
+  const settingsSeen: EdgeSettings[] = [];
+  const app = new App();
+  const stack = new SluiceStack(app, "Sluice", {
+    env: { account: "123456789012", region: "eu-west-3" },
+    code: Code.fromInline("export const http = () => {};"),
+    ticketStore: "dynamodb",
+    viaQueue: true,
+    corsOrigins: ["https://app.example.com"],
+    edgeCode: (settings) => {
+      settingsSeen.push(settings);
+      return Code.fromInline("export const originRequest = () => {};");
+    },
+  });
+  const template = Template.fromStack(stack);
+  const edge = stack.edge!;
+  const edgeTemplate = Template.fromStack(Stack.of(edge.originRequest.lambda));
+
+  it("bundles each edge function with the ticket table and its region (Lambda@Edge has no environment)", () => {
+    assert.deepEqual(settingsSeen, [
+      { tickets: "dynamodb://Sluice-tickets", region: "eu-west-3" },
+      { tickets: "dynamodb://Sluice-tickets", region: "eu-west-3" },
+    ]);
+    template.hasResourceProperties("AWS::DynamoDB::Table", { TableName: "Sluice-tickets" });
+    assert.equal(Stack.of(edge.originRequest.lambda).region, "us-east-1", "Lambda@Edge functions live in us-east-1");
+  });
+
+  it("puts the distribution in front of staging with origin access control, uncached, HTTPS only, with both functions", () => {
+    template.hasResourceProperties("AWS::CloudFront::OriginAccessControl", {
+      OriginAccessControlConfig: { OriginAccessControlOriginType: "s3", SigningBehavior: "always", SigningProtocol: "sigv4" },
+    });
+    const [distribution] = Object.values(template.findResources("AWS::CloudFront::Distribution"));
+    const config = distribution!.Properties.DistributionConfig;
+    assert.equal(config.Origins.length, 1);
+    assert.deepEqual(config.Origins[0].DomainName, stack.resolve(stack.staging.bucketRegionalDomainName));
+    assert.ok(config.Origins[0].OriginAccessControlId, "signed by origin access control");
+    const behavior = config.DefaultCacheBehavior;
+    assert.deepEqual(behavior.AllowedMethods, ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]);
+    assert.equal(behavior.ViewerProtocolPolicy, "https-only");
+    assert.equal(behavior.CachePolicyId, "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "the managed CachingDisabled policy");
+    assert.deepEqual(
+      behavior.LambdaFunctionAssociations.map((a: { EventType: string }) => a.EventType),
+      ["origin-request", "origin-response"],
+    );
+    template.hasResourceProperties("AWS::CloudFront::OriginRequestPolicy", {
+      OriginRequestPolicyConfig: Match.objectLike({ HeadersConfig: { HeaderBehavior: "whitelist", Headers: ["content-type", "x-amz-content-sha256"] } }),
+    });
+  });
+
+  it("lets only this distribution put objects in staging", () => {
+    const policies = Object.values(template.findResources("AWS::S3::BucketPolicy")).filter(
+      (p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify(stack.resolve(stack.staging.bucketName)),
+    );
+    const cloudFront = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Principal?: unknown }[]).filter((st) => JSON.stringify(st.Principal ?? "").includes("cloudfront"));
+    assert.deepEqual(cloudFront, [
+      {
+        Action: "s3:PutObject",
+        Condition: {
+          StringEquals: {
+            "AWS:SourceArn": { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":cloudfront::", { Ref: "AWS::AccountId" }, ":distribution/", stack.resolve(edge.distribution.distributionId)]] },
+          },
+        },
+        Effect: "Allow",
+        Principal: { Service: "cloudfront.amazonaws.com" },
+        Resource: stack.resolve(stack.staging.arnForObjects("*")),
+      },
+    ]);
+  });
+
+  it("gives each edge function exactly get and update on the ticket table", () => {
+    const statements = Object.values(edgeTemplate.findResources("AWS::IAM::Policy")).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const table = { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":dynamodb:eu-west-3:", { Ref: "AWS::AccountId" }, ":table/Sluice-tickets"]] };
+    assert.deepEqual(statements, [
+      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: table },
+      { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: table },
+    ]);
+    edgeTemplate.resourceCountIs("AWS::Lambda::Function", 2);
+    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originRequest", Runtime: "nodejs20.x" });
+    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originResponse", Runtime: "nodejs20.x" });
+  });
+
+  it("tells the issuer to hand out PUTs to the distribution, and outputs its URL", () => {
+    const domain = stack.resolve(edge.distribution.distributionDomainName);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Handler: "index.http",
+      Environment: { Variables: Match.objectLike({ SLUICE_UPLOAD_MODE: "edge", SLUICE_EDGE_URL: { "Fn::Join": ["", ["https://", domain]] } }) },
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.sqs", Environment: { Variables: Match.objectLike({ SLUICE_UPLOAD_MODE: "direct" }) } });
+    template.hasOutput("UploadsUrl", { Value: { "Fn::Join": ["", ["https://", domain]] } });
+  });
+
+  it("refuses the front with Memcached tickets (Lambda@Edge cannot reach a VPC)", () => {
+    assert.throws(
+      () => new SluiceStack(new App(), "S", { env: { region: "eu-west-3" }, code: Code.fromInline("x"), ticketStore: "memcached", viaQueue: false, corsOrigins: ["*"], edgeCode: () => Code.fromInline("x") }),
+      /needs ticketStore=dynamodb/,
+    );
   });
 });

@@ -11,6 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
+import type { AddressInfo } from "node:net";
+import dynalite from "dynalite";
+import { edgeAssetDir } from "../infra/edge-asset.js";
+import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
 import { ROOT } from "./helpers/server.js";
 
 const run = promisify(execFile);
@@ -70,5 +74,42 @@ describe("the built Lambda bundle", () => {
     for (const backend of ["redis", "memcached", "dynamodb", "postgres"]) assert.ok(chunks.some((c) => c.startsWith(`${backend}-`)), backend);
     // The client libraries' own code (their wire protocols), not just their names (config.ts parses the URLs).
     for (const mark of ["autoPipelining", "HashRing", "pg_catalog", "DynamoDBClient"]) assert.ok(!entry.includes(mark), mark);
+  });
+
+  it("runs the Lambda@Edge bundle from its asset: settings from edge-config.json, a claim and a consume in DynamoDB", async () => {
+    const server = dynalite({ createTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+    const tickets = new DynamoTicketStore({ table: "edge-tickets", endpoint, region: "eu-west-3", credentials });
+    const asset = edgeAssetDir({ tickets: "dynamodb://edge-tickets", region: "eu-west-3" }, path.join(ROOT, "dist/lambda-edge"));
+    try {
+      await tickets.ensureTable();
+      const now = Date.now();
+      const id = "upl_edgebundle0123456789ab";
+      const key = `${id}/cat.png`;
+      const sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+      await tickets.issue({ id, kind: "upload", key, filename: "cat.png", contentType: "image/png", size: 0, sha256: sha, metadata: {}, ownerId: null, createdAt: now, expiresAt: now + 60_000 });
+      const headers = { "content-type": [{ key: "Content-Type", value: "image/png" }], "content-length": [{ key: "Content-Length", value: "0" }], "x-amz-content-sha256": [{ key: "X-Amz-Content-Sha256", value: sha }] };
+      const config = { distributionDomainName: "d111111abcdef8.cloudfront.net", distributionId: "EDFDVBD6EXAMPLE", requestId: "r" };
+      const request = { clientIp: "203.0.113.178", method: "PUT", uri: `/${key}`, querystring: "", headers };
+      const script = `const m = await import(${JSON.stringify(path.join(asset, "index.mjs"))});
+const forwarded = await m.originRequest({ Records: [{ cf: { config: ${JSON.stringify({ ...config, eventType: "origin-request" })}, request: ${JSON.stringify(request)} } }] });
+const answered = await m.originResponse({ Records: [{ cf: { config: ${JSON.stringify({ ...config, eventType: "origin-response" })}, request: forwarded, response: { status: "200", statusDescription: "OK", headers: {} } } }] });
+console.log(JSON.stringify({ forwarded, answered }));
+process.exit(0);`;
+      const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+        env: { PATH: process.env.PATH ?? "", AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_REGION: "us-east-1" },
+      });
+      const { forwarded, answered } = JSON.parse(stdout.trim().split("\n").at(-1)!) as { forwarded: { headers: Record<string, { value: string }[]> }; answered: { status: string } };
+      assert.deepEqual(forwarded.headers["if-none-match"], [{ key: "If-None-Match", value: "*" }]);
+      assert.ok(forwarded.headers["x-sluice-lease"]?.[0]?.value);
+      assert.equal(answered.status, "200");
+      assert.equal((await tickets.get(id))?.state, "consumed", "the bundle used the table its edge-config.json named");
+    } finally {
+      await tickets.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await fs.rm(asset, { recursive: true, force: true });
+    }
   });
 });

@@ -96,7 +96,7 @@ export function verifyUrl(s: Services, method: string, id: string, expires: stri
   if (Number(expires) * 1000 <= s.now()) throw gone("expired", "The URL has expired.");
 }
 
-function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): SluiceError {
+export function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): SluiceError {
   switch (reason) {
     case "claimed":
       return conflict("upload_in_progress", "This URL is being used by another request right now.");

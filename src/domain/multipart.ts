@@ -58,7 +58,8 @@ export async function partUrls(s: Services, id: string, partNumbers: readonly nu
   return Promise.all(
     [...new Set(partNumbers)].map(async (partNumber): Promise<PartInstructions> => {
       const contentLength = partLength(ticket, partNumber);
-      if (s.config.uploadMode === "direct" && presigner) {
+      // Parts go straight to storage in edge mode too: the CloudFront front carries single PUTs.
+      if (s.config.uploadMode !== "gateway" && presigner) {
         const url = await presigner.partUrl(ref, { uploadId: ticket.multipart.uploadId, partNumber, contentLength, expiresIn, signingDate: new Date(now) });
         return { partNumber, method: "PUT", url, headers: {}, expiresAt: (Math.floor(now / 1000) + expiresIn) * 1000 };
       }

@@ -125,6 +125,10 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
 
   // With credentials the client's own S3 SDK decides between one PUT and parts.
   const multipart = method !== "credentials" && request.size > config.multipartThreshold;
+  if (config.uploadMode === "edge" && !multipart && method === "PUT" && !request.sha256) {
+    // CloudFront signs a PUT to S3 (origin access control) with the body's hash, which the client sends.
+    throw unprocessable("sha256_required", "Uploads through the CloudFront front need the file's sha256: send it here, and as x-amz-content-sha256 with the PUT.");
+  }
   if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
     throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
   }
@@ -177,7 +181,10 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   }
   s.metrics.issued.inc();
   const { presigner } = s;
-  const upload = config.uploadMode === "direct" && presigner && method !== "credentials" ? await presignedUpload(s, presigner, ticket, method, ttlSeconds) : gatewayUpload(s, ticket);
+  let upload: UploadInstructions;
+  if (config.uploadMode === "edge" && config.edgeUrl && ticket.sha256) upload = edgeUpload(config.edgeUrl, ticket, ticket.sha256);
+  else if (config.uploadMode === "direct" && presigner && method !== "credentials") upload = await presignedUpload(s, presigner, ticket, method, ttlSeconds);
+  else upload = gatewayUpload(s, ticket);
   return { ticket, upload };
 }
 
@@ -212,6 +219,15 @@ async function presignedUpload(s: Services, presigner: Presigner, ticket: Ticket
   }
   const put = await presigner.putUrl(ref, { ...length, sha256: ticket.sha256 ?? undefined, ...expiry });
   return { method: "PUT", url: put.url, headers: put.headers };
+}
+
+/**
+ * A PUT to the CloudFront distribution in front of staging, at the object's own key. Not signed
+ * by Sluice: the edge functions hold no secret. The ticket is the permission (its id is 128
+ * random bits, claimed once, with its expiry), and storage checks the body against the hash.
+ */
+function edgeUpload(edgeUrl: string, ticket: Ticket, sha256: string): UploadInstructions {
+  return { method: "PUT", url: `${edgeUrl}/${ticket.key}`, headers: { "content-type": ticket.contentType, "x-amz-content-sha256": sha256 } };
 }
 
 /** A PUT to Sluice's own gateway, signed by Sluice. Synchronous: this is the hot path of the embedded default. */
