@@ -6,8 +6,8 @@
 import console from "node:console";
 import process from "node:process";
 import { build } from "esbuild";
-import { mkdir, rm, stat } from "node:fs/promises";
-import { printBiggestInputs, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { printBiggestInputs, promClientCore, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
 
 await rm("dist/lambda", { recursive: true, force: true });
 await mkdir("dist/lambda", { recursive: true });
@@ -17,7 +17,11 @@ const result = await build({
   outExtension: { ".js": ".mjs" },
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
-  plugins: [zodEnglishOnly, rateLimiterCore],
+  // Lambda runs without process metrics (createSluice's default), so prom-client's core is enough.
+  plugins: [zodEnglishOnly, rateLimiterCore, promClientCore],
+  // ES modules first: the AWS SDK's ES build loads its credential providers' clients with
+  // import() (a chunk each, loaded only if used) where its CommonJS build require()s them.
+  mainFields: ["module", "main"],
   bundle: true,
   format: "esm",
   platform: "node",
@@ -38,6 +42,7 @@ const edge = await build({
   outdir: "dist/lambda-edge",
   outExtension: { ".js": ".mjs" },
   plugins: [zodEnglishOnly],
+  mainFields: ["module", "main"],
   bundle: true,
   format: "esm",
   platform: "node",
@@ -52,5 +57,7 @@ console.log(`dist/lambda-edge: index.mjs ${(edgeBytes / 1024).toFixed(0)} KiB`);
 const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".mjs"));
 const total = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
 if (process.argv.includes("--report")) printBiggestInputs(outputs.map(([, o]) => o));
+// For finding what a function loads: which inputs went into which chunk.
+if (process.argv.includes("--metafile")) await writeFile("dist/lambda-meta.json", JSON.stringify(result.metafile));
 const { size } = await stat("dist/lambda/index.mjs");
 console.log(`dist/lambda: ${outputs.length} files, ${(total / 1024).toFixed(0)} KiB in all; index.mjs ${(size / 1024).toFixed(0)} KiB`);

@@ -1,4 +1,3 @@
-import { fileTypeFromBuffer, supportedMimeTypes } from "file-type";
 
 /** How many leading bytes type detection reads. file-type needs at most this many for its signatures. */
 export const SNIFF_BYTES = 4100;
@@ -52,7 +51,16 @@ const CONTAINERS: Record<string, readonly string[]> = {
 
 /** Types file-type finds only when a marker is present (`<?xml`), so their absence proves nothing. */
 const OPTIONAL_MARKERS = new Set(["application/xml", "text/xml"]);
-const detectable = new Set([...supportedMimeTypes].filter((t) => !OPTIONAL_MARKERS.has(t)));
+/**
+ * file-type, loaded on first use: only processing sniffs, so a function that only issues
+ * uploads (the Lambda issuer) never loads it.
+ */
+let detector: Promise<{ fileTypeFromBuffer: typeof import("file-type").fileTypeFromBuffer; detectable: Set<string> }> | undefined;
+const loadDetector = () =>
+  (detector ??= import("file-type").then(({ fileTypeFromBuffer, supportedMimeTypes }) => ({
+    fileTypeFromBuffer,
+    detectable: new Set<string>([...supportedMimeTypes].filter((t) => !OPTIONAL_MARKERS.has(t))),
+  })));
 
 /** Looks like markup a browser would run as HTML. */
 const HTML_START = /^\s*(<!doctype\s+html|<html|<head|<body|<script|<iframe|<svg[\s>]|<\?xml[^>]*>\s*<svg)/i;
@@ -69,6 +77,7 @@ export type SniffVerdict = { ok: true; contentType: string } | { ok: false; reas
  */
 export async function sniffContentType(head: Uint8Array, declaredType: string): Promise<SniffVerdict> {
   const declared = ALIASES[mediaTypeEssence(declaredType)] ?? mediaTypeEssence(declaredType);
+  const { fileTypeFromBuffer, detectable } = await loadDetector();
   const detected = head.length > 0 ? (await fileTypeFromBuffer(head))?.mime : undefined;
 
   if (detected) {
