@@ -1,3 +1,4 @@
+import type { fileTypeFromBuffer as FileTypeFromBuffer } from "file-type";
 
 /** How many leading bytes type detection reads. file-type needs at most this many for its signatures. */
 export const SNIFF_BYTES = 4100;
@@ -55,7 +56,7 @@ const OPTIONAL_MARKERS = new Set(["application/xml", "text/xml"]);
  * file-type, loaded on first use: only processing sniffs, so a function that only issues
  * uploads (the Lambda issuer) never loads it.
  */
-let detector: Promise<{ fileTypeFromBuffer: typeof import("file-type").fileTypeFromBuffer; detectable: Set<string> }> | undefined;
+let detector: Promise<{ fileTypeFromBuffer: typeof FileTypeFromBuffer; detectable: Set<string> }> | undefined;
 const loadDetector = () =>
   (detector ??= import("file-type").then(({ fileTypeFromBuffer, supportedMimeTypes }) => ({
     fileTypeFromBuffer,
