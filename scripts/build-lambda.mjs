@@ -9,6 +9,22 @@ import { build } from "esbuild";
 import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { printBiggestInputs, promClientCore, rateLimiterCore, zodEnglishOnly } from "./esbuild-slim.mjs";
 
+/** What both bundles share: minified ESM for Node 20. */
+const common = {
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: ["node20"],
+  minify: true,
+  metafile: true,
+  // ES modules first: the AWS SDK's ES build loads its credential providers' clients with
+  // import() (a chunk each, loaded only if used) where its CommonJS build require()s them.
+  mainFields: ["module", "main"],
+  // CommonJS dependencies call require(): give the ESM bundle one.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: "warning",
+};
+
 await rm("dist/lambda", { recursive: true, force: true });
 await mkdir("dist/lambda", { recursive: true });
 const result = await build({
@@ -19,20 +35,8 @@ const result = await build({
   chunkNames: "chunks/[name]-[hash]",
   // Lambda runs without process metrics (createSluice's default), so prom-client's core is enough.
   plugins: [zodEnglishOnly, rateLimiterCore, promClientCore],
-  // ES modules first: the AWS SDK's ES build loads its credential providers' clients with
-  // import() (a chunk each, loaded only if used) where its CommonJS build require()s them.
-  mainFields: ["module", "main"],
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: ["node20"],
-  minify: true,
-  sourcemap: false,
-  metafile: true,
+  ...common,
   external: ["better-sqlite3", "pg-native"],
-  // CommonJS dependencies call require(): give the ESM bundle one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  logLevel: "warning",
 });
 // The Lambda@Edge functions (CloudFront in front of staging): their own small bundle, since
 // they load only the DynamoDB ticket store. The stack adds edge-config.json beside it.
@@ -42,15 +46,7 @@ const edge = await build({
   outdir: "dist/lambda-edge",
   outExtension: { ".js": ".mjs" },
   plugins: [zodEnglishOnly],
-  mainFields: ["module", "main"],
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: ["node20"],
-  minify: true,
-  metafile: true,
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  logLevel: "warning",
+  ...common,
 });
 const edgeBytes = Object.values(edge.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 console.log(`dist/lambda-edge: index.mjs ${(edgeBytes / 1024).toFixed(0)} KiB`);

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { CredentialInstructions } from "../src/domain/uploads.js";
 import { StsCredentialIssuer, uploadSessionPolicy } from "../src/storage/s3-credentials.js";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
@@ -18,22 +19,12 @@ import { freePort, startServer, waitForFinal } from "./helpers/server.js";
 
 const ROLE = "arn:aws:iam:::role/sluice-uploader";
 
+/** The answer to `"method": "credentials"`: the instructions as JSON (the expiry an ISO string). */
 interface Granted {
   id: string;
   key: string;
   expiresAt: string;
-  credentials: {
-    accessKeyId: string;
-    secretAccessKey: string;
-    sessionToken: string;
-    expiresAt: string;
-    bucket: string;
-    key: string;
-    region: string;
-    endpoint?: string;
-    forcePathStyle: boolean;
-    contentType: string;
-  };
+  credentials: Omit<CredentialInstructions, "expiresAt"> & { expiresAt: string };
 }
 
 function png(size: number): Buffer {
