@@ -2,6 +2,7 @@ import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarg
 import { newId } from "../internal/crypto.js";
 import type { KeyScope, UploadRecord, UploadState } from "../metadata/metadata-store.js";
 import type { Presigner } from "../storage/presign.js";
+import type { ScopedCredentials } from "../storage/s3-credentials.js";
 import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
@@ -161,18 +162,15 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (scope?.openTickets !== undefined) ticket.holdsSlot = true;
   const opened = s.limits.open(principal, ticket.id, ticket.expiresAt);
   if (opened) await opened;
+  let granted: ScopedCredentials | undefined;
   try {
     if (multipart) return await issueMultipart(s, ticket, request.partSize ?? config.partSize);
-    if (method === "credentials" && credentials && config.storage.kind === "s3") {
+    if (method === "credentials" && credentials) {
       // Credentials first: if STS is down nothing is issued. The ticket lives as long as they
       // do, so that bytes sent with them are still owned.
       const ref = { bucket: config.buckets.staging, key: ticket.key };
-      const granted = await guard("STS", () => credentials.forUpload(ref, { sessionName: ticket.id, durationSeconds: ttlSeconds }));
+      granted = await guard("STS", () => credentials.forUpload(ref, { sessionName: ticket.id, durationSeconds: ttlSeconds }));
       ticket.expiresAt = Math.max(ticket.expiresAt, granted.expiresAt);
-      await guard("ticket store", () => s.tickets.issue(ticket));
-      s.metrics.issued.inc();
-      const { endpoint, region, forcePathStyle } = config.storage;
-      return { ticket, credentials: { ...granted, ...ref, region, ...(endpoint && { endpoint }), forcePathStyle, contentType: ticket.contentType } };
     }
     await guard("ticket store", () => s.tickets.issue(ticket));
   } catch (err) {
@@ -180,6 +178,11 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     throw err;
   }
   s.metrics.issued.inc();
+  if (granted && config.storage.kind === "s3") {
+    const { endpoint, region, forcePathStyle } = config.storage;
+    const credentialsOut = { ...granted, bucket: config.buckets.staging, key: ticket.key, region, ...(endpoint && { endpoint }), forcePathStyle, contentType: ticket.contentType };
+    return { ticket, credentials: credentialsOut };
+  }
   const { presigner } = s;
   let upload: UploadInstructions;
   if (config.uploadMode === "edge" && config.edgeUrl && ticket.sha256) upload = edgeUpload(config.edgeUrl, ticket, ticket.sha256);
