@@ -271,10 +271,11 @@ export class SluiceStack extends Stack {
     const settings: EdgeSettings = { tickets: `dynamodb://${tableName}`, region: this.region };
     // Built from names rather than a reference: the functions live in us-east-1, the table here.
     const tableArn = `arn:${Aws.PARTITION}:dynamodb:${this.region}:${Aws.ACCOUNT_ID}:table/${tableName}`;
+    const code = edgeCode(settings); // one asset for both functions
     const edgeFunction = (id: string, handler: string) => {
       const fn = new cloudfront.experimental.EdgeFunction(this, id, {
         runtime: lambda.Runtime.NODEJS_20_X,
-        code: edgeCode(settings),
+        code,
         handler,
         timeout: Duration.seconds(5),
         memorySize: 256,
