@@ -14,9 +14,8 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo, Server } from "node:net";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import dynalite from "dynalite";
 import type { CloudFrontHeaders, CloudFrontRequest, CloudFrontRequestEvent, CloudFrontRequestResult, CloudFrontResponseEvent, CloudFrontResultResponse } from "aws-lambda";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -26,20 +25,19 @@ import { createSluice, type Sluice } from "../src/runtime/compose.js";
 import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
 import { edgeHandlers, LEASE_HEADER } from "../src/runtime/lambda/edge-handlers.js";
 import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
+import { LOCAL_CREDENTIALS, startDynalite, type LocalDynamo } from "./helpers/dynamo.js";
 import { PNG, awsS3Event, sha256 } from "./helpers/fixtures.js";
 import { freePort } from "./helpers/server.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 
 const KEY = "sk_edge_test_0123456789abcdef01";
-const CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
 let rgw: Rgw;
 let s3: S3Client;
 let sluice: Sluice;
 let dir: string;
 let staging: string;
 let archive: string;
-let dynamo: Server;
-let dynamoEndpoint: string;
+let dynamo: LocalDynamo;
 let tickets: DynamoTicketStore;
 let front: CloudFrontStandIn;
 
@@ -133,16 +131,13 @@ before(async () => {
   rgw = await useRgw();
   s3 = s3ClientFor(rgw);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-edge-"));
-  dynamo = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.listen(0, "127.0.0.1", resolve));
-  dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
-  tickets = new DynamoTicketStore({ table: "tickets", endpoint: dynamoEndpoint, region: "us-east-1", credentials: CREDENTIALS });
-  await tickets.ensureTable();
+  dynamo = await startDynalite();
+  tickets = dynamo.tickets();
   const suffix = randomBytes(4).toString("hex");
   staging = `staging-${suffix}`;
   archive = `archive-${suffix}`;
   // The edge functions get their own client of the same table, as at an edge location.
-  front = await startCloudFront(edgeHandlers(Promise.resolve(new DynamoTicketStore({ table: "tickets", endpoint: dynamoEndpoint, region: "us-east-1", credentials: CREDENTIALS })), createLogger({ level: "silent" })));
+  front = await startCloudFront(edgeHandlers(Promise.resolve(dynamo.tickets()), createLogger({ level: "silent" })));
   const config = loadConfig(
     sluiceS3Env(rgw, {
       SLUICE_UPLOAD_MODE: "edge",
@@ -153,7 +148,7 @@ before(async () => {
       SLUICE_API_KEYS: KEY,
       SLUICE_RATE_LIMIT: "off",
       SLUICE_TICKETS: "dynamodb://tickets",
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     }),
   );
   sluice = await createSluice(config, { logger: createLogger({ level: "silent" }) });
@@ -164,7 +159,7 @@ after(async () => {
   await front?.close();
   await sluice?.close();
   await tickets?.close();
-  await new Promise<void>((resolve) => (dynamo ? dynamo.close(() => resolve()) : resolve()));
+  await dynamo?.close();
   await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
@@ -298,7 +293,7 @@ describe("uploads through CloudFront with Lambda@Edge", () => {
   });
 
   it("fails closed when the ticket store is down: 503, nothing forwarded", async () => {
-    const down = new DynamoTicketStore({ table: "tickets", endpoint: `http://127.0.0.1:${await freePort()}`, region: "us-east-1", credentials: CREDENTIALS });
+    const down = new DynamoTicketStore({ table: "tickets", endpoint: `http://127.0.0.1:${await freePort()}`, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
     const functions = edgeHandlers(Promise.resolve(down), createLogger({ level: "silent" }));
     const result = await functions.originRequest({
       Records: [

@@ -11,10 +11,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import type { AddressInfo } from "node:net";
-import dynalite from "dynalite";
 import { edgeAssetDir } from "../infra/edge-asset.js";
-import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
+import { startDynalite } from "./helpers/dynamo.js";
 import { ROOT } from "./helpers/server.js";
 
 const run = promisify(execFile);
@@ -77,14 +75,11 @@ describe("the built Lambda bundle", () => {
   });
 
   it("runs the Lambda@Edge bundle from its asset: settings from edge-config.json, a claim and a consume in DynamoDB", async () => {
-    const server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const credentials = { accessKeyId: "local", secretAccessKey: "local" };
-    const tickets = new DynamoTicketStore({ table: "edge-tickets", endpoint, region: "eu-west-3", credentials });
+    const dynamo = await startDynalite({ table: "edge-tickets", region: "eu-west-3" });
+    const { endpoint } = dynamo;
+    const tickets = dynamo.tickets();
     const asset = edgeAssetDir({ tickets: "dynamodb://edge-tickets", region: "eu-west-3" }, path.join(ROOT, "dist/lambda-edge"));
     try {
-      await tickets.ensureTable();
       const now = Date.now();
       const id = "upl_edgebundle0123456789ab";
       const key = `${id}/cat.png`;
@@ -108,7 +103,7 @@ process.exit(0);`;
       assert.equal((await tickets.get(id))?.state, "consumed", "the bundle used the table its edge-config.json named");
     } finally {
       await tickets.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dynamo.close();
       await fs.rm(asset, { recursive: true, force: true });
     }
   });

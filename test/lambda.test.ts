@@ -9,9 +9,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo, Server } from "node:net";
 import { after, before, describe, it } from "node:test";
-import dynalite from "dynalite";
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event, SQSEvent, SQSRecord } from "aws-lambda";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { loadConfig } from "../src/config.js";
@@ -20,7 +18,7 @@ import { createLogger } from "../src/internal/logger.js";
 import type { ObjectRef } from "../src/storage/object-store.js";
 import { createSluice, type Sluice } from "../src/runtime/compose.js";
 import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
-import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
+import { startDynalite, type LocalDynamo } from "./helpers/dynamo.js";
 import { PNG, awsS3Event } from "./helpers/fixtures.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { makeServices } from "./helpers/services.js";
@@ -33,17 +31,14 @@ let dir: string;
 let staging: string;
 let archive: string;
 let handlers: ReturnType<typeof lambdaHandlers>;
-let dynamo: Server;
+let dynamo: LocalDynamo;
 
 before(async () => {
   rgw = await useRgw();
   s3 = s3ClientFor(rgw);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-"));
   // Tickets in DynamoDB, as the serverless deployment keeps them: dynalite on a free loopback port.
-  dynamo = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.listen(0, "127.0.0.1", resolve));
-  const dynamoEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
-  await new DynamoTicketStore({ table: "tickets", endpoint: dynamoEndpoint, region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } }).ensureTable();
+  dynamo = await startDynalite();
   const suffix = randomBytes(4).toString("hex");
   staging = `staging-${suffix}`;
   archive = `archive-${suffix}`;
@@ -57,7 +52,7 @@ before(async () => {
       SLUICE_RATE_LIMIT: "off",
       SLUICE_PUBLIC_URL: "https://abc123.execute-api.us-east-1.amazonaws.com",
       SLUICE_TICKETS: "dynamodb://tickets",
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     }),
   );
   sluice = await createSluice(config, { logger: createLogger({ level: "silent" }) });
@@ -67,7 +62,7 @@ before(async () => {
 
 after(async () => {
   await sluice?.close();
-  await new Promise<void>((resolve) => (dynamo ? dynamo.close(() => resolve()) : resolve()));
+  await dynamo?.close();
   await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
