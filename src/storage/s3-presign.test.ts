@@ -12,6 +12,8 @@ const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 
 const setups: Record<string, S3StoreOptions> = {
   "a custom endpoint, path style (RGW, MinIO)": { endpoint: "http://127.0.0.1:7480", region: "us-east-1", forcePathStyle: true, credentials },
+  "an IP address endpoint, not asked for path style (the SDK uses path style)": { endpoint: "http://127.0.0.1:7480", region: "us-east-1", forcePathStyle: false, credentials },
+  "an IPv6 endpoint, not asked for path style": { endpoint: "http://[::1]:7480", region: "us-east-1", forcePathStyle: false, credentials },
   "a custom endpoint, virtual-hosted (R2)": { endpoint: "https://example.r2.cloudflarestorage.com", region: "auto", forcePathStyle: false, credentials },
   "AWS itself": { region: "eu-west-3", forcePathStyle: false, credentials },
 };

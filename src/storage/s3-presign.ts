@@ -97,12 +97,17 @@ export class S3Presigner implements Presigner {
   }
 }
 
-/** Where a bucket's objects live: path style on a custom endpoint if asked, virtual-hosted otherwise. */
+/**
+ * Where a bucket's objects live: path style on a custom endpoint if asked, virtual-hosted
+ * otherwise. As the SDK's endpoint rules have it, an endpoint that is an IP address cannot
+ * take a bucket as a subdomain, so it is always path style.
+ */
 function bucketUrl(options: S3StoreOptions): (bucket: string) => URL {
   if (options.endpoint) {
     const endpoint = new URL(options.endpoint);
+    const ipHost = /^\d+\.\d+\.\d+\.\d+$/.test(endpoint.hostname) || endpoint.hostname.startsWith("[");
     return (bucket) => {
-      if (options.forcePathStyle || bucket.includes(".")) return new URL(`${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${bucket}`);
+      if (options.forcePathStyle || ipHost || bucket.includes(".")) return new URL(`${endpoint.origin}${endpoint.pathname.replace(/\/$/, "")}/${bucket}`);
       return new URL(`${endpoint.protocol}//${bucket}.${endpoint.host}${endpoint.pathname}`);
     };
   }
