@@ -10,17 +10,15 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import readline from "node:readline";
 import autocannon from "autocannon";
-import dynalite from "dynalite";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { SluiceNodeClient } from "../src/client/node.js";
-import { createS3Client, type S3StoreOptions } from "../src/storage/s3.js";
-import { S3Presigner } from "../src/storage/s3-presign.js";
+import { createS3Client, presignerFor, type S3StoreOptions } from "../src/storage/s3.js";
 import { memcachedUrl, startMemcached, startPostgres, startRedis, type BackendServer } from "../test/helpers/backends.js";
+import { startDynalite } from "../test/helpers/dynamo.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
 import { freePort, ROOT, START_ARGS } from "../test/helpers/server.js";
 
@@ -285,38 +283,46 @@ async function main() {
       let wholeBundle = 0;
       for (const f of bundleFiles) if (f.endsWith(".mjs")) wholeBundle += (await fs.stat(path.join(path.dirname(sluiceBundle), f))).size;
       // As the stack configures it, on real backends: PostgreSQL for metadata, DynamoDB (dynalite) for tickets.
+      const dynamo = await startDynalite(); // in this process: it ends with it
       const postgres = await startPostgres();
-      const dynamo = dynalite({ createTableMs: 0 });
-      await new Promise<void>((resolve) => dynamo.listen(0, "127.0.0.1", resolve));
-      const env = {
-        SLUICE_STORAGE: "s3",
-        SLUICE_UPLOAD_MODE: "direct",
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "bench",
-        AWS_SECRET_ACCESS_KEY: "bench",
-        AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-        SLUICE_TICKETS: "dynamodb://tickets",
-        SLUICE_DATABASE: postgres.url,
-        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
-        SLUICE_SIGNING_SECRET: "bench-signing-secret-0123456789",
-        SLUICE_API_KEYS: KEY,
-        SLUICE_LOG_LEVEL: "silent",
-        // The stack gives the issuer a role for scoped credentials: its STS client is loaded too.
-        SLUICE_STS_ROLE_ARN: "arn:aws:iam::123456789012:role/sluice-uploader",
-      };
-      await coldStart(sluiceBundle, env); // the first start migrates the database; cold starts after it find it migrated
+      // Stopped however the rounds end: a failed cold start must not leave PostgreSQL running.
       const starts: [Awaited<ReturnType<typeof coldStart>>[], Awaited<ReturnType<typeof coldStart>>[]] = [[], []];
-      for (let round = 0; round < 15; round++) {
-        for (const [i, file] of [sluiceBundle, baselineBundle].entries()) starts[i]!.push(await coldStart(file, env));
+      let multipartBytes = 0;
+      try {
+        const env = {
+          SLUICE_STORAGE: "s3",
+          SLUICE_UPLOAD_MODE: "direct",
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "bench",
+          AWS_SECRET_ACCESS_KEY: "bench",
+          AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+          SLUICE_TICKETS: "dynamodb://tickets",
+          SLUICE_DATABASE: postgres.url,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          SLUICE_SIGNING_SECRET: "bench-signing-secret-0123456789",
+          SLUICE_API_KEYS: KEY,
+          SLUICE_LOG_LEVEL: "silent",
+          // The stack gives the issuer a role for scoped credentials: its STS client is loaded too.
+          SLUICE_STS_ROLE_ARN: "arn:aws:iam::123456789012:role/sluice-uploader",
+        };
+        await coldStart(sluiceBundle, env); // the first start migrates the database; cold starts after it find it migrated
+        for (let round = 0; round < 15; round++) {
+          for (const [i, file] of [sluiceBundle, baselineBundle].entries()) starts[i]!.push(await coldStart(file, env));
+        }
+        // The S3 client is loaded on the first call to storage, such as a multipart upload's
+        // CreateMultipartUpload. Storage is a closed port here: the code loads, the call fails (503).
+        multipartBytes = (await coldStart(sluiceBundle, { ...env, AWS_MAX_ATTEMPTS: "1" }, { size: 200 * 1024 ** 2, expect: 503 })).loadedBytes;
+      } finally {
+        await dynamo.close();
+        await postgres.stop();
       }
-      dynamo.close();
-      await postgres.stop();
       const issuerBytes = starts[0][0]!.loadedBytes;
       const baselineBytes = starts[1][0]!.loadedBytes;
-      line("Lambda issuer: bundle code it loads (DynamoDB tickets, PostgreSQL metadata, STS), KiB", (issuerBytes / 1024).toFixed(0), `${(baselineBytes / 1024).toFixed(0)} (minimal Hono Lambda); 1024 (target)`, `${(issuerBytes / baselineBytes).toFixed(1)}×`);
+      line("Lambda issuer: bundle code it loads up to its first issued URL (DynamoDB tickets, PostgreSQL metadata, STS), KiB", (issuerBytes / 1024).toFixed(0), `${(baselineBytes / 1024).toFixed(0)} (minimal Hono Lambda); 977 (target: 1 MB, 10^6 bytes)`, `${(issuerBytes / baselineBytes).toFixed(1)}×`);
+      line("Lambda issuer: bundle code it loads once it first calls S3 (a multipart upload issued), KiB", (multipartBytes / 1024).toFixed(0), "", "");
       line("Lambda bundle, all handlers and every backend (split), KiB", (wholeBundle / 1024).toFixed(0), "", "");
       const ms = starts.map((runs) => median(runs.map((r) => r.ms)));
-      line("Lambda cold start in Node (import, connect, first event /healthz), ms (median of 15)", ms[0]!.toFixed(1), `${ms[1]!.toFixed(1)} (minimal Hono Lambda)`, `${(ms[0]! / ms[1]!).toFixed(1)}×`);
+      line("Lambda cold start in Node (import, connect, first POST /v1/uploads answered 201), ms (median of 15)", ms[0]!.toFixed(1), `${ms[1]!.toFixed(1)} (minimal Hono Lambda)`, `${(ms[0]! / ms[1]!).toFixed(1)}×`);
     }
 
     // 2. Gateway upload: server memory must not grow with the file; throughput next to a bare pipe to disk.
@@ -354,7 +360,7 @@ async function main() {
       try {
         const store: S3StoreOptions = { endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } };
         const client = createS3Client(store);
-        const presigner = new S3Presigner({ client, store });
+        const presigner = presignerFor(client, store);
         const ours: number[] = [];
         const sdk: number[] = [];
         const sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -503,13 +509,14 @@ async function cliPeakRss(args: string[], env: Record<string, string>): Promise<
 }
 const tmpHome = os.tmpdir();
 
-/** A fresh Node process imports the module and reports how long the import took. */
 /**
  * A cold start in a fresh Node process: import the handler module, then answer one API Gateway
- * event (Sluice is built then: its backends' chunks are loaded and it connects). Returns the
- * milliseconds and the bytes of the bundle's files Node loaded (recorded by a module-load hook).
+ * event, the first issue of an upload URL (Sluice is built then: its backends' chunks are
+ * loaded, it connects, and it writes a ticket); any other status than `expect` (201) fails
+ * the bench. Returns the milliseconds and the bytes of the bundle's files Node loaded
+ * (recorded by a module-load hook).
  */
-async function coldStart(file: string, env: Record<string, string>): Promise<{ ms: number; loadedBytes: number }> {
+async function coldStart(file: string, env: Record<string, string>, upload = { size: 1024, expect: 201 }): Promise<{ ms: number; loadedBytes: number }> {
   const log = path.join(os.tmpdir(), `sluice-loads-${process.pid}-${Date.now()}.log`);
   const hooks = `import { appendFileSync } from "node:fs"; export async function load(url, context, next) { if (url.startsWith("file:")) appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); }`;
   const script = [
@@ -517,8 +524,11 @@ async function coldStart(file: string, env: Record<string, string>): Promise<{ m
     `register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hooks)}));`,
     `const t = performance.now();`,
     `const m = await import(process.argv[1]);`,
-    `const event = { version: "2.0", routeKey: "$default", rawPath: "/healthz", rawQueryString: "", headers: {}, isBase64Encoded: false, requestContext: { http: { method: "GET", path: "/healthz", sourceIp: "127.0.0.1" }, timeEpoch: Date.now() } };`,
-    `try { await (m.http ?? m.handler)(event, {}); } catch {}`,
+    `const body = JSON.stringify({ filename: "cold.bin", contentType: "application/octet-stream", size: ${upload.size} });`,
+    `const headers = { authorization: "Bearer ${KEY}", "content-type": "application/json", "content-length": String(body.length) };`,
+    `const event = { version: "2.0", routeKey: "$default", rawPath: "/v1/uploads", rawQueryString: "", headers, body, isBase64Encoded: false, requestContext: { http: { method: "POST", path: "/v1/uploads", sourceIp: "127.0.0.1" }, timeEpoch: Date.now() } };`,
+    `const res = await m.http(event, {});`,
+    `if (res.statusCode !== ${upload.expect}) { console.log("answered", res.statusCode, res.body); process.exit(1); }`,
     `console.log(performance.now() - t);`,
     `process.exit(0);`,
   ].join("\n");
@@ -529,7 +539,7 @@ async function coldStart(file: string, env: Record<string, string>): Promise<{ m
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, "close")) as [number | null];
-  if (code !== 0) throw new Error(`loading ${file} exited ${code}`);
+  if (code !== 0) throw new Error(`loading ${file} exited ${code}: ${out}`);
   const dir = path.dirname(file);
   const loaded = new Set((await fs.readFile(log, "utf8")).split("\n").filter((u) => u.startsWith("file:")).map((u) => new URL(u).pathname));
   await fs.rm(log, { force: true });

@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { edgeAssetDir } from "../infra/edge-asset.js";
@@ -19,17 +20,26 @@ const run = promisify(execFile);
 const KEY = "sk_lambda_bundle_0123456789abcdef";
 let dir: string;
 
-/** Answers for each event, from a fresh process that imports the bundle. */
-async function invoke(events: unknown[]): Promise<{ statusCode: number; body: string }[]> {
-  const script = `const m = await import(${JSON.stringify(path.join(ROOT, "dist/lambda/index.mjs"))});
+/**
+ * Answers for each event, from a fresh process that imports the bundle, and the bundle's
+ * files that process loaded (a module-load hook records them).
+ */
+async function invoke(events: unknown[], env: Record<string, string> = {}): Promise<{ answers: { statusCode: number; body: string }[]; loaded: string[] }> {
+  const log = path.join(dir, `loaded-${Date.now()}.log`);
+  const hooks = `import { appendFileSync } from "node:fs"; export async function load(url, context, next) { if (url.startsWith("file:")) appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); }`;
+  const script = `import { register } from "node:module";
+register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hooks)}));
+const m = await import(${JSON.stringify(path.join(ROOT, "dist/lambda/index.mjs"))});
 const out = [];
 for (const e of JSON.parse(process.argv[1])) out.push(await m.http(e, {}));
 console.log(JSON.stringify(out));
 process.exit(0);`;
   const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(events)], {
-    env: { PATH: process.env.PATH ?? "", SLUICE_DATA_DIR: dir, SLUICE_API_KEYS: KEY, SLUICE_LOG_LEVEL: "silent", SLUICE_PUBLIC_URL: "https://api.example.com" },
+    env: { PATH: process.env.PATH ?? "", SLUICE_DATA_DIR: dir, SLUICE_API_KEYS: KEY, SLUICE_LOG_LEVEL: "silent", SLUICE_PUBLIC_URL: "https://api.example.com", ...env },
   });
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as { statusCode: number; body: string }[];
+  const bundle = path.join(ROOT, "dist/lambda") + path.sep;
+  const loaded = [...new Set((await fs.readFile(log, "utf8")).split("\n").filter((u) => u.startsWith("file:")).map((u) => fileURLToPath(u)))];
+  return { answers: JSON.parse(stdout.trim().split("\n").at(-1)!) as { statusCode: number; body: string }[], loaded: loaded.filter((f) => f.startsWith(bundle)) };
 }
 
 function post(body: unknown) {
@@ -57,13 +67,30 @@ after(async () => {
 
 describe("the built Lambda bundle", () => {
   it("issues an upload, and answers bad input with zod's English messages (the only locale bundled)", async () => {
-    const [issued, bad] = await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 }), post({ filename: "cat.png", contentType: "image/png", size: "big" })]);
+    const [issued, bad] = (await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 }), post({ filename: "cat.png", contentType: "image/png", size: "big" })])).answers;
     assert.equal(issued!.statusCode, 201, issued!.body);
     assert.match((JSON.parse(issued!.body) as { id: string }).id, /^upl_/);
     assert.equal(bad!.statusCode, 400, bad!.body);
     const error = (JSON.parse(bad!.body) as { error: { code: string; message: string } }).error;
     assert.equal(error.code, "invalid_request");
     assert.match(error.message, /size: Invalid input: expected number, received string/);
+  });
+
+  it("issues a presigned PUT on S3 without loading the S3 client, and loads it for the first multipart upload", async () => {
+    // Storage on a closed port: presigning needs no storage, CreateMultipartUpload does.
+    const s3 = { SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "direct", AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9", AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local", AWS_MAX_ATTEMPTS: "1" };
+    const sdkCode = async (files: string[]) => (await Promise.all(files.map((f) => fs.readFile(f, "utf8")))).some((code) => code.includes("S3ServiceException"));
+    const single = await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 })], s3);
+    assert.equal(single.answers[0]!.statusCode, 201, single.answers[0]!.body);
+    const url = new URL((JSON.parse(single.answers[0]!.body) as { upload: { url: string } }).upload.url);
+    assert.equal(`${url.origin}${url.pathname}`.replace(/upl_[^/]+/, "ID"), "http://127.0.0.1:9/staging/ID/cat.png");
+    assert.ok(url.searchParams.get("X-Amz-Signature"));
+    assert.equal(await sdkCode(single.loaded), false, "no loaded file holds the S3 client");
+
+    const both = await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 }), post({ filename: "big.bin", contentType: "application/octet-stream", size: 200 * 1024 ** 2 })], s3);
+    assert.equal(both.answers[1]!.statusCode, 503, both.answers[1]!.body);
+    assert.equal((JSON.parse(both.answers[1]!.body) as { error: { code: string } }).error.code, "backend_unavailable");
+    assert.equal(await sdkCode(both.loaded), true, "the multipart issue loaded the S3 client");
   });
 
   it("splits backends into chunks: the entry holds none of them", async () => {

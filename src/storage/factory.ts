@@ -1,6 +1,8 @@
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { StorageConfig } from "../config.js";
 import type { ObjectStore } from "./object-store.js";
 import type { Presigner } from "./presign.js";
+import type * as S3Module from "./s3.js";
 
 /** The object store, and its presigner when the store can presign (S3). Only the configured backend's code is loaded. */
 export async function createStorage(config: StorageConfig): Promise<{ objects: ObjectStore; presigner: Presigner | undefined }> {
@@ -10,9 +12,36 @@ export async function createStorage(config: StorageConfig): Promise<{ objects: O
       return { objects: new FsObjectStore({ root: config.dir }), presigner: undefined };
     }
     case "s3": {
-      const [{ S3ObjectStore, createS3Client }, { S3Presigner }] = await Promise.all([import("./s3.js"), import("./s3-presign.js")]);
-      const client = createS3Client(config);
-      return { objects: new S3ObjectStore({ client }), presigner: new S3Presigner({ client, store: config }) };
+      // The SDK's S3 client is loaded on the first call that needs it, not here: issuing
+      // presigned URLs never does, so a Lambda issuer's cold start goes without it.
+      const [{ deferredObjectStore }, { S3Presigner }, { defaultProvider }] = await Promise.all([
+        import("./deferred.js"),
+        import("./s3-presign.js"),
+        import("@aws-sdk/credential-provider-node"),
+      ]);
+      let loading: Promise<[typeof S3Module, S3Client]> | undefined;
+      const sdk = () =>
+        (loading ??= import("./s3.js").then(
+          (s3): [typeof S3Module, S3Client] => [s3, s3.createS3Client(config)],
+          (err: unknown) => {
+            loading = undefined; // tried again on the next call
+            throw err;
+          },
+        ));
+      const objects = deferredObjectStore("S3 object store", async () => {
+        const [{ S3ObjectStore }, client] = await sdk();
+        return new S3ObjectStore({ client });
+      });
+      const presigner = new S3Presigner({
+        store: config,
+        // The client's own rule: the configured keys, else the default provider chain (env, web identity, container, instance).
+        credentials: config.credentials ?? defaultProvider(),
+        postForm: async (ref, options) => {
+          const [{ presignPostForm }, client] = await sdk();
+          return presignPostForm(client, ref, options);
+        },
+      });
+      return { objects, presigner };
     }
   }
 }

@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { createS3Client, type S3StoreOptions } from "./s3.js";
-import { S3Presigner } from "./s3-presign.js";
+import { createS3Client, presignerFor, type S3StoreOptions } from "./s3.js";
 
 const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const signingDate = new Date("2026-11-23T10:00:00Z");
@@ -23,7 +22,7 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
     it(`for a PUT binding type, length, If-None-Match and checksum, on ${name}`, async () => {
       const client = createS3Client(store);
       const key = "upl_abc/a name+with (odd) chars!.png";
-      const ours = await new S3Presigner({ client, store }).putUrl(
+      const ours = await presignerFor(client, store).putUrl(
         { bucket: "staging", key },
         { contentType: "image/png", contentLength: 1234, sha256, expiresIn: 300, signingDate },
       );
@@ -42,7 +41,7 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
         unhoistableHeaders: new Set(["x-amz-checksum-sha256"]),
       });
       assert.equal(ours.url, theirs);
-      assert.equal(new S3Presigner({ client, store }).originOf("staging"), new URL(theirs).origin);
+      assert.equal(presignerFor(client, store).originOf("staging"), new URL(theirs).origin);
       const signed = new URL(ours.url).searchParams.get("X-Amz-SignedHeaders")?.split(";");
       assert.deepEqual(signed, ["content-length", "content-type", "host", "if-none-match", "x-amz-checksum-sha256"]);
       assert.deepEqual(ours.headers, { "content-type": "image/png", "if-none-match": "*", "x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=" });
@@ -53,7 +52,7 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
       const client = createS3Client(store);
       const key = "upl_abc/big file.bin";
       const uploadId = "2~Ab/cd+ef=gh";
-      const ours = await new S3Presigner({ client, store }).partUrl({ bucket: "staging", key }, { uploadId, partNumber: 17, contentLength: 16777216, expiresIn: 900, signingDate });
+      const ours = await presignerFor(client, store).partUrl({ bucket: "staging", key }, { uploadId, partNumber: 17, contentLength: 16777216, expiresIn: 900, signingDate });
       const command = new UploadPartCommand({ Bucket: "staging", Key: key, UploadId: uploadId, PartNumber: 17, ContentLength: 16777216 });
       assert.equal(ours, await getSignedUrl(client, command, { expiresIn: 900, signingDate, signableHeaders: new Set(["content-length"]) }));
       assert.deepEqual(new URL(ours).searchParams.get("X-Amz-SignedHeaders")?.split(";"), ["content-length", "host"]);
@@ -63,7 +62,7 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
     it(`for a GET with its Content-Disposition, on ${name}`, async () => {
       const client = createS3Client(store);
       const disposition = `attachment; filename="r_sum.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf`;
-      const ours = await new S3Presigner({ client, store }).getUrl(
+      const ours = await presignerFor(client, store).getUrl(
         { bucket: "archive", key: "upl_abc/resume.pdf" },
         { contentDisposition: disposition, contentType: "application/pdf", expiresIn: 60, signingDate },
       );

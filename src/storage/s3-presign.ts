@@ -1,7 +1,6 @@
-import type { S3Client } from "@aws-sdk/client-s3";
-import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { Sha256 } from "@smithy/core/checksum";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { HttpRequest } from "@smithy/types";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, HttpRequest } from "@smithy/types";
 import type { ObjectRef } from "./object-store.js";
 import type { PresignGetOptions, PresignPartOptions, PresignPostOptions, PresignPutOptions, PresignedPost, PresignedRequest, Presigner } from "./presign.js";
 import type { S3StoreOptions } from "./s3.js";
@@ -10,23 +9,35 @@ const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 /** Headers the client must send itself: kept out of the query string, and signed. */
 const UNHOISTABLE = new Set(["x-amz-checksum-sha256"]);
 
+export interface S3PresignerOptions {
+  store: S3StoreOptions;
+  /** What the SDK's client would sign with: the configured keys, or the default provider chain. */
+  credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /**
+   * POST forms, signed by the SDK's `createPresignedPost` (`presignPostForm` in s3.ts). It
+   * takes an S3 client, so it is passed in: where the client is loaded on first use, so is this.
+   */
+  postForm: Presigner["postForm"];
+}
+
 /**
  * Presigned S3 URLs, signed with `@smithy/signature-v4` directly rather than by sending a
- * command through the full client (`getSignedUrl`), which costs ten times as much per URL.
- * `test/s3-presign.test.ts` proves the URLs equal to `getSignedUrl`'s for the same request.
+ * command through the full client (`getSignedUrl`), which costs ten times as much per URL,
+ * and needs no S3 client loaded. `s3-presign.test.ts` proves the URLs equal to
+ * `getSignedUrl`'s for the same request.
  */
 export class S3Presigner implements Presigner {
-  readonly #client: S3Client;
+  readonly #postForm: Presigner["postForm"];
   readonly #signer: SignatureV4;
   readonly #base: (bucket: string) => URL;
 
-  constructor(options: { client: S3Client; store: S3StoreOptions }) {
-    this.#client = options.client;
+  constructor(options: S3PresignerOptions) {
+    this.#postForm = options.postForm;
     this.#signer = new SignatureV4({
-      credentials: options.client.config.credentials,
+      credentials: options.credentials,
       region: options.store.region,
       service: "s3",
-      sha256: options.client.config.sha256,
+      sha256: Sha256,
       // S3 signs the path exactly as sent: the key is encoded once, below, and not again.
       uriEscapePath: false,
     });
@@ -60,19 +71,8 @@ export class S3Presigner implements Presigner {
     }, options);
   }
 
-  async postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost> {
-    // The library signs the policy with the same HMAC; it does not send a request either.
-    const { url, fields } = await createPresignedPost(this.#client, {
-      Bucket: ref.bucket,
-      Key: ref.key,
-      Expires: options.expiresIn,
-      Fields: { "Content-Type": options.contentType },
-      Conditions: [
-        ["eq", "$Content-Type", options.contentType],
-        ["content-length-range", options.contentLength, options.contentLength],
-      ],
-    });
-    return { url, fields };
+  postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost> {
+    return this.#postForm(ref, options);
   }
 
   async #presign(method: string, ref: ObjectRef, headers: Record<string, string>, query: Record<string, string>, expiry: { expiresIn: number; signingDate?: Date }): Promise<string> {

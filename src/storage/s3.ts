@@ -20,6 +20,7 @@ import {
   AbortMultipartUploadCommand,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import {
   InvalidPartsError,
   MultipartNotFoundError,
@@ -37,6 +38,8 @@ import {
   type PutObjectOptions,
   type ReadObjectOptions,
 } from "./object-store.js";
+import type { PresignPostOptions, PresignedPost } from "./presign.js";
+import { S3Presigner } from "./s3-presign.js";
 
 /** CopyObject's limit; larger objects are copied part by part, still inside storage. */
 const SINGLE_COPY_MAX = 5 * 1024 ** 3;
@@ -62,6 +65,26 @@ export function createS3Client(options: S3StoreOptions): S3Client {
     ...(options.credentials && { credentials: options.credentials }),
   };
   return new S3Client(config);
+}
+
+/** A presigner that signs as this client does (its credentials), for POST forms too. */
+export function presignerFor(client: S3Client, store: S3StoreOptions): S3Presigner {
+  return new S3Presigner({ store, credentials: client.config.credentials, postForm: (ref, options) => presignPostForm(client, ref, options) });
+}
+
+/** A browser form's POST policy: the key and type fixed, the length exact. Like the presigned URLs, this signs and sends nothing. */
+export async function presignPostForm(client: S3Client, ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost> {
+  const { url, fields } = await createPresignedPost(client, {
+    Bucket: ref.bucket,
+    Key: ref.key,
+    Expires: options.expiresIn,
+    Fields: { "Content-Type": options.contentType },
+    Conditions: [
+      ["eq", "$Content-Type", options.contentType],
+      ["content-length-range", options.contentLength, options.contentLength],
+    ],
+  });
+  return { url, fields };
 }
 
 /** Objects in any S3-compatible store (AWS S3, Ceph RGW, MinIO, R2) through AWS SDK v3. */

@@ -18,8 +18,7 @@ import { reconcileStaging } from "../../domain/reconcile.js";
 import { createLogger } from "../../internal/logger.js";
 import { KyselyMetadataStore } from "../../metadata/kysely-store.js";
 import type { Database } from "../../metadata/schema.js";
-import { S3ObjectStore, createS3Client } from "../../storage/s3.js";
-import { S3Presigner } from "../../storage/s3-presign.js";
+import { S3ObjectStore, createS3Client, presignerFor } from "../../storage/s3.js";
 import { SqlTicketStore, type TicketDatabase } from "../../tickets/sql.js";
 import { assembleSluice, type Sluice } from "../assemble.js";
 import { InvocationArrivalQueue } from "./arrivals.js";
@@ -71,7 +70,7 @@ async function build(env: WorkerEnv): Promise<Built> {
   const arrivals = new InvocationArrivalQueue({ logger });
   const sluice = await assembleSluice(
     config,
-    { objects: new S3ObjectStore({ client }), presigner: new S3Presigner({ client, store: config.storage }), metadata, tickets, processors: [] },
+    { objects: new S3ObjectStore({ client }), presigner: presignerFor(client, config.storage), metadata, tickets, processors: [] },
     {
       logger,
       arrivals,

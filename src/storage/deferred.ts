@@ -1,0 +1,37 @@
+import type { MultipartStore, ObjectStore } from "./object-store.js";
+
+/**
+ * An object store whose code is loaded on first use. The S3 store carries the SDK's S3
+ * client, the largest thing a Lambda issuer would otherwise load at a cold start, though
+ * issuing a presigned PUT never calls it (the presigner signs on its own). Every call waits
+ * for the store once, then goes straight to it. A load that fails is tried again on the next
+ * call rather than remembered.
+ */
+export function deferredObjectStore(name: string, load: () => Promise<ObjectStore>): ObjectStore {
+  let loading: Promise<ObjectStore> | undefined;
+  const store = () =>
+    (loading ??= load().catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    }));
+  const multipart: MultipartStore = {
+    create: (ref, options) => store().then((s) => s.multipart.create(ref, options)),
+    putPart: (options) => store().then((s) => s.multipart.putPart(options)),
+    listParts: (ref, uploadId) => store().then((s) => s.multipart.listParts(ref, uploadId)),
+    complete: (ref, uploadId, parts) => store().then((s) => s.multipart.complete(ref, uploadId, parts)),
+    abort: (ref, uploadId) => store().then((s) => s.multipart.abort(ref, uploadId)),
+    listUploads: (bucket) => store().then((s) => s.multipart.listUploads(bucket)),
+  };
+  return {
+    name,
+    multipart,
+    prepare: (buckets) => store().then((s) => s.prepare(buckets)),
+    put: (options) => store().then((s) => s.put(options)),
+    head: (ref) => store().then((s) => s.head(ref)),
+    read: (options) => store().then((s) => s.read(options)),
+    copy: (options) => store().then((s) => s.copy(options)),
+    delete: (ref) => store().then((s) => s.delete(ref)),
+    list: (options) => store().then((s) => s.list(options)),
+    ping: () => store().then((s) => s.ping()),
+  };
+}
