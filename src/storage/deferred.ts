@@ -1,3 +1,4 @@
+import { once } from "../internal/async.js";
 import type { MultipartStore, ObjectStore } from "./object-store.js";
 
 /**
@@ -8,12 +9,7 @@ import type { MultipartStore, ObjectStore } from "./object-store.js";
  * call rather than remembered.
  */
 export function deferredObjectStore(name: string, load: () => Promise<ObjectStore>): ObjectStore {
-  let loading: Promise<ObjectStore> | undefined;
-  const store = () =>
-    (loading ??= load().catch((err: unknown) => {
-      loading = undefined;
-      throw err;
-    }));
+  const store = once(load);
   const multipart: MultipartStore = {
     create: (ref, options) => store().then((s) => s.multipart.create(ref, options)),
     putPart: (options) => store().then((s) => s.multipart.putPart(options)),

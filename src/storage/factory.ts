@@ -1,5 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { StorageConfig } from "../config.js";
+import { once } from "../internal/async.js";
 import type { ObjectStore } from "./object-store.js";
 import type { Presigner } from "./presign.js";
 import type * as S3Module from "./s3.js";
@@ -19,15 +20,10 @@ export async function createStorage(config: StorageConfig): Promise<{ objects: O
         import("./s3-presign.js"),
         import("@aws-sdk/credential-provider-node"),
       ]);
-      let loading: Promise<[typeof S3Module, S3Client]> | undefined;
-      const sdk = () =>
-        (loading ??= import("./s3.js").then(
-          (s3): [typeof S3Module, S3Client] => [s3, s3.createS3Client(config)],
-          (err: unknown) => {
-            loading = undefined; // tried again on the next call
-            throw err;
-          },
-        ));
+      const sdk = once(async (): Promise<[typeof S3Module, S3Client]> => {
+        const s3 = await import("./s3.js");
+        return [s3, s3.createS3Client(config)];
+      });
       const objects = deferredObjectStore("S3 object store", async () => {
         const [{ S3ObjectStore }, client] = await sdk();
         return new S3ObjectStore({ client });

@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration } from "kysely";
+import { once } from "../internal/async.js";
 import { newSecret } from "../internal/crypto.js";
 import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
 import { unref } from "../internal/timers.js";
@@ -51,7 +52,8 @@ export class SqlTicketStore implements TicketStore {
   readonly #greatest: "GREATEST" | "MAX";
   readonly #sweepEveryMs: number | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
-  #ready: Promise<void> | undefined;
+  /** Until the table exists, every call first waits for (or retries) the migration. */
+  readonly #ensure = once(() => this.migrate());
 
   /**
    * `sweepEveryMs: undefined` starts no timer: the runtime calls `sweep()` on a schedule
@@ -78,15 +80,6 @@ export class SqlTicketStore implements TicketStore {
       this.#sweep = setInterval(() => void this.sweep().catch(() => {}), this.#sweepEveryMs);
       unref(this.#sweep);
     }
-  }
-
-  /** Until the table exists, every call first waits for (or retries) the migration. */
-  #ensure(): Promise<void> {
-    this.#ready ??= this.migrate().catch((err: unknown) => {
-      this.#ready = undefined;
-      throw err;
-    });
-    return this.#ready;
   }
 
   /** Deletes tickets past their tombstone. Returns how many. */

@@ -15,6 +15,7 @@ import { Kysely } from "kysely";
 import { D1Dialect, type D1DialectConfig } from "kysely-d1";
 import { ConfigError, loadConfig } from "../../config.js";
 import { reconcileStaging } from "../../domain/reconcile.js";
+import { once } from "../../internal/async.js";
 import { createLogger } from "../../internal/logger.js";
 import { KyselyMetadataStore } from "../../metadata/kysely-store.js";
 import type { Database } from "../../metadata/schema.js";
@@ -41,15 +42,12 @@ interface Built {
   arrivals: InvocationArrivalQueue;
 }
 
-let built: Promise<Built> | undefined;
+let built: (() => Promise<Built>) | undefined;
 
 function sluiceFor(env: WorkerEnv): Promise<Built> {
   // A failed build (a bad setting, D1 unreachable) is not kept: the next request tries again.
-  built ??= build(env).catch((err: unknown) => {
-    built = undefined;
-    throw err;
-  });
-  return built;
+  built ??= once(() => build(env));
+  return built();
 }
 
 async function build(env: WorkerEnv): Promise<Built> {
