@@ -1,5 +1,4 @@
-import { createSecretKey, type KeyObject } from "node:crypto";
-import { hmacBase64Url, safeEqual } from "../internal/crypto.js";
+import { HmacSha256, safeEqual } from "../internal/crypto.js";
 
 /**
  * Signs Sluice's own URLs (gateway uploads, downloads): an HMAC over the method, the
@@ -7,15 +6,15 @@ import { hmacBase64Url, safeEqual } from "../internal/crypto.js";
  * touched. What the URL permits beyond that (key, type, size) lives in the ticket.
  */
 export class UrlSigner {
-  readonly #secret: KeyObject;
+  readonly #hmac: HmacSha256;
 
   constructor(secret: string) {
     if (secret.length < 16) throw new Error("The URL signing secret is too short.");
-    this.#secret = createSecretKey(Buffer.from(secret, "utf8"));
+    this.#hmac = new HmacSha256(Buffer.from(secret, "utf8"));
   }
 
   sign(parts: readonly string[]): string {
-    return hmacBase64Url(this.#secret, parts.join("\n"));
+    return this.#hmac.base64url(parts.join("\n"));
   }
 
   verify(parts: readonly string[], signature: string): boolean {

@@ -1,4 +1,6 @@
-import { createHmac, hash, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from "node:crypto";
+import { createHmac, hash, randomBytes, randomFillSync, timingSafeEqual } from "node:crypto";
+import { HMAC } from "@stablelib/hmac";
+import { SHA256 } from "@stablelib/sha256";
 
 // Ids are minted on the hot path: draw their bytes from the CSPRNG 4 KiB at a time rather
 // than one syscall-backed call each (the same technique crypto.randomUUID uses internally).
@@ -26,9 +28,26 @@ export function sha256Hex(data: string | Uint8Array): string {
   return hash("sha256", data, "hex");
 }
 
-/** `secret` may be a KeyObject made once (`createSecretKey`): that skips importing the key on every call. */
-export function hmacBase64Url(secret: string | KeyObject, data: string): string {
-  return createHmac("sha256", secret).update(data).digest("base64url");
+/**
+ * HMAC-SHA-256 under one key, keyed once: the pads' hash states are kept, so each MAC hashes
+ * only the message. Pure JavaScript (@stablelib): on the issue route, where every request
+ * signs a URL, a native `createHmac` per request cost measurably more (9% of the route's
+ * throughput, measured in alternating rounds) than its 3.4 µs in isolation. Proved equal to
+ * `createHmac` in crypto.test.ts.
+ */
+export class HmacSha256 {
+  readonly #hmac: HMAC;
+  readonly #mac = Buffer.alloc(32);
+
+  constructor(key: Uint8Array) {
+    this.#hmac = new HMAC(SHA256, key);
+  }
+
+  /** The MAC of `data` (UTF-8), base64url. Synchronous, so the one keyed state is never shared mid-use. */
+  base64url(data: string): string {
+    this.#hmac.reset().update(Buffer.from(data, "utf8")).finish(this.#mac);
+    return this.#mac.toString("base64url");
+  }
 }
 
 export function hmacHex(secret: string, data: string | Uint8Array): string {
