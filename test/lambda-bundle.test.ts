@@ -101,6 +101,13 @@ describe("the built Lambda bundle", () => {
     for (const mark of ["autoPipelining", "HashRing", "pg_catalog", "DynamoDBClient"]) assert.ok(!entry.includes(mark), mark);
   });
 
+  it("keeps the Lambda@Edge bundle to the ticket store: no file-type (only processing sniffs)", async () => {
+    const edge = await fs.readFile(path.join(ROOT, "dist/lambda-edge/index.mjs"), "utf8");
+    const sniffer = await fs.readFile(path.join(ROOT, "node_modules/file-type/supported.js"), "utf8");
+    assert.ok(sniffer.includes("image/x-xcf"), "the marker is file-type's own");
+    assert.ok(!edge.includes("image/x-xcf"), "file-type's type table is in the edge bundle");
+  });
+
   it("runs the Lambda@Edge bundle from its asset: settings from edge-config.json, a claim and a consume in DynamoDB", async () => {
     const dynamo = await startDynalite({ table: "edge-tickets", region: "eu-west-3" });
     const { endpoint } = dynamo;

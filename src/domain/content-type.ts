@@ -1,4 +1,4 @@
-import type { fileTypeFromBuffer as FileTypeFromBuffer } from "file-type";
+import { once } from "../internal/async.js";
 
 /** How many leading bytes type detection reads. file-type needs at most this many for its signatures. */
 export const SNIFF_BYTES = 4100;
@@ -54,14 +54,15 @@ const CONTAINERS: Record<string, readonly string[]> = {
 const OPTIONAL_MARKERS = new Set(["application/xml", "text/xml"]);
 /**
  * file-type, loaded on first use: only processing sniffs, so a function that only issues
- * uploads (the Lambda issuer) never loads it.
+ * uploads (the Lambda issuer) never loads it. A failed load is tried again by the next sniff.
+ * Marked pure so that bundles which never sniff (Lambda@Edge) drop it, file-type included.
  */
-let detector: Promise<{ fileTypeFromBuffer: typeof FileTypeFromBuffer; detectable: Set<string> }> | undefined;
-const loadDetector = () =>
-  (detector ??= import("file-type").then(({ fileTypeFromBuffer, supportedMimeTypes }) => ({
+const loadDetector = /* @__PURE__ */ once(() =>
+  import("file-type").then(({ fileTypeFromBuffer, supportedMimeTypes }) => ({
     fileTypeFromBuffer,
     detectable: new Set<string>([...supportedMimeTypes].filter((t) => !OPTIONAL_MARKERS.has(t))),
-  })));
+  })),
+);
 
 /** Looks like markup a browser would run as HTML. */
 const HTML_START = /^\s*(<!doctype\s+html|<html|<head|<body|<script|<iframe|<svg[\s>]|<\?xml[^>]*>\s*<svg)/i;

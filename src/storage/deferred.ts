@@ -4,9 +4,10 @@ import type { MultipartStore, ObjectStore } from "./object-store.js";
 /**
  * An object store whose code is loaded on first use. The S3 store carries the SDK's S3
  * client, the largest thing a Lambda issuer would otherwise load at a cold start, though
- * issuing a presigned PUT never calls it (the presigner signs on its own). Every call waits
- * for the store once, then goes straight to it. A load that fails is tried again on the next
- * call rather than remembered.
+ * issuing a presigned PUT never calls it (the presigner signs on its own). The first call
+ * starts the load and every call waits for it (after it, a promise already settled: one
+ * microtask, beside a network round trip). A load that fails is tried again on the next call
+ * rather than remembered.
  */
 export function deferredObjectStore(name: string, load: () => Promise<ObjectStore>): ObjectStore {
   const store = once(load);
