@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite needs (Debian), or says exactly what is missing.
+# SLUICE_POLICY_RC moves the policy file (the script's own test points it into a temporary folder).
 set -euo pipefail
 
 missing=()
@@ -21,21 +22,24 @@ command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing system packages for the tests: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # Keep the packages' own services from starting (their postinst would start Redis,
-  # Memcached and PostgreSQL on their default ports): the tests start their own.
-  policy=/usr/sbin/policy-rc.d
-  made_policy=
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
-  fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ -n "$made_policy" ] && rm -f "$policy"
-else
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "The test suite needs these Debian packages: ${missing[*]}" >&2
   echo "Install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
+
+echo "Installing system packages for the tests: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' own services from starting (their postinst would start Redis, Memcached
+# and PostgreSQL on their default ports): the tests start their own. A policy file that was
+# already there (Debian's container images ship one) is left as it was; one made here is
+# removed on every way out of this script, and never decides its exit status.
+policy=${SLUICE_POLICY_RC:-/usr/sbin/policy-rc.d}
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "Installed: ${missing[*]}"
