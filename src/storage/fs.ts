@@ -8,6 +8,7 @@ import { newId } from "../internal/crypto.js";
 import {
   InvalidPartsError,
   MultipartNotFoundError,
+  ObjectChangedError,
   ObjectExistsError,
   ObjectNotFoundError,
   exactLength,
@@ -15,6 +16,7 @@ import {
   type MultipartUploadInfo,
   type PartInfo,
   type ListObjectsOptions,
+  type CopyObjectOptions,
   type ObjectInfo,
   type ObjectPage,
   type ObjectRef,
@@ -103,6 +105,11 @@ export class FsObjectStore implements ObjectStore {
     const handle = await fs.open(file, "r").catch((err: unknown) => {
       throw isMissing(err) ? new ObjectNotFoundError(options) : err;
     });
+    // The open file is the object from now on, whatever is renamed over its key meanwhile.
+    if (options.ifMatch !== undefined && !sameEtag(etagOf(await handle.stat()), options.ifMatch)) {
+      await handle.close();
+      throw new ObjectChangedError(options);
+    }
     const stream = createReadStream("", {
       fd: handle,
       ...(options.range && { start: options.range.start, end: options.range.end }),
@@ -110,19 +117,37 @@ export class FsObjectStore implements ObjectStore {
     return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
   }
 
-  async copy({ source, target }: { source: ObjectRef; target: ObjectRef }): Promise<ObjectInfo> {
+  async copy({ source, target, ifMatch }: CopyObjectOptions): Promise<ObjectInfo> {
     const to = this.#path(target);
+    const from = this.#path(source);
     const tmp = path.join(this.#tmp, newId("copy"));
+    const pinned = async (file: string) => {
+      const stat = await fs.stat(file).catch((err: unknown) => {
+        throw isMissing(err) ? new ObjectNotFoundError(source) : err;
+      });
+      if (ifMatch !== undefined && !sameEtag(etagOf(stat), ifMatch)) throw new ObjectChangedError(source);
+    };
     try {
       // Objects are never changed in place (a put writes a new file and renames it over the
-      // key), so a hard link is a true copy, made without reading or writing the bytes. Where
-      // links cannot be made (another device, a filesystem without them), the bytes are copied.
-      await fs.link(this.#path(source), tmp).catch(async (err: unknown) => {
-        if (isMissing(err)) throw new ObjectNotFoundError(source);
-        await fs.copyFile(this.#path(source), tmp, constants.COPYFILE_FICLONE).catch((err2: unknown) => {
-          throw isMissing(err2) ? new ObjectNotFoundError(source) : err2;
+      // key), so a hard link is a true copy, made without reading or writing the bytes, and it
+      // is the very object that was checked if its ETag (inode, size, mtime) is the one pinned.
+      // Where links cannot be made (another device, a filesystem without them), the bytes are
+      // copied, and the key must hold the pinned object before and after.
+      const linked = await fs.link(from, tmp).then(
+        () => true,
+        (err: unknown) => {
+          if (isMissing(err)) throw new ObjectNotFoundError(source);
+          return false;
+        },
+      );
+      if (linked) await pinned(tmp);
+      else {
+        await pinned(from);
+        await fs.copyFile(from, tmp, constants.COPYFILE_FICLONE).catch((err: unknown) => {
+          throw isMissing(err) ? new ObjectNotFoundError(source) : err;
         });
-      });
+        await pinned(from);
+      }
       await fs.mkdir(path.dirname(to), { recursive: true });
       await fs.rename(tmp, to);
     } finally {
@@ -344,6 +369,7 @@ class FsMultipart implements MultipartStore {
 }
 
 const unquote = (etag: string) => etag.replace(/^"|"$/g, "");
+const sameEtag = (a: string, b: string) => unquote(a) === unquote(b);
 
 function etagOf(stat: Stats): string {
   return `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createHash } from "node:crypto";
-import { InvalidPartsError, MultipartNotFoundError, ObjectExistsError, ObjectNotFoundError, listAll, type ObjectStore } from "./object-store.js";
+import { InvalidPartsError, MultipartNotFoundError, ObjectChangedError, ObjectExistsError, ObjectNotFoundError, listAll, type ObjectStore } from "./object-store.js";
 
 export interface ObjectStoreFixture {
   store: ObjectStore;
@@ -90,6 +90,27 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
       assert.equal(second.size, 7);
       assert.equal(await readAll(await fx.store.read({ bucket: b, key: "c/dst.bin" })), "payload");
       assert.equal(await readAll(await fx.store.read({ bucket: a, key: "c/src.bin" })), "payload");
+    });
+
+    it("reads and copies only the object an ETag names: one put over the key since is refused, and nothing is written", async () => {
+      const source = { bucket: a, key: "pin/src.bin" };
+      const target = { bucket: b, key: "pin/dst.bin" };
+      const checked = await fx.store.put({ ...source, body: streamOf(bytes("checked")), contentType: "application/octet-stream", contentLength: len("checked") });
+      assert.equal(checked.etag, (await fx.store.head(source))?.etag, "put and head name the object by the same ETag");
+      assert.equal(await readAll(await fx.store.read({ ...source, ifMatch: checked.etag, range: { start: 0, end: 2 } })), "che");
+      await fx.store.copy({ source, target, ifMatch: checked.etag });
+      assert.equal(await readAll(await fx.store.read(target)), "checked");
+
+      await fx.store.put({ ...source, body: streamOf(bytes("swapped!")), contentType: "application/octet-stream", contentLength: len("swapped!") });
+      await assert.rejects(fx.store.read({ ...source, ifMatch: checked.etag }), ObjectChangedError);
+      await assert.rejects(fx.store.copy({ source, target: { bucket: b, key: "pin/other.bin" }, ifMatch: checked.etag }), ObjectChangedError);
+      assert.equal(await fx.store.head({ bucket: b, key: "pin/other.bin" }), undefined, "a refused copy writes nothing");
+      await assert.rejects(fx.store.copy({ source, target, ifMatch: checked.etag }), ObjectChangedError);
+      assert.equal(await readAll(await fx.store.read(target)), "checked", "a refused copy leaves the target as it was");
+      const now = await fx.store.head(source);
+      assert.ok(now);
+      await fx.store.copy({ source, target, ifMatch: now.etag });
+      assert.equal(await readAll(await fx.store.read(target)), "swapped!");
     });
 
     it("keeps a copy as it was when its source is overwritten or deleted", async () => {

@@ -32,6 +32,15 @@ export interface PutObjectOptions extends ObjectRef {
 export interface ReadObjectOptions extends ObjectRef {
   /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
   range?: { start: number; end: number };
+  /** Read only the object that has this ETag (as `head` gave it): ObjectChangedError if the key now holds another. */
+  ifMatch?: string;
+}
+
+export interface CopyObjectOptions {
+  source: ObjectRef;
+  target: ObjectRef;
+  /** Copy only the source object that has this ETag: ObjectChangedError (nothing written) if the key now holds another. */
+  ifMatch?: string;
 }
 
 export interface ListObjectsOptions {
@@ -62,7 +71,7 @@ export interface ObjectStore {
   /** Throws ObjectNotFoundError when the object does not exist. */
   read(options: ReadObjectOptions): Promise<ReadableStream<Uint8Array>>;
   /** Server-side copy; overwrites the target. */
-  copy(options: { source: ObjectRef; target: ObjectRef }): Promise<ObjectInfo>;
+  copy(options: CopyObjectOptions): Promise<ObjectInfo>;
   /** Idempotent: deleting a missing object succeeds. */
   delete(ref: ObjectRef): Promise<void>;
   list(options: ListObjectsOptions): Promise<ObjectPage>;
@@ -126,6 +135,14 @@ export class ObjectExistsError extends Error {
   constructor(ref: ObjectRef) {
     super(`Object ${ref.bucket}/${ref.key} already exists.`);
     this.name = "ObjectExistsError";
+  }
+}
+
+/** The key holds another object than the one named by `ifMatch`: it was replaced since it was read. */
+export class ObjectChangedError extends Error {
+  constructor(ref: ObjectRef) {
+    super(`Object ${ref.bucket}/${ref.key} was replaced since it was checked.`);
+    this.name = "ObjectChangedError";
   }
 }
 

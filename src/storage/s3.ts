@@ -19,17 +19,21 @@ import {
   ListMultipartUploadsCommand,
   AbortMultipartUploadCommand,
   type S3ClientConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
 } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import {
   InvalidPartsError,
   MultipartNotFoundError,
+  ObjectChangedError,
   ObjectExistsError,
   ObjectNotFoundError,
   exactLength,
   type MultipartStore,
   type MultipartUploadInfo,
   type PartInfo,
+  type CopyObjectOptions,
   type ListObjectsOptions,
   type ObjectInfo,
   type ObjectPage,
@@ -40,6 +44,7 @@ import {
 } from "./object-store.js";
 import type { PresignPostOptions, PresignedPost } from "./presign.js";
 import { S3Presigner } from "./s3-presign.js";
+import type { BuildMiddleware } from "@smithy/types";
 
 /** CopyObject's limit; larger objects are copied part by part, still inside storage. */
 const SINGLE_COPY_MAX = 5 * 1024 ** 3;
@@ -64,7 +69,9 @@ export function createS3Client(options: S3StoreOptions): S3Client {
     ...(options.endpoint && { endpoint: options.endpoint }),
     ...(options.credentials && { credentials: options.credentials }),
   };
-  return new S3Client(config);
+  const client = new S3Client(config);
+  client.middlewareStack.add(rgwCopyIfMatch, { step: "build", name: "sluiceRgwCopyIfMatch" });
+  return client;
 }
 
 /** A presigner that signs as this client does (its credentials), for POST forms too. */
@@ -136,7 +143,7 @@ export class S3ObjectStore implements ObjectStore {
       const info = await this.head(options);
       return info ?? { key: options.key, size: options.contentLength, etag: result.ETag ?? "", lastModified: new Date() };
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === "PreconditionFailed")) {
+      if (isPreconditionFailed(err)) {
         throw new ObjectExistsError(options);
       }
       throw upload.error() ?? err;
@@ -165,39 +172,54 @@ export class S3ObjectStore implements ObjectStore {
           Bucket: options.bucket,
           Key: options.key,
           ...(options.range && { Range: `bytes=${options.range.start}-${options.range.end}` }),
+          ...(options.ifMatch !== undefined && { IfMatch: options.ifMatch }),
         }),
       );
       if (!r.Body) throw new ObjectNotFoundError(options);
       return r.Body.transformToWebStream() as ReadableStream<Uint8Array>;
     } catch (err) {
       if (isNotFound(err)) throw new ObjectNotFoundError(options);
+      if (isPreconditionFailed(err)) throw new ObjectChangedError(options);
       throw err;
     }
   }
 
-  async copy({ source, target }: { source: ObjectRef; target: ObjectRef }): Promise<ObjectInfo> {
+  async copy({ source, target, ifMatch }: CopyObjectOptions): Promise<ObjectInfo> {
     const head = await this.head(source);
     if (!head) throw new ObjectNotFoundError(source);
+    if (ifMatch !== undefined && head.etag !== ifMatch) throw new ObjectChangedError(source);
     const copySource = `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`;
-    if (head.size <= this.#singleCopyMax) {
-      await this.#s3.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource })).catch((err: unknown) => {
-        throw isNotFound(err) ? new ObjectNotFoundError(source) : err;
-      });
-    } else {
-      await this.#multipartCopy(copySource, head.size, target);
+    try {
+      if (head.size <= this.#singleCopyMax) {
+        // Storage checks the pin itself: the key may be overwritten between the HEAD and the copy.
+        await this.#s3.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource, ...pin(ifMatch) }));
+      } else {
+        await this.#multipartCopy({ copySource, size: head.size, target, ifMatch });
+        // Ceph RGW 16 ignores the pin on UploadPartCopy: the source must still be the pinned
+        // object once every part is copied (ETags are content hashes, so an object replaced
+        // during the copy shows here unless its first bytes were put back before the end).
+        if (ifMatch !== undefined && (await this.head(source))?.etag !== ifMatch) {
+          await this.delete(target);
+          throw new ObjectChangedError(source);
+        }
+      }
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(source);
+      if (isPreconditionFailed(err)) throw new ObjectChangedError(source);
+      throw err;
     }
     return (await this.head(target)) ?? { ...head, key: target.key };
   }
 
   /** Server-side copy of an object over 5 GiB, part by part (UploadPartCopy): no bytes pass through Sluice. */
-  async #multipartCopy(copySource: string, size: number, target: ObjectRef): Promise<void> {
+  async #multipartCopy({ copySource, size, target, ifMatch }: { copySource: string; size: number; target: ObjectRef; ifMatch: string | undefined }): Promise<void> {
     const { UploadId } = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key }));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, n = 1; start < size; start += this.#copyPartSize, n++) {
         const end = Math.min(start + this.#copyPartSize, size) - 1;
         const r = await this.#s3.send(
-          new UploadPartCopyCommand({ Bucket: target.bucket, Key: target.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+          new UploadPartCopyCommand({ Bucket: target.bucket, Key: target.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}`, ...pin(ifMatch) }),
         );
         parts.push({ ETag: r.CopyPartResult?.ETag ?? "", PartNumber: n });
       }
@@ -381,6 +403,24 @@ class S3Multipart implements MultipartStore {
 
 function isNoSuchUpload(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === "NoSuchUpload" || err.$metadata.httpStatusCode === 404);
+}
+
+/**
+ * Storage checks a copy's pin (`x-amz-copy-source-if-match`, as S3 defines it) itself. Ceph
+ * RGW 16 ignores that header and reads `x-amz-copy-if-match` instead (tried here): every
+ * pinned copy sends both. S3 ignores the extra header.
+ */
+const pin = (ifMatch: string | undefined) => (ifMatch === undefined ? {} : { CopySourceIfMatch: ifMatch });
+
+const rgwCopyIfMatch: BuildMiddleware<ServiceInputTypes, ServiceOutputTypes> = (next) => (args) => {
+  const input = args.input as { CopySourceIfMatch?: string };
+  const request = args.request as { headers?: Record<string, string> };
+  if (input.CopySourceIfMatch && request.headers) request.headers["x-amz-copy-if-match"] = input.CopySourceIfMatch;
+  return next(args);
+};
+
+function isPreconditionFailed(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 412 || err.name === "PreconditionFailed");
 }
 
 function isNotFound(err: unknown): boolean {
