@@ -12,7 +12,7 @@ import type { Services } from "../src/domain/services.js";
 import { SluiceError } from "../src/errors.js";
 import type { ObjectStore } from "../src/storage/object-store.js";
 import { MemoryTicketStore } from "../src/tickets/memory.js";
-import { PNG } from "./helpers/fixtures.js";
+import { HTML, PNG } from "./helpers/fixtures.js";
 import { filesUnder } from "./helpers/server.js";
 import { bodyOf, makeServices, type Harness } from "./helpers/services.js";
 
@@ -264,5 +264,118 @@ describe("failing closed", () => {
     );
     const page = await h.services.metadata.listFiles({ limit: 10 });
     assert.deepEqual(page.items, []);
+  });
+});
+
+describe("what was checked is what is archived", () => {
+  /** A processor that, on its first call, puts `replacement` over the staging object it is checking. */
+  function swapOnFirstCheck(at: { harness?: Harness }, replacement: Uint8Array) {
+    const h = () => at.harness!;
+    const seen: number[] = [];
+    return {
+      seen,
+      processor: {
+        name: "swapper",
+        run: async ({ file }: { file: { id: string; size: number } }) => {
+          seen.push(file.size);
+          if (seen.length > 1) return;
+          const key = (await h().services.metadata.getUpload(file.id))?.key ?? "";
+          await h().services.objects.put({ bucket: h().services.config.buckets.staging, key, body: bodyOf(replacement), contentType: "image/png", contentLength: replacement.byteLength });
+        },
+      },
+    };
+  }
+
+  it("checks an object replaced during its check again, and never archives bytes that were not checked", async () => {
+    const at: { harness?: Harness } = {};
+    const html = Buffer.alloc(PNG.byteLength, 0x20);
+    html.set(HTML.subarray(0, Math.min(HTML.byteLength, html.byteLength)));
+    const swap = swapOnFirstCheck(at, html);
+    const h = (at.harness = await harness({ processors: [swap.processor] }));
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    const record = await h.services.metadata.getUpload(r.id);
+    assert.equal(record?.state, "rejected", record?.reason ?? "");
+    assert.match(record?.reason ?? "", /^type_mismatch/);
+    assert.deepEqual(await archiveOf(h), [], "the swapped HTML never reached the archive");
+    assert.equal(swap.seen.length, 1, "the replaced bytes were sniffed again (and refused before any processor)");
+  });
+
+  it("archives the replacement when it passes its own check, byte for byte", async () => {
+    const at: { harness?: Harness } = {};
+    // Another PNG's bytes, the same length: the last byte differs.
+    const second = Buffer.concat([PNG.subarray(0, -1), Buffer.from([(PNG.at(-1) ?? 0) ^ 0xff])]);
+    const swap = swapOnFirstCheck(at, second);
+    const h = (at.harness = await harness({ processors: [swap.processor] }));
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+    assert.equal(swap.seen.length, 2, "checked twice: the original, then the replacement");
+    const archived = await fs.readFile(path.join(h.dir, "objects/archive", r.key));
+    assert.ok(archived.equals(second));
+  });
+});
+
+describe("staging holds a processed upload's object while its URL could be used at storage", () => {
+  it("keeps it after archiving in direct mode, reports it held, and the sweep removes it once the URL is dead", async () => {
+    const h = await harness();
+    let clock = Date.now();
+    h.services.now = () => clock;
+    h.services.config = { ...h.services.config, uploadMode: "direct" };
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
+    assert.deepEqual(await stagingOf(h), [r.key], "held, so that If-None-Match still finds it");
+    assert.equal((await reconcileStaging(h.services)).removed, 0);
+    assert.deepEqual(await stagingOf(h), [r.key]);
+
+    clock = r.expiresAt + 14 * 60_000;
+    assert.equal((await reconcileStaging(h.services)).removed, 0, "a request begun before expiry may still be under way");
+    clock = r.expiresAt + 16 * 60_000;
+    assert.equal((await reconcileStaging(h.services)).removed, 1);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.deepEqual(await archiveOf(h), [r.key]);
+  });
+
+  it("keeps nothing in gateway mode, where URLs never reach storage", async () => {
+    const h = await harness();
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    assert.deepEqual(await stagingOf(h), []);
+    assert.deepEqual(await archiveOf(h), [r.key]);
+  });
+});
+
+describe("an arrival that failed after its record was written", () => {
+  it("is taken back out, and the retried upload on the same URL ends archived (not failed for good)", async () => {
+    const h = await harness();
+    let consumeDown = true;
+    const tickets = new Proxy(h.services.tickets, {
+      get(target, prop) {
+        if (prop === "consume" && consumeDown) return () => Promise.reject(new Error("ECONNRESET"));
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const s = { ...h.services, tickets };
+    const issued = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    await assert.rejects(sendToGateway(s, issued), (err: unknown) => err instanceof SluiceError && err.status === 503);
+    assert.deepEqual(await stagingOf(h), [], "the bytes were taken back out");
+    // Processing finds no bytes, retries, and gives up: the record says failed.
+    for (let i = 0; i < 3; i++) {
+      await h.services.metadata.updateUpload(issued.ticket.id, { nextAttemptAt: Date.now() });
+      await processUpload(s, issued.ticket.id);
+    }
+    assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "failed");
+
+    consumeDown = false;
+    await sendToGateway(s, issued);
+    const revived = await h.services.metadata.getUpload(issued.ticket.id);
+    assert.equal(revived?.state, "uploaded");
+    assert.equal(revived?.attempts, 0);
+    await processUpload(s, issued.ticket.id);
+    assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "archived");
+    assert.deepEqual(await archiveOf(h), [issued.ticket.key]);
+    assert.equal((await h.services.tickets.get(issued.ticket.id))?.state, "consumed");
   });
 });

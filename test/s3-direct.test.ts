@@ -5,11 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { type Rgw, keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
-import { eventually, waitForFinal, type TestServer } from "./helpers/server.js";
+import { ROOT, eventually, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let sluice: SluiceOnRgw;
 let rgw: Rgw;
@@ -19,11 +22,17 @@ let staging: string;
 let archive: string;
 const EVENTS_SECRET = "events-secret-for-the-direct-tests-0123";
 
+let gateDir: string;
+
 before(async () => {
-  sluice = await startSluiceOnRgw({ SLUICE_EVENTS_SECRET: EVENTS_SECRET });
+  gateDir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-gate-"));
+  sluice = await startSluiceOnRgw({ SLUICE_EVENTS_SECRET: EVENTS_SECRET, SLUICE_PROCESSORS: path.join(ROOT, "test/fixtures/gate-processor.mjs"), SLUICE_TEST_GATE_DIR: gateDir });
   ({ rgw, s3, server, staging, archive } = sluice);
 });
-after(() => sluice?.close());
+after(async () => {
+  await sluice?.close();
+  await fs.rm(gateDir, { recursive: true, force: true });
+});
 
 const keysOf = (Bucket: string) => keysIn(s3, Bucket);
 const bytesOf = async (Bucket: string, Key: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToByteArray());
@@ -94,7 +103,9 @@ describe("direct uploads to S3 (RGW)", () => {
     const final = await waitForFinal(server, issued.id);
     assert.equal(final.state, "archived", final.reason);
     assert.equal(sha256(await bytesOf(archive, issued.key)), sha256(body));
-    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
+    // Staging holds the object while the URL lives: storage itself refuses the URL's reuse.
+    assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 412);
+    assert.ok((await keysOf(staging)).includes(issued.key));
 
     // Downloads are presigned GETs on the archive, answered with a safe Content-Disposition.
     const download = await server.api("GET", `/v1/files/${final.fileId}/download`);
@@ -186,27 +197,25 @@ describe("direct uploads to S3 (RGW)", () => {
       assert.equal(final.state, "archived", final.reason);
       assert.equal(sha256(await bytesOf(archive, u.key)), sha256(bodies[i]!));
     }
-    // Late duplicates after archiving find nothing left to do.
+    // Late duplicates after archiving find the object held for its URL's life, and nothing to do.
     const late = await sendEvent(rgwEvent([uploads[0]!.key]));
-    assert.deepEqual(late.body.results?.map((r) => r.outcome), ["absent"]);
+    assert.deepEqual(late.body.results?.map((r) => r.outcome), ["held"]);
     const files = await server.api("GET", "/v1/files?limit=100");
     for (const u of uploads) assert.equal(files.body.items.filter((f: { uploadId: string }) => f.uploadId === u.id).length, 1);
   });
 
-  it("removes a second upload made after the first was archived, and keeps the first", async () => {
+  it("lets storage refuse every reuse of a PUT URL after its file was archived, for as long as the URL lives", async () => {
     const body = png();
     const issued = await issue(body);
-    await put(issued.upload.url, issued.upload.headers, body);
+    assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 200);
     await sendEvent(rgwEvent([issued.key]));
     assert.equal((await waitForFinal(server, issued.id)).state, "archived");
-    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
-
-    // Staging is empty again, so storage's If-None-Match lets the same URL through once more.
-    const again = png();
-    assert.equal((await put(issued.upload.url, issued.upload.headers, again)).status, 200);
+    // The same bytes again, and other bytes: storage answers 412 to both, since staging still holds the key.
+    assert.equal((await put(issued.upload.url, issued.upload.headers, body)).status, 412);
+    assert.equal((await put(issued.upload.url, issued.upload.headers, png())).status, 412);
     const event = await sendEvent(rgwEvent([issued.key]));
-    assert.deepEqual(event.body.results?.map((r) => r.outcome), ["removed"]);
-    assert.ok(!(await keysOf(staging)).includes(issued.key));
+    assert.deepEqual(event.body.results?.map((r) => r.outcome), ["held"]);
+    assert.equal(sha256(await bytesOf(staging, issued.key)), sha256(body), "what staging holds is the first upload");
     assert.equal(sha256(await bytesOf(archive, issued.key)), sha256(body));
     assert.equal((await server.api("GET", `/v1/uploads/${issued.id}`)).body.state, "archived");
   });
@@ -267,13 +276,39 @@ describe("direct uploads to S3 (RGW)", () => {
     assert.equal(sha256(await bytesOf(archive, issued.key)), sha256(body));
   });
 
-  it("rejects a spoofed type after a ranged read, and removes it from staging", async () => {
+  it("archives exactly the bytes it checked when a POST form is sent again while the first file is being checked", async () => {
+    const body = png(10_000);
+    const issued = await issue(body, { method: "POST", metadata: { gate: "yes" } });
+    const post = (file: Buffer) => {
+      const data = new FormData();
+      for (const [k, v] of Object.entries(issued.upload.fields!)) data.append(k, v);
+      data.append("file", new Blob([new Uint8Array(file)], { type: "image/png" }), "cat.png");
+      return fetch(issued.upload.url, { method: "POST", body: data });
+    };
+    assert.ok((await post(body)).ok);
+    assert.equal((await server.api("POST", `/v1/uploads/${issued.id}/complete`)).status, 200);
+    await eventually(() => fs.access(path.join(gateDir, `${issued.id}.checking`)), 10_000);
+
+    // A POST policy cannot carry If-None-Match: storage takes the second form over the first.
+    const swapped = Buffer.alloc(body.byteLength, 0x20);
+    swapped.set(HTML);
+    assert.ok((await post(swapped)).ok, "storage accepted the form again");
+    await fs.writeFile(path.join(gateDir, `${issued.id}.go`), "");
+
+    const final = await waitForFinal(server, issued.id);
+    assert.equal(final.state, "rejected", "the replaced bytes were checked again, and refused");
+    assert.match(final.reason!, /^type_mismatch/);
+    assert.ok(!(await keysOf(archive)).includes(issued.key), "the HTML never reached the archive");
+  });
+
+  it("rejects a spoofed type after a ranged read, and holds it in staging only while its URL lives", async () => {
     const issued = await issue(HTML, { filename: "cat.png" });
     assert.equal((await put(issued.upload.url, issued.upload.headers, HTML)).status, 200);
     await sendEvent(rgwEvent([issued.key]));
     const final = await waitForFinal(server, issued.id);
     assert.equal(final.state, "rejected");
     assert.match(final.reason!, /^type_mismatch/);
-    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.key)));
+    assert.ok(!(await keysOf(archive)).includes(issued.key));
+    assert.deepEqual((await sendEvent(rgwEvent([issued.key]))).body.results?.map((r) => r.outcome), ["held"]);
   });
 });

@@ -1,6 +1,7 @@
 import type { Services } from "./services.js";
 import { conflict, gone } from "../errors.js";
 import { completeMultipart } from "./multipart.js";
+import { stagingHeldUntil } from "./pipeline.js";
 import { getUploadStatus, guard, readUpload, recordArrival, uploadIdOfKey, type UploadStatus } from "./uploads.js";
 
 /** What became of an object found in staging. */
@@ -13,15 +14,18 @@ export type ArrivalOutcome =
   | "removed"
   /** Kept for an operator (a failed upload, or an archived one whose archive copy is missing). */
   | "kept"
+  /** A processed upload's object, kept while its URL could still be used at storage, so that storage refuses the reuse. */
+  | "held"
   /** Not in staging (any more): nothing to do. */
   | "absent";
 
 /**
  * Handles an object that is (or was reported) in staging, whoever found it: a storage event
  * or the reconcile sweep. Running it twice, late or out of order gives the same result: the
- * first report of a live upload records it, and anything no live upload owns is removed. This
- * is how a URL stays one-time after staging has been emptied: a second PUT lands on an empty
- * key, and is removed here.
+ * first report of a live upload records it, and anything no live upload owns is removed. A
+ * processed upload's object is held in staging while its URL lives, so that storage itself
+ * refuses a second PUT (If-None-Match); whatever lands on its key after that (a multipart
+ * completion or scoped credentials, which storage cannot hold to one use) is removed here.
  */
 export async function arrivedInStaging(s: Services, key: string, options: { via: "event" | "reconcile" | "complete"; knownToExist?: boolean }): Promise<ArrivalOutcome> {
   const { staging, archive } = s.config.buckets;
@@ -54,6 +58,7 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
   }
   if (record.key !== key) return remove("the key does not match its upload");
   if (record.deletedAt !== null) return remove("the file was deleted");
+  if ((record.state === "archived" || record.state === "rejected") && stagingHeldUntil(s, record) > s.now()) return "held";
   switch (record.state) {
     case "archived":
       // Archived, and something is in staging again: the delete after archiving never happened

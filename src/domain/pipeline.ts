@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { backoffMs } from "../internal/async.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
-import type { ObjectInfo, ObjectRef } from "../storage/object-store.js";
+import { ObjectChangedError, type ObjectInfo, type ObjectRef } from "../storage/object-store.js";
 import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
@@ -13,7 +13,7 @@ type Verdict = { accept: true; contentType: string } | { accept: false; code: st
  * Checks an arrived upload and moves it to its final place. Safe to call any number of times,
  * from any number of workers: the processing lease lets one run at a time, and every step
  * can be repeated after a crash at any point without losing or duplicating the file:
- *   copy to archive → record "archived" → delete from staging.
+ *   copy to archive → record "archived" → delete from staging (once its URL is dead: see stagingHeldUntil).
  */
 export async function processUpload(s: Services, id: string): Promise<void> {
   const owner = s.instanceId;
@@ -30,37 +30,74 @@ export async function processUpload(s: Services, id: string): Promise<void> {
   unref(renewal);
   try {
     await s.metadata.updateUpload(id, { state: "processing", updatedAt: s.now() }, { leaseOwner: owner });
-    const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };
-    const head = await s.objects.head(staging);
-    if (!head) {
-      if (await alreadyArchived(s, record)) {
-        await finish(s, record, { state: "archived", contentType: record.contentType ?? record.declaredType, reason: null });
+    // The object may be replaced while it is checked (a POST form or scoped credentials can
+    // write the key again): each pass pins every read and the copy to the ETag it began with,
+    // and a replaced object is checked again from the start, so that what is archived is
+    // exactly what was checked. A few passes at most; then it is retried later as a failure.
+    for (let pass = 1; ; pass++) {
+      try {
+        await checkAndMove(s, record, started);
         return;
+      } catch (err) {
+        if (!(err instanceof ObjectChangedError) || pass >= RECHECK_PASSES) throw err;
+        log.warn({ pass }, "the object was replaced while it was checked; checking it again");
       }
-      throw new Error("The object is not in staging.");
-    }
-    const verdict = await inspect(s, record, staging, head);
-    if (verdict.accept) {
-      await s.objects.copy({ source: staging, target: { bucket: s.config.buckets.archive, key: record.key } });
-      await finish(s, record, { state: "archived", contentType: verdict.contentType, reason: null });
-      await s.objects.delete(staging);
-      s.metrics.archived.inc();
-      s.metrics.processingDuration.observe({ outcome: "archived" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
-      log.info({ contentType: verdict.contentType, size: head.size }, "file archived");
-    } else {
-      if (s.config.buckets.quarantine) {
-        await s.objects.copy({ source: staging, target: { bucket: s.config.buckets.quarantine, key: record.key } });
-      }
-      await finish(s, record, { state: "rejected", contentType: verdict.contentType, reason: verdict.reason });
-      await s.objects.delete(staging);
-      s.metrics.rejected.inc({ reason: verdict.code });
-      s.metrics.processingDuration.observe({ outcome: "rejected" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
-      log.info({ reason: verdict.reason }, "file rejected");
     }
   } catch (err) {
     await scheduleRetry(s, record, err);
   } finally {
     clearInterval(renewal);
+  }
+}
+
+/** How many times one processing run checks an object that keeps being replaced. */
+const RECHECK_PASSES = 3;
+
+/**
+ * How long staging keeps an upload's object after it was archived or rejected: while its URL
+ * could still be used at storage (plus a margin for requests under way at expiry and for
+ * clocks), a presigned PUT's `If-None-Match: *` finds it there and storage refuses the reuse.
+ * Gateway URLs never reach storage (the ticket refuses them first), so gateway mode keeps nothing.
+ */
+export function stagingHeldUntil(s: Services, record: UploadRecord): number {
+  if (s.config.uploadMode === "gateway") return 0;
+  // A single URL lives at most urlTtlMax; a multipart upload's part URLs die with its completion.
+  return Math.min(record.expiresAt, record.createdAt + s.config.urlTtlMaxSeconds * 1000) + URL_HOLD_MARGIN_MS;
+}
+
+/** Storage accepts a request begun before its URL expired; S3 allows 15 minutes of clock skew. */
+const URL_HOLD_MARGIN_MS = 15 * 60_000;
+
+async function checkAndMove(s: Services, record: UploadRecord, started: number): Promise<void> {
+  const log = s.logger.child({ uploadId: record.id });
+  const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };
+  const head = await s.objects.head(staging);
+  if (!head) {
+    if (await alreadyArchived(s, record)) {
+      await finish(s, record, { state: "archived", contentType: record.contentType ?? record.declaredType, reason: null });
+      return;
+    }
+    throw new Error("The object is not in staging.");
+  }
+  const pinned = { source: staging, ifMatch: head.etag };
+  const verdict = await inspect(s, record, staging, head);
+  const held = stagingHeldUntil(s, record) > s.now();
+  if (verdict.accept) {
+    await s.objects.copy({ ...pinned, target: { bucket: s.config.buckets.archive, key: record.key } });
+    await finish(s, record, { state: "archived", contentType: verdict.contentType, reason: null });
+    if (!held) await s.objects.delete(staging);
+    s.metrics.archived.inc();
+    s.metrics.processingDuration.observe({ outcome: "archived" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
+    log.info({ contentType: verdict.contentType, size: head.size }, "file archived");
+  } else {
+    if (s.config.buckets.quarantine) {
+      await s.objects.copy({ ...pinned, target: { bucket: s.config.buckets.quarantine, key: record.key } });
+    }
+    await finish(s, record, { state: "rejected", contentType: verdict.contentType, reason: verdict.reason });
+    if (!held) await s.objects.delete(staging);
+    s.metrics.rejected.inc({ reason: verdict.code });
+    s.metrics.processingDuration.observe({ outcome: "rejected" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
+    log.info({ reason: verdict.reason }, "file rejected");
   }
 }
 
@@ -70,7 +107,9 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
   if (size !== record.size) {
     return { accept: false, code: "size_mismatch", reason: `size_mismatch: declared ${record.size} bytes, received ${size}`, contentType: null };
   }
-  const first = size === 0 ? new Uint8Array() : await readAll(await s.objects.read({ ...staging, range: { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 } }));
+  // Every read names the object the HEAD saw: a replaced one fails it (ObjectChangedError).
+  const pinned = { ...staging, ifMatch: head.etag };
+  const first = size === 0 ? new Uint8Array() : await readAll(await s.objects.read({ ...pinned, range: { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 } }));
   const sniffed = await sniffContentType(first, record.declaredType);
   if (!sniffed.ok) return { accept: false, code: "type_mismatch", reason: `type_mismatch: ${sniffed.reason}`, contentType: sniffed.detected ?? null };
   const contentType = sniffed.contentType;
@@ -79,7 +118,7 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
   }
   if (record.sha256) {
     // Hashed already by the gateway, or checked by storage (x-amz-checksum-sha256); otherwise read it all.
-    const actual = record.receivedSha256 ?? head.checksumSha256 ?? (await sha256Of(await s.objects.read(staging)));
+    const actual = record.receivedSha256 ?? head.checksumSha256 ?? (await sha256Of(await s.objects.read(pinned)));
     if (actual !== record.sha256) {
       return { accept: false, code: "checksum_mismatch", reason: `checksum_mismatch: expected sha256 ${record.sha256}, received ${actual}`, contentType };
     }
@@ -95,7 +134,7 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
         sha256: record.sha256 ?? record.receivedSha256,
         metadata: record.metadata,
       },
-      read: () => s.objects.read(staging),
+      read: () => s.objects.read(pinned),
       signal: AbortSignal.timeout(PROCESSOR_TIMEOUT_MS),
     });
     if (isRejection(result)) {

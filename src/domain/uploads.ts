@@ -349,8 +349,15 @@ export async function recordArrival(
     archivedAt: null,
     deletedAt: null,
   };
-  await guard("metadata store", () => s.metadata.insertUpload(record));
+  const inserted = await guard("metadata store", () => s.metadata.insertUpload(record));
   const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
+  if (consumed.ok && !inserted) {
+    // Recorded before, yet the ticket was still unused: that earlier arrival failed after its
+    // record was written (the ticket store went down, say), its client was told so and its
+    // bytes taken back out. These bytes are the upload now, checked afresh.
+    const revive = { state: "uploaded", reason: null, attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: null, sha256: record.sha256, receivedSha256: record.receivedSha256, uploadedAt: now, updatedAt: now } as const;
+    await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
+  }
   if (consumed.ok) {
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
     await s.limits.close(ticket).catch(() => undefined);

@@ -43,28 +43,33 @@ export class KyselyMetadataStore implements MetadataStore {
    * Under load this turns N commits into one (on SQLite each commit rewrites the pages of
    * five B-trees; on PostgreSQL each is a round trip).
    */
-  insertUpload(r: UploadRecord): Promise<void> {
+  insertUpload(r: UploadRecord): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#pendingInserts.push({ row: toRow(r), resolve, reject });
       if (this.#pendingInserts.length === 1) setImmediate(() => void this.#flushInserts());
     });
   }
 
-  readonly #pendingInserts: { row: Insertable<UploadsTable>; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  readonly #pendingInserts: { row: Insertable<UploadsTable>; resolve: (inserted: boolean) => void; reject: (err: unknown) => void }[] = [];
 
   async #flushInserts(): Promise<void> {
     // 22 columns a row; stay well under SQLite's limit of 32766 bound parameters.
     const batch = this.#pendingInserts.splice(0, 500);
     if (this.#pendingInserts.length > 0) setImmediate(() => void this.#flushInserts());
-    const insert = (rows: Insertable<UploadsTable>[]) =>
-      this.#db.insertInto("uploads").values(rows).onConflict((oc) => oc.doNothing()).execute();
+    // RETURNING names the rows that went in; a conflicting one (recorded before) is left out.
+    const insert = async (rows: Insertable<UploadsTable>[]) =>
+      new Set((await this.#db.insertInto("uploads").values(rows).onConflict((oc) => oc.doNothing()).returning("id").execute()).map((row) => row.id));
+    const settle = (b: (typeof batch)[number], inserted: Set<string>) => {
+      // The first of two inserts of one id in a batch is the one that went in.
+      b.resolve(inserted.delete(b.row.id));
+    };
     try {
-      await insert(batch.map((b) => b.row));
-      for (const b of batch) b.resolve();
+      const inserted = await insert(batch.map((b) => b.row));
+      for (const b of batch) settle(b, inserted);
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       // One bad row fails the statement: retry each alone so that only it fails.
-      for (const b of batch) await insert([b.row]).then(() => b.resolve(), b.reject);
+      for (const b of batch) await insert([b.row]).then((inserted) => settle(b, inserted), b.reject);
     }
   }
 

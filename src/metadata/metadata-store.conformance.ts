@@ -64,8 +64,8 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
 
     it("inserts idempotently: a second insert of the same upload keeps the first", async () => {
       const r = upload();
-      await store.insertUpload(r);
-      await store.insertUpload({ ...r, filename: "second.bin" });
+      assert.equal(await store.insertUpload(r), true, "the first insert says it inserted");
+      assert.equal(await store.insertUpload({ ...r, filename: "second.bin" }), false, "the second says the record was there");
       assert.equal((await store.getUpload(r.id))?.filename, "file.bin");
     });
 
@@ -73,7 +73,8 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       const existing = upload();
       await store.insertUpload(existing);
       const fresh = Array.from({ length: 40 }, () => upload());
-      await Promise.all([...fresh.map((r) => store.insertUpload(r)), store.insertUpload({ ...existing, filename: "dup" })]);
+      const inserted = await Promise.all([...fresh.map((r) => store.insertUpload(r)), store.insertUpload({ ...existing, filename: "dup" })]);
+      assert.deepEqual(inserted, [...fresh.map(() => true), false]);
       for (const r of fresh) assert.deepEqual(await store.getUpload(r.id), r);
       assert.equal((await store.getUpload(existing.id))?.filename, "file.bin");
     });

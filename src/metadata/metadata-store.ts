@@ -102,8 +102,11 @@ export interface MetadataStore {
   readonly name: string;
   /** Brings the schema up to date. Idempotent, and safe to run from several instances. */
   migrate(): Promise<void>;
-  /** Records an arrived upload. Idempotent: if the id is already recorded, the first record stays. */
-  insertUpload(record: UploadRecord): Promise<void>;
+  /**
+   * Records an arrived upload. Idempotent: if the id is already recorded, the first record
+   * stays. True if this call inserted it, false if it was there already.
+   */
+  insertUpload(record: UploadRecord): Promise<boolean>;
   getUpload(id: string): Promise<UploadRecord | undefined>;
   /** A conditional update: true if it applied. This is how state transitions stay race-free. */
   updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition): Promise<boolean>;

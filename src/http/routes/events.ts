@@ -15,7 +15,7 @@ const EventResultsSchema = z
         eventName: z.string(),
         bucket: z.string(),
         key: z.string().openapi({ description: "URL-decoded (`+` is a space)" }),
-        outcome: z.enum(["recorded", "known", "removed", "kept", "absent", "ignored", "invalid_key", "unavailable"]),
+        outcome: z.enum(["recorded", "known", "removed", "kept", "held", "absent", "ignored", "invalid_key", "unavailable"]),
       }),
     ),
   })
