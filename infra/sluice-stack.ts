@@ -6,6 +6,7 @@
  * ElastiCache Memcached (in a VPC); metadata in PostgreSQL (its URL is a deploy parameter).
  * Every role is least privilege, each scoped to one bucket.
  */
+import { multipartAbortDays } from "../src/storage/lifecycle.js";
 import { Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Token, type StackProps } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as cloudfront from "aws-cdk-lib/aws-cloudfront";
@@ -22,6 +23,9 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as s3n from "aws-cdk-lib/aws-s3-notifications";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+
+/** How long a multipart upload may take (SLUICE_MULTIPART_TTL): Sluice's default, one day. */
+const MULTIPART_TTL_SECONDS = 24 * 3600;
 
 export interface SluiceStackProps extends StackProps {
   /** The Lambda bundle (`npm run build:lambda` makes dist/lambda). */
@@ -97,12 +101,10 @@ export class SluiceStack extends Stack {
           maxAge: 3600,
         },
       ],
-      lifecycleRules: [
-        // Parts of uploads nobody completes cost storage: gone after a day.
-        { id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        // Staging holds files for seconds; anything older is a leftover the sweep missed.
-        { id: "expire-leftovers", expiration: Duration.days(7) },
-      ],
+      // Parts of uploads nobody completes cost storage: gone a day after the longest a multipart
+      // upload may take (SLUICE_MULTIPART_TTL, set below). Nothing else expires in staging: a
+      // failed file is kept there for an operator, and the sweep removes what no record owns.
+      lifecycleRules: [{ id: "abort-incomplete-multipart", abortIncompleteMultipartUploadAfter: Duration.days(multipartAbortDays(MULTIPART_TTL_SECONDS)) }],
     });
     this.archive = bucket("Archive", {});
 
@@ -167,6 +169,7 @@ export class SluiceStack extends Stack {
       SLUICE_SIGNING_SECRET: signingSecret.valueAsString,
       SLUICE_API_KEYS: adminKey.valueAsString,
       SLUICE_CORS_ORIGINS: props.corsOrigins.join(","),
+      SLUICE_MULTIPART_TTL: String(MULTIPART_TTL_SECONDS),
       SLUICE_LOG_LEVEL: "info",
     };
     const fn = (name: string, handler: string, timeout: Duration, memorySize: number) =>

@@ -111,15 +111,14 @@ describe("the AWS stack (cdk synth)", () => {
     });
   });
 
-  it("aborts incomplete multipart uploads after a day and expires staging leftovers", () => {
+  it("aborts incomplete multipart uploads a day after SLUICE_MULTIPART_TTL, and expires nothing else in staging", () => {
     template.hasResourceProperties("AWS::S3::Bucket", {
-      LifecycleConfiguration: {
-        Rules: [
-          { Id: "abort-incomplete-multipart", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: "Enabled" },
-          { Id: "expire-leftovers", ExpirationInDays: 7, Status: "Enabled" },
-        ],
-      },
+      LifecycleConfiguration: { Rules: [{ Id: "abort-incomplete-multipart", AbortIncompleteMultipartUpload: { DaysAfterInitiation: 2 }, Status: "Enabled" }] },
     });
+    const buckets = Object.values(template.findResources("AWS::S3::Bucket")) as { Properties?: { LifecycleConfiguration?: { Rules?: { ExpirationInDays?: number }[] } } }[];
+    const expiring = buckets.flatMap((b) => b.Properties?.LifecycleConfiguration?.Rules ?? []).filter((r) => r.ExpirationInDays !== undefined);
+    assert.deepEqual(expiring, [], "storage deletes nothing the records may still call pending or failed");
+    template.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ SLUICE_MULTIPART_TTL: "86400" }) } });
   });
 
   it("sends staging's object-created events through SQS, with a dead-letter queue and partial batch failures", () => {

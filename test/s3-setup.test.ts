@@ -14,8 +14,8 @@ import { after, before, describe, it } from "node:test";
 import { GetBucketLifecycleConfigurationCommand, GetBucketNotificationConfigurationCommand, GetObjectCommand, PutBucketLifecycleConfigurationCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DeleteTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
-import { type Rgw, keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
-import { ROOT, eventually, waitForFinal, type TestServer } from "./helpers/server.js";
+import { type Rgw, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { ROOT, waitForFinal, type TestServer } from "./helpers/server.js";
 
 const run = promisify(execFile);
 const CLI = path.join(ROOT, "dist/cli/main.js");
@@ -48,12 +48,11 @@ after(async () => {
 });
 
 /** `sluice setup` as an operator runs it: the server's environment, and its data directory (for the events secret). */
-const setup = (...args: string[]) =>
+const setupWith = (extra: Record<string, string>, ...args: string[]) =>
   run(process.execPath, [CLI, "setup", ...args], {
-    env: { PATH: process.env.PATH ?? "", ...env, SLUICE_DATA_DIR: server.dataDir, SLUICE_PUBLIC_URL: server.url },
+    env: { PATH: process.env.PATH ?? "", ...env, SLUICE_DATA_DIR: server.dataDir, SLUICE_PUBLIC_URL: server.url, ...extra },
   });
-
-const keysOf = (Bucket: string) => keysIn(s3, Bucket);
+const setup = (...args: string[]) => setupWith({}, ...args);
 
 describe("sluice setup on RGW", () => {
   it("applies CORS, lifecycle and notifications, keeps other lifecycle rules, and gives the same result twice", async () => {
@@ -69,10 +68,17 @@ describe("sluice setup on RGW", () => {
     const second = await setup();
     assert.equal(second.stdout, first.stdout);
 
+    // Storage deletes nothing the records may still call pending or failed: no expiry in staging,
+    // and parts are kept a day longer than a multipart upload may take (SLUICE_MULTIPART_TTL, 1 day by default).
     const rules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: staging }))).Rules ?? [];
-    assert.deepEqual(rules.map((r) => r.ID).sort(), ["operators-own", "sluice-abort-incomplete-multipart", "sluice-expire-leftovers"]);
-    assert.equal(rules.find((r) => r.ID === "sluice-abort-incomplete-multipart")?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 1);
-    assert.equal(rules.find((r) => r.ID === "sluice-expire-leftovers")?.Expiration?.Days, 7);
+    assert.deepEqual(rules.map((r) => r.ID).sort(), ["operators-own", "sluice-abort-incomplete-multipart"]);
+    assert.equal(rules.find((r) => r.ID === "sluice-abort-incomplete-multipart")?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 2);
+    assert.ok(rules.filter((r) => r.ID?.startsWith("sluice-")).every((r) => r.Expiration === undefined), "no sluice rule expires objects");
+    // A week-long multipart TTL: parts kept 8 days; then back to the default.
+    await setupWith({ SLUICE_MULTIPART_TTL: String(7 * 24 * 3600) });
+    const weekRules = (await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: staging }))).Rules ?? [];
+    assert.equal(weekRules.find((r) => r.ID === "sluice-abort-incomplete-multipart")?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, 8);
+    assert.equal((await setup()).stdout, first.stdout);
 
     const notifications = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: staging }));
     assert.deepEqual(notifications.TopicConfigurations?.map((t) => t.Events), [["s3:ObjectCreated:*"]]);
@@ -113,13 +119,15 @@ describe("sluice setup on RGW", () => {
     const headerArgs = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
     const curl = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", file, ...headerArgs, url]);
     assert.equal(curl.stdout, "200");
-    await fs.rm(path.dirname(file), { recursive: true });
 
     // RGW 16 picks up a new persistent topic's queue on its next scan, up to about 30 s after
     // `sluice setup` (18–27 s seen here); events flow at once after that.
     const final = await waitForFinal(server, issued.body.id, 60_000);
     assert.equal(final.state, "archived", final.reason);
-    await eventually(async () => assert.ok(!(await keysOf(staging)).includes(issued.body.key)));
+    // Held in staging while the URL lives: curl's second try is refused by storage itself.
+    const again = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", file, ...headerArgs, url]);
+    assert.equal(again.stdout, "412");
+    await fs.rm(path.dirname(file), { recursive: true });
     const archived = await s3.send(new GetObjectCommand({ Bucket: archive, Key: issued.body.key }));
     assert.equal(sha256(await archived.Body!.transformToByteArray()), sha256(body));
     // The event, not a sweep, reported it.

@@ -31,8 +31,9 @@ at any time with the same result:
   - creates the staging, archive and quarantine buckets that are missing;
   - applies CORS: SLUICE_CORS_ORIGINS (default: the origin of SLUICE_PUBLIC_URL) may upload
     to staging and download from the archive, and ETag is exposed;
-  - adds lifecycle rules: incomplete multipart uploads are aborted after 1 day, and objects
-    left in staging expire after --staging-expiry-days;
+  - adds lifecycle rules: incomplete multipart uploads are aborted a day after
+    SLUICE_MULTIPART_TTL; nothing else expires (the sweep removes what no upload owns, and a
+    failed file stays for an operator);
   - on Ceph RGW, pushes object-created events in staging to Sluice's webhook.
 With SLUICE_STORAGE=fs it only creates the directories.
 
@@ -40,7 +41,6 @@ Options:
   --events <rgw|none>         how storage reports arrivals (default: rgw with a custom
                               endpoint, none on AWS; see the README)
   --webhook-url <url>         where storage reaches Sluice (default: SLUICE_PUBLIC_URL/v1/events/s3)
-  --staging-expiry-days <n>   days before storage deletes leftovers in staging (default: 7)
   -h, --help                  show this help
 `;
 
@@ -50,7 +50,6 @@ async function setup(argv: string[]): Promise<number> {
     options: {
       events: { type: "string" },
       "webhook-url": { type: "string" },
-      "staging-expiry-days": { type: "string", default: "7" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -71,8 +70,6 @@ async function setup(argv: string[]): Promise<number> {
     say(`directories ready under ${config.storage.dir}: ${buckets.join(", ")} (nothing else to set up for SLUICE_STORAGE=fs)`);
     return 0;
   }
-  const days = Number(values["staging-expiry-days"]);
-  if (!Number.isInteger(days) || days < 1) throw new UsageError("--staging-expiry-days must be a whole number of days, at least 1");
   const events = values.events ?? (config.storage.endpoint ? "rgw" : "none");
   if (events !== "rgw" && events !== "none") throw new UsageError("--events must be rgw or none");
   const webhookUrl = values["webhook-url"] ?? `${config.publicUrl}/v1/events/s3`;
@@ -86,7 +83,7 @@ async function setup(argv: string[]): Promise<number> {
       {
         buckets: config.buckets,
         corsOrigins: config.corsOrigins,
-        stagingExpiryDays: days,
+        multipartTtlSeconds: config.multipartTtlSeconds,
         events: events === "rgw" ? { kind: "rgw", webhookUrl, secret: await eventsSecret(config) } : undefined,
       },
       say,

@@ -10,13 +10,14 @@ import {
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { S3StoreOptions } from "./s3.js";
 import { S3ObjectStore } from "./s3.js";
+import { multipartAbortDays } from "./lifecycle.js";
 
 export interface S3SetupOptions {
   buckets: { staging: string; archive: string; quarantine?: string | undefined };
   /** Browser origins allowed to upload to staging (and read the archive). */
   corsOrigins: string[];
-  /** Days after which anything left in staging is deleted by storage itself. */
-  stagingExpiryDays: number;
+  /** How long a multipart upload may take (SLUICE_MULTIPART_TTL): its parts are kept at least that long. */
+  multipartTtlSeconds: number;
   /**
    * Where storage should push object-created events: Sluice's `/v1/events/s3`, and the
    * secret that authenticates them. `undefined` skips notifications.
@@ -56,14 +57,14 @@ export async function setupS3(client: S3Client, store: S3StoreOptions, options: 
   );
   say(`CORS: ${options.corsOrigins.join(", ")} may upload to ${staging} (exposing ETag) and download from ${archive}`);
 
-  const abortMultipart = (id: string): LifecycleRule => ({ ID: id, Status: "Enabled", Filter: { Prefix: "" }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
-  await putLifecycleRules(client, staging, [
-    abortMultipart(`${RULE_PREFIX}abort-incomplete-multipart`),
-    { ID: `${RULE_PREFIX}expire-leftovers`, Status: "Enabled", Filter: { Prefix: "" }, Expiration: { Days: options.stagingExpiryDays } },
-  ]);
+  // Only incomplete multipart uploads expire at storage, once no ticket can complete them;
+  // anything else in staging is the records' to judge (a failed file waits for an operator).
+  const abortDays = multipartAbortDays(options.multipartTtlSeconds);
+  const abortMultipart = (days: number): LifecycleRule => ({ ID: `${RULE_PREFIX}abort-incomplete-multipart`, Status: "Enabled", Filter: { Prefix: "" }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: days } });
+  await putLifecycleRules(client, staging, [abortMultipart(abortDays)]);
   // Server-side copies above 5 GiB are multipart too; a crash mid-copy must not leave parts behind.
-  await putLifecycleRules(client, archive, [abortMultipart(`${RULE_PREFIX}abort-incomplete-multipart`)]);
-  say(`lifecycle: incomplete multipart uploads aborted after 1 day; leftovers in ${staging} expire after ${options.stagingExpiryDays} days`);
+  await putLifecycleRules(client, archive, [abortMultipart(1)]);
+  say(`lifecycle: incomplete multipart uploads in ${staging} are aborted after ${abortDays} days (SLUICE_MULTIPART_TTL, plus a day), in ${archive} after 1 day; nothing else expires`);
 
   if (options.events) {
     const arn = await createRgwTopic(store, options.events, staging);
