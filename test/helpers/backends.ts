@@ -92,16 +92,21 @@ async function serve(what: string, port: number, dir: string, start: () => Child
   };
 }
 
-export async function startRedis(): Promise<BackendServer> {
+/**
+ * With `persistent`, every write is in the append-only file before Redis answers it, so a
+ * killed and restarted server comes back with its data, as a production Redis with AOF does.
+ */
+export async function startRedis(options: { persistent?: boolean } = {}): Promise<BackendServer> {
   const binary = need("redis-server", "redis-server");
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-redis-"));
   const port = await freePort();
+  const persistence = options.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   return serve(
     "redis-server",
     port,
     dir,
     () =>
-      spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "yes"], {
+      spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir, "--daemonize", "no", "--protected-mode", "yes"], {
         stdio: ["ignore", "pipe", "pipe"],
       }),
     `redis://127.0.0.1:${port}`,
