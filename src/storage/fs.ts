@@ -10,7 +10,9 @@ import {
   MultipartNotFoundError,
   ObjectExistsError,
   ObjectNotFoundError,
+  UnsafeObjectKeyError,
   exactLength,
+  isSafeObjectKey,
   type MultipartStore,
   type MultipartUploadInfo,
   type PartInfo,
@@ -180,15 +182,8 @@ export class FsObjectStore implements ObjectStore {
 
   /** Maps a key to a path, refusing anything that could leave the bucket's directory. */
   #path(ref: ObjectRef): string {
-    const segments = ref.key.split("/");
-    if (
-      ref.key.length === 0 ||
-      ref.key.length > 1024 ||
-      segments.some((s) => s === "" || s === "." || s === ".." || /[\\\0]/.test(s))
-    ) {
-      throw new Error(`Unsafe object key: ${JSON.stringify(ref.key)}`);
-    }
-    return path.join(this.#bucketDir(ref.bucket), ...segments);
+    if (!isSafeObjectKey(ref.key)) throw new UnsafeObjectKeyError(ref.key);
+    return path.join(this.#bucketDir(ref.bucket), ...ref.key.split("/"));
   }
 
   #info(key: string, stat: Stats): ObjectInfo {
