@@ -4,6 +4,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { StorageFullError } from "../errors.js";
 import { newId } from "../internal/crypto.js";
 import {
   InvalidPartsError,
@@ -33,10 +34,13 @@ export class FsObjectStore implements ObjectStore {
   readonly name = "filesystem object store";
   readonly #root: string;
   readonly #tmp: string;
+  readonly #minFreeBytes: number;
   readonly multipart: MultipartStore;
 
-  constructor(options: { root: string }) {
+  /** `minFreeBytes`: below this much free space under `root`, `ping` fails (so `/readyz` says so). */
+  constructor(options: { root: string; minFreeBytes?: number }) {
     this.#root = path.resolve(options.root);
+    this.#minFreeBytes = options.minFreeBytes ?? 0;
     this.#tmp = path.join(this.#root, ".tmp");
     this.multipart = new FsMultipart({
       dir: path.join(this.#root, ".multipart"),
@@ -66,7 +70,7 @@ export class FsObjectStore implements ObjectStore {
       return tmp;
     } catch (err) {
       await fs.rm(tmp, { force: true });
-      throw err;
+      throw asStorageFull(err);
     }
   }
 
@@ -122,7 +126,7 @@ export class FsObjectStore implements ObjectStore {
       await fs.link(this.#path(source), tmp).catch(async (err: unknown) => {
         if (isMissing(err)) throw new ObjectNotFoundError(source);
         await fs.copyFile(this.#path(source), tmp, constants.COPYFILE_FICLONE).catch((err2: unknown) => {
-          throw isMissing(err2) ? new ObjectNotFoundError(source) : err2;
+          throw isMissing(err2) ? new ObjectNotFoundError(source) : asStorageFull(err2);
         });
       });
       await fs.mkdir(path.dirname(to), { recursive: true });
@@ -171,8 +175,12 @@ export class FsObjectStore implements ObjectStore {
     return keys.length > limit && last !== undefined ? { objects, next: last } : { objects };
   }
 
+  /** Fails when the directory cannot be written, or its filesystem has less free space than the minimum. */
   async ping(): Promise<void> {
     await fs.access(this.#root, constants.R_OK | constants.W_OK);
+    const { bavail, bsize } = await fs.statfs(this.#root);
+    const free = bavail * bsize;
+    if (free < this.#minFreeBytes) throw new Error(`${free} bytes free under ${this.#root}, under the minimum of ${this.#minFreeBytes} (SLUICE_MIN_FREE_DISK)`);
   }
 
   #bucketDir(bucket: string): string {
@@ -234,7 +242,9 @@ class FsMultipart implements MultipartStore {
     const uploadId = newId("mpu");
     const manifest: UploadManifest = { bucket: ref.bucket, key: ref.key, contentType: options.contentType, initiated: new Date().toISOString() };
     await fs.mkdir(this.#uploadDir(uploadId), { recursive: true });
-    await fs.writeFile(path.join(this.#uploadDir(uploadId), "upload.json"), JSON.stringify(manifest));
+    await fs.writeFile(path.join(this.#uploadDir(uploadId), "upload.json"), JSON.stringify(manifest)).catch((err: unknown) => {
+      throw asStorageFull(err);
+    });
     return uploadId;
   }
 
@@ -280,8 +290,13 @@ class FsMultipart implements MultipartStore {
     const tmp = path.join(this.#tmp, newId("mpc"));
     try {
       const out = createWriteStream(tmp, { flags: "wx" });
-      for (const file of files) await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), out, { end: false });
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      try {
+        for (const file of files) await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), out, { end: false });
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        out.destroy();
+        throw asStorageFull(err);
+      }
       const target = this.#pathOf(ref);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.rename(tmp, target);
@@ -342,6 +357,12 @@ const unquote = (etag: string) => etag.replace(/^"|"$/g, "");
 
 function etagOf(stat: Stats): string {
   return `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
+}
+
+/** A write that failed for want of space (or of quota) is StorageFullError; anything else stays as it is. */
+function asStorageFull(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" ? new StorageFullError(err) : err;
 }
 
 function isMissing(err: unknown): boolean {
