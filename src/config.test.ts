@@ -15,12 +15,16 @@ describe("loadConfig", () => {
     assert.deepEqual(c.rateLimit, { points: 60, durationSeconds: 60 });
     assert.deepEqual(c.allowedTypes, ["*/*"]);
     assert.equal(c.database.kind, "sqlite");
+    assert.equal(c.storage.kind === "fs" && c.storage.minFreeBytes, 64 * 1024 ** 2);
+    const strict = loadConfig({ SLUICE_MIN_FREE_DISK: "0" });
+    assert.equal(strict.storage.kind === "fs" && strict.storage.minFreeBytes, 0);
   });
 
   const bad: [Record<string, string>, RegExp][] = [
     [{ PORT: "http" }, /^Invalid PORT: /],
     [{ PORT: "70000" }, /^Invalid PORT: /],
     [{ SLUICE_MAX_SIZE: "-5" }, /^Invalid SLUICE_MAX_SIZE: /],
+    [{ SLUICE_MIN_FREE_DISK: "64MiB" }, /^Invalid SLUICE_MIN_FREE_DISK: /],
     [{ SLUICE_ALLOWED_TYPES: "images" }, /^Invalid SLUICE_ALLOWED_TYPES: /],
     [{ SLUICE_RATE_LIMIT: "lots" }, /^Invalid SLUICE_RATE_LIMIT: /],
     [{ SLUICE_URL_TTL: "5000", SLUICE_URL_TTL_MAX: "60" }, /^Invalid SLUICE_URL_TTL: /],

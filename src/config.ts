@@ -13,7 +13,12 @@ export class ConfigError extends Error {
 }
 
 export type StorageConfig =
-  | { kind: "fs"; dir: string }
+  | {
+      kind: "fs";
+      dir: string;
+      /** Below this much free space on the data directory's filesystem, `/readyz` reports the object store down. */
+      minFreeBytes: number;
+    }
   | {
       kind: "s3";
       /** Any S3-compatible endpoint; absent means AWS itself. */
@@ -148,6 +153,7 @@ const schema = z.object({
   SLUICE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   SLUICE_DATA_DIR: z.string().min(1).default("./data"),
   SLUICE_STORAGE: z.enum(["fs", "s3"], "expected fs or s3").default("fs"),
+  SLUICE_MIN_FREE_DISK: wholeNumber("a size in bytes").default(64 * 1024 ** 2),
   SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway", "edge"], "expected direct, gateway or edge").optional(),
   SLUICE_EDGE_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   SLUICE_UPLOAD_METHOD: z.enum(["PUT", "POST", "put", "post"], "expected PUT or POST").default("PUT"),
@@ -220,7 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const storage: StorageConfig =
     e.SLUICE_STORAGE === "fs"
-      ? { kind: "fs", dir: path.join(dataDir, "objects") }
+      ? { kind: "fs", dir: path.join(dataDir, "objects"), minFreeBytes: e.SLUICE_MIN_FREE_DISK }
       : {
           kind: "s3",
           endpoint: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL,

@@ -2,7 +2,7 @@
  * The small set of errors that cross layers. Each carries the HTTP status and the
  * machine-readable code; the HTTP layer maps them to `{error: {code, message}}` in one place.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 507;
 
 export class SluiceError extends Error {
   readonly status: ErrorStatus;
@@ -36,6 +36,18 @@ export class BackendUnavailableError extends SluiceError {
   constructor(backend: string, cause?: unknown) {
     super(503, "backend_unavailable", `The ${backend} is unavailable.`);
     this.backend = backend;
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
+ * The store has no room for the bytes (ENOSPC, or a quota): 507, so that the client knows
+ * to retry later and nothing of the upload was kept. `/readyz` reports the same store as down
+ * while its free space is under the configured minimum.
+ */
+export class StorageFullError extends SluiceError {
+  constructor(cause?: unknown) {
+    super(507, "storage_full", "The object store is out of space; nothing was stored. Try again later.");
     if (cause !== undefined) this.cause = cause;
   }
 }

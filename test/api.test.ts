@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { eventually, filesUnder, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
+const EVENTS_SECRET = "api-test-events-secret-0123456789";
 before(async () => {
-  server = await startServer({ SLUICE_ALLOWED_TYPES: "image/*,text/plain,application/octet-stream", SLUICE_MAX_SIZE: "1048576" });
+  server = await startServer({ SLUICE_ALLOWED_TYPES: "image/*,text/plain,application/octet-stream", SLUICE_MAX_SIZE: "1048576", SLUICE_EVENTS_SECRET: EVENTS_SECRET });
 });
 after(async () => server.stop());
 
@@ -275,6 +278,56 @@ describe("the lifecycle", () => {
     const issued = await server.api("POST", "/v1/uploads", { filename: "empty.txt", contentType: "text/plain", size: 0 });
     assert.equal((await put(issued.body.upload.url, "", issued.body.upload.headers)).status, 200);
     assert.equal((await waitForFinal(server, issued.body.id)).state, "archived");
+  });
+});
+
+describe("storage events with keys Sluice could never have issued", () => {
+  const TRAVERSAL = "..%2F..%2Fetc%2Fpasswd";
+  /** The event Ceph RGW really sent (test/fixtures), with each record's key and bucket replaced. */
+  async function rgwEvent(records: { key: string; bucket?: string }[]) {
+    const sample = JSON.parse(await fs.readFile(path.join(import.meta.dirname, "fixtures/rgw-event-sample.json"), "utf8")) as { Records: { s3: { bucket: { name: string }; object: { key: string } } }[] };
+    const [record] = sample.Records;
+    return {
+      Records: records.map(({ key, bucket = "staging" }) => {
+        const r = structuredClone(record!);
+        r.s3.bucket.name = bucket;
+        r.s3.object.key = key;
+        return r;
+      }),
+    };
+  }
+  const send = async (event: unknown) => {
+    const res = await fetch(`${server.url}/v1/events/s3`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${EVENTS_SECRET}` }, body: JSON.stringify(event) });
+    return { status: res.status, body: (await res.json()) as { results?: { key: string; outcome: string }[]; error?: { code: string; message: string } } };
+  };
+  const ignoredCount = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(/^sluice_storage_event_records_ignored_total\{reason="invalid_key"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+
+  it("answers an event made only of a traversal-shaped key with 400 invalid_key (not 503), and counts it", async () => {
+    const before = await ignoredCount();
+    const res = await send(await rgwEvent([{ key: TRAVERSAL }]));
+    assertError(res, 400, "invalid_key");
+    assert.equal(await ignoredCount(), before + 1);
+    for (const key of ["a//b", "./x", "%00x", "a/%5C..", "%E0%A4%A"]) assertError(await send(await rgwEvent([{ key }])), 400, "invalid_key");
+  });
+
+  it("skips the bad key in a batch and handles the others: 200, and the good upload is archived", async () => {
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(PNG));
+    // The bytes land in staging behind Sluice's back, as a direct upload to storage would.
+    const file = path.join(server.dataDir, "objects/staging", issued.body.key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, PNG);
+    const res = await send(await rgwEvent([{ key: TRAVERSAL }, { key: issued.body.key }, { key: "x", bucket: "elsewhere" }]));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(
+      res.body.results!.map((r) => [r.key, r.outcome]),
+      [["../../etc/passwd", "invalid_key"], [issued.body.key, "recorded"], ["x", "ignored"]],
+    );
+    assert.equal((await waitForFinal(server, issued.body.id)).state, "archived");
+    // The same event again, as a sender that retries would send it: still 200, nothing changes.
+    assert.equal((await send(await rgwEvent([{ key: TRAVERSAL }, { key: issued.body.key }]))).status, 200);
   });
 });
 

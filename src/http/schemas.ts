@@ -196,7 +196,7 @@ export const IdParam = (prefix: "upl" | "fil") =>
       .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_AAAAAAAAAAAAAAAAAAAAAA` }),
   });
 
-export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 410 | 411 | 413 | 415 | 422 | 429 | 503)[]) =>
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 410 | 411 | 413 | 415 | 422 | 429 | 503 | 507)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s], content: { "application/json": { schema: ErrorSchema } } }]),
   );
@@ -214,4 +214,5 @@ const ERROR_DESCRIPTIONS = {
   422: "Well-formed but invalid",
   429: "Rate limited (see Retry-After)",
   503: "A backend is unavailable",
+  507: "The object store is out of space (the filesystem store): nothing was stored; retry later",
 } as const;

@@ -28,6 +28,12 @@ export class Metrics {
     help: "Processing attempts that failed and were scheduled again.",
     registers: [this.registry],
   });
+  readonly eventRecordsIgnored = new Counter({
+    name: "sluice_storage_event_records_ignored_total",
+    help: "Storage event records skipped because their key is not one Sluice could have issued (undecodable or unsafe, such as ../ segments).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly httpDuration = new RouteHistogram(
     "sluice_http_request_duration_seconds",
     "HTTP request latency, by route pattern.",

@@ -145,6 +145,11 @@ export class KyselyMetadataStore implements MetadataStore {
     return row && toApiKey(row);
   }
 
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.#db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toApiKey(row);
+  }
+
   async listApiKeys(): Promise<ApiKeyRecord[]> {
     const rows = await this.#db.selectFrom("api_keys").selectAll().orderBy("created_at").execute();
     return rows.map(toApiKey);

@@ -168,6 +168,9 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.equal(await store.revokeApiKey(k.id, 2), true);
       assert.equal(await store.revokeApiKey(k.id, 3), false);
       assert.equal((await store.findApiKeyByHash(k.hash))?.revokedAt, 2);
+      assert.deepEqual(await store.getApiKey(scoped.id), scoped);
+      assert.equal((await store.getApiKey(k.id))?.revokedAt, 2, "a revoked key is still found by id");
+      assert.equal(await store.getApiKey(newId("key")), undefined);
     });
 
     it("keeps the first value written for a setting", async () => {

@@ -122,6 +122,8 @@ export interface MetadataStore {
 
   insertApiKey(record: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** A key by its id, revoked or not (processing reads the scope of the key that issued an upload). */
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   revokeApiKey(id: string, now: number): Promise<boolean>;
 

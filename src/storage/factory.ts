@@ -10,7 +10,7 @@ export async function createStorage(config: StorageConfig): Promise<{ objects: O
   switch (config.kind) {
     case "fs": {
       const { FsObjectStore } = await import("./fs.js");
-      return { objects: new FsObjectStore({ root: config.dir }), presigner: undefined };
+      return { objects: new FsObjectStore({ root: config.dir, minFreeBytes: config.minFreeBytes }), presigner: undefined };
     }
     case "s3": {
       // The SDK's S3 client is loaded on the first call that needs it, not here: issuing

@@ -4,6 +4,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { StorageFullError } from "../errors.js";
 import { newId } from "../internal/crypto.js";
 import {
   InvalidPartsError,
@@ -11,7 +12,9 @@ import {
   ObjectChangedError,
   ObjectExistsError,
   ObjectNotFoundError,
+  UnsafeObjectKeyError,
   exactLength,
+  isSafeObjectKey,
   type MultipartStore,
   type MultipartUploadInfo,
   type PartInfo,
@@ -33,10 +36,13 @@ export class FsObjectStore implements ObjectStore {
   readonly name = "filesystem object store";
   readonly #root: string;
   readonly #tmp: string;
+  readonly #minFreeBytes: number;
   readonly multipart: MultipartStore;
 
-  constructor(options: { root: string }) {
+  /** `minFreeBytes`: below this much free space under `root`, `ping` fails (so `/readyz` says so). */
+  constructor(options: { root: string; minFreeBytes?: number }) {
     this.#root = path.resolve(options.root);
+    this.#minFreeBytes = options.minFreeBytes ?? 0;
     this.#tmp = path.join(this.#root, ".tmp");
     this.multipart = new FsMultipart({
       dir: path.join(this.#root, ".multipart"),
@@ -66,7 +72,7 @@ export class FsObjectStore implements ObjectStore {
       return tmp;
     } catch (err) {
       await fs.rm(tmp, { force: true });
-      throw err;
+      throw asStorageFull(err);
     }
   }
 
@@ -144,7 +150,7 @@ export class FsObjectStore implements ObjectStore {
       else {
         await pinned(from);
         await fs.copyFile(from, tmp, constants.COPYFILE_FICLONE).catch((err: unknown) => {
-          throw isMissing(err) ? new ObjectNotFoundError(source) : err;
+          throw isMissing(err) ? new ObjectNotFoundError(source) : asStorageFull(err);
         });
         await pinned(from);
       }
@@ -194,8 +200,12 @@ export class FsObjectStore implements ObjectStore {
     return keys.length > limit && last !== undefined ? { objects, next: last } : { objects };
   }
 
+  /** Fails when the directory cannot be written, or its filesystem has less free space than the minimum. */
   async ping(): Promise<void> {
     await fs.access(this.#root, constants.R_OK | constants.W_OK);
+    const { bavail, bsize } = await fs.statfs(this.#root);
+    const free = bavail * bsize;
+    if (free < this.#minFreeBytes) throw new Error(`${free} bytes free under ${this.#root}, under the minimum of ${this.#minFreeBytes} (SLUICE_MIN_FREE_DISK)`);
   }
 
   #bucketDir(bucket: string): string {
@@ -205,15 +215,8 @@ export class FsObjectStore implements ObjectStore {
 
   /** Maps a key to a path, refusing anything that could leave the bucket's directory. */
   #path(ref: ObjectRef): string {
-    const segments = ref.key.split("/");
-    if (
-      ref.key.length === 0 ||
-      ref.key.length > 1024 ||
-      segments.some((s) => s === "" || s === "." || s === ".." || /[\\\0]/.test(s))
-    ) {
-      throw new Error(`Unsafe object key: ${JSON.stringify(ref.key)}`);
-    }
-    return path.join(this.#bucketDir(ref.bucket), ...segments);
+    if (!isSafeObjectKey(ref.key)) throw new UnsafeObjectKeyError(ref.key);
+    return path.join(this.#bucketDir(ref.bucket), ...ref.key.split("/"));
   }
 
   #info(key: string, stat: Stats): ObjectInfo {
@@ -264,7 +267,9 @@ class FsMultipart implements MultipartStore {
     const uploadId = newId("mpu");
     const manifest: UploadManifest = { bucket: ref.bucket, key: ref.key, contentType: options.contentType, initiated: new Date().toISOString() };
     await fs.mkdir(this.#uploadDir(uploadId), { recursive: true });
-    await fs.writeFile(path.join(this.#uploadDir(uploadId), "upload.json"), JSON.stringify(manifest));
+    await fs.writeFile(path.join(this.#uploadDir(uploadId), "upload.json"), JSON.stringify(manifest)).catch((err: unknown) => {
+      throw asStorageFull(err);
+    });
     return uploadId;
   }
 
@@ -310,8 +315,13 @@ class FsMultipart implements MultipartStore {
     const tmp = path.join(this.#tmp, newId("mpc"));
     try {
       const out = createWriteStream(tmp, { flags: "wx" });
-      for (const file of files) await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), out, { end: false });
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      try {
+        for (const file of files) await pipeline(createReadStream(file, { highWaterMark: 4 * 1024 * 1024 }), out, { end: false });
+        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        out.destroy();
+        throw asStorageFull(err);
+      }
       const target = this.#pathOf(ref);
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.rename(tmp, target);
@@ -373,6 +383,12 @@ const sameEtag = (a: string, b: string) => unquote(a) === unquote(b);
 
 function etagOf(stat: Stats): string {
   return `"${stat.ino.toString(16)}-${stat.size.toString(16)}-${Math.trunc(stat.mtimeMs).toString(16)}"`;
+}
+
+/** A write that failed for want of space (or of quota) is StorageFullError; anything else stays as it is. */
+function asStorageFull(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" ? new StorageFullError(err) : err;
 }
 
 function isMissing(err: unknown): boolean {

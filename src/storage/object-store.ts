@@ -146,6 +146,26 @@ export class ObjectChangedError extends Error {
   }
 }
 
+/**
+ * Whether a key is one every store can hold without ambiguity: 1 to 1024 characters, and no
+ * segment that is empty, `.` or `..`, or that holds a backslash or a control character. S3
+ * takes such keys, but a filesystem resolves them outside the bucket and a URL path
+ * normalises them into another key; Sluice never issues one, so any such key is foreign.
+ */
+export function isSafeObjectKey(key: string): boolean {
+  if (key.length === 0 || key.length > 1024) return false;
+  // eslint-disable-next-line no-control-regex -- control characters are what makes a key unsafe
+  return key.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !/[\\\0-\x1f\x7f]/.test(s));
+}
+
+/** A key `isSafeObjectKey` refuses: bad input, never a store that is down. */
+export class UnsafeObjectKeyError extends Error {
+  constructor(key: string) {
+    super(`Unsafe object key: ${JSON.stringify(key.slice(0, 200))}`);
+    this.name = "UnsafeObjectKeyError";
+  }
+}
+
 export class ObjectNotFoundError extends Error {
   constructor(ref: ObjectRef) {
     super(`Object ${ref.bucket}/${ref.key} does not exist.`);

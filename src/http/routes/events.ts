@@ -27,7 +27,7 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     path: "/v1/events/s3",
     summary: "An S3 event notification from storage (AWS, Ceph RGW or MinIO format); every record is handled, duplicates are harmless",
     description:
-      "Authenticated with the events secret: `Authorization: Bearer <secret>`, HTTP Basic with the secret as the password, `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>`, or (Ceph RGW, which sends no headers) the secret as every record's `opaqueData`. Answers 503 if a backend was unavailable for any record, so that the sender retries.",
+      "Authenticated with the events secret: `Authorization: Bearer <secret>`, HTTP Basic with the secret as the password, `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>`, or (Ceph RGW, which sends no headers) the secret as every record's `opaqueData`. Answers 503 if a backend was unavailable for any record, so that the sender retries. A record whose key Sluice could never have issued (undecodable, or with empty, `.` or `..` segments) is skipped and reported as `invalid_key`; an event made only of such records gets 400 `invalid_key`.",
     request: { body: { content: json(z.object({ Records: z.array(z.object({})) }).openapi("S3Event")), required: true } },
     responses: { 200: { description: "Every record, and what became of it", content: json(EventResultsSchema) }, ...errorResponses(400, 401, 411, 413, 503) },
   });
@@ -49,6 +49,13 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     if (body === undefined) throw badRequest("invalid_json", "The event is not valid JSON.");
     const event = S3EventSchema.safeParse(body);
     if (!event.success) throw invalidRequest(event.error);
-    return c.json({ results: await handleStorageEvent(services, event.data) }, 200);
+    const results = await handleStorageEvent(services, event.data);
+    // Records with bad keys are skipped, and the rest answered 200, so that a sender that
+    // retries a whole batch on a 4xx does not retry (or drop) the good ones with them. Only an
+    // event made of nothing but bad keys is refused.
+    if (results.length > 0 && results.every((r) => r.outcome === "invalid_key")) {
+      throw badRequest("invalid_key", `No record of this event has a key Sluice could have issued (undecodable, or with empty, . or .. segments); ${results.length === 1 ? "it was" : "they were"} ignored.`);
+    }
+    return c.json({ results }, 200);
   });
 }

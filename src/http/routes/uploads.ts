@@ -31,7 +31,7 @@ const issue = createRoute({
   request: { body: { content: json(UploadRequestSchema), required: true } },
   responses: {
     201: { description: "Upload instructions", content: json(IssuedUploadSchema) },
-    ...errorResponses(400, 401, 411, 413, 415, 422, 429, 503),
+    ...errorResponses(400, 401, 411, 413, 415, 422, 429, 503, 507),
   },
 });
 
@@ -56,7 +56,7 @@ const complete = createRoute({
   summary: "Say the bytes are uploaded (idempotent); Sluice checks the object, assembles a multipart upload's parts, and starts processing",
   security,
   request: { params: IdParam("upl"), body: { content: json(CompleteRequestSchema), required: false } },
-  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503) },
+  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503, 507) },
 });
 const signParts = createRoute({
   method: "post",
