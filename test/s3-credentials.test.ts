@@ -7,15 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { CredentialInstructions } from "../src/domain/uploads.js";
 import { StsCredentialIssuer, uploadSessionPolicy } from "../src/storage/s3-credentials.js";
-import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
+import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
-import { freePort, startServer, waitForFinal } from "./helpers/server.js";
+import { ROOT, eventually, freePort, startServer, waitForFinal } from "./helpers/server.js";
 
 const ROLE = "arn:aws:iam:::role/sluice-uploader";
 
@@ -50,10 +53,16 @@ describe("the session policy", () => {
 
 describe("scoped credentials from RGW's STS", () => {
   let sluice: SluiceOnRgw;
+  let gateDir: string;
   before(async () => {
-    sluice = await startSluiceOnRgw((rgw) => ({ SLUICE_STS_ROLE_ARN: ROLE, AWS_ENDPOINT_URL_STS: rgw.endpoint, SLUICE_URL_TTL: "60" }));
+    gateDir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-gate-"));
+    const gate = { SLUICE_PROCESSORS: path.join(ROOT, "test/fixtures/gate-processor.mjs"), SLUICE_TEST_GATE_DIR: gateDir };
+    sluice = await startSluiceOnRgw((rgw) => ({ SLUICE_STS_ROLE_ARN: ROLE, AWS_ENDPOINT_URL_STS: rgw.endpoint, SLUICE_URL_TTL: "60", ...gate }));
   });
-  after(() => sluice?.close());
+  after(async () => {
+    await sluice?.close();
+    await fs.rm(gateDir, { recursive: true, force: true });
+  });
 
   /** An S3 client holding the granted credentials, as a client application would build it. */
   const clientFor = (g: Granted["credentials"]) =>
@@ -146,6 +155,26 @@ describe("scoped credentials from RGW's STS", () => {
 
     assert.equal((await sluice.server.api("POST", `/v1/uploads/${g.id}/complete`)).status, 200);
     assert.equal((await waitForFinal(sluice.server, g.id)).state, "archived");
+  });
+
+  it("archives exactly the bytes it checked when the credentials write the key again during the check", async () => {
+    const body = png(64 * 1024);
+    const g = await grant(body, { metadata: { gate: "yes" } });
+    const s3 = clientFor(g.credentials);
+    const putKey = (bytes: Buffer) => s3.send(new PutObjectCommand({ Bucket: g.credentials.bucket, Key: g.key, Body: bytes, ContentType: g.credentials.contentType }));
+    await putKey(body);
+    assert.equal((await sluice.server.api("POST", `/v1/uploads/${g.id}/complete`)).status, 200);
+    await eventually(() => fs.access(path.join(gateDir, `${g.id}.checking`)), 10_000);
+    // A session policy cannot hold the key to one write: storage takes the second one.
+    const swapped = Buffer.alloc(body.byteLength, 0x20);
+    swapped.set(HTML);
+    await putKey(swapped);
+    s3.destroy();
+    await fs.writeFile(path.join(gateDir, `${g.id}.go`), "");
+    const final = await waitForFinal(sluice.server, g.id);
+    assert.equal(final.state, "rejected", "the replaced bytes were checked again, and refused");
+    const archived = await sluice.s3.send(new ListObjectsV2Command({ Bucket: sluice.archive }));
+    assert.ok(!(archived.Contents ?? []).some((o) => o.Key === g.key), "the swapped bytes never reached the archive");
   });
 });
 
