@@ -8,7 +8,7 @@ import { serve } from "@hono/node-server";
 import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { createSluice } from "../compose.js";
 import { nodeRequestBody, nodePeerAddress } from "./body.js";
-import { capConnections, discardRefusedBodies } from "./connections.js";
+import { guardConnections } from "./connections.js";
 
 function webRoot(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,8 +66,7 @@ async function main() {
     process.stderr.write(lines.map((l) => `  ${l}\n`).join(""));
     },
   );
-  capConnections(server as http.Server, { maxConnections: config.server.maxConnections });
-  discardRefusedBodies(server as http.Server, { lingerMs: 5000 });
+  guardConnections(server as http.Server, { maxConnections: config.server.maxConnections, lingerMs: 5000 });
   sluice.start();
 
   let stopping = false;
