@@ -26,7 +26,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
     },
     responses: {
       200: { description: "Stored in staging; processing has started", content: { "application/json": { schema: GatewayResultSchema } } },
-      ...errorResponses(400, 403, 409, 410, 413, 503),
+      ...errorResponses(400, 403, 408, 409, 410, 413, 503),
     },
   });
 
@@ -66,7 +66,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
     },
     responses: {
       200: { description: "The part is stored; its ETag is in the body and the ETag header", content: { "application/json": { schema: GatewayPartResultSchema } } },
-      ...errorResponses(400, 403, 409, 410, 413, 503),
+      ...errorResponses(400, 403, 408, 409, 410, 413, 503),
     },
   });
 
