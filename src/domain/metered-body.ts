@@ -16,8 +16,8 @@ export interface MeteredBodyOptions {
 export interface MeteredBody {
   body: ReadableStream<Uint8Array>;
   /**
-   * True while the upload is alive: Sluice is not waiting for a byte, or has waited less than
-   * the idle timeout. A claim on the upload is renewed only then.
+   * True while the upload is alive: the body has not failed, and Sluice is not waiting for a
+   * byte or has waited less than the idle timeout. A claim on the upload is renewed only then.
    */
   flowing(): boolean;
   /** Stops the watchdog; call when the upload is over, however it ended. */
@@ -39,6 +39,8 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
   /** When storage began waiting for the next byte; undefined while it is not waiting. */
   let waitingSince: number | undefined;
   let finished = false;
+  /** The body failed (stalled, too long, cut short): nothing is worth holding a claim for. */
+  let failed = false;
   let watchdog: ReturnType<typeof setInterval> | undefined;
   const stop = () => {
     if (watchdog !== undefined) clearInterval(watchdog);
@@ -47,6 +49,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: SluiceError) => {
     if (finished) return;
     finished = true;
+    failed = true;
     stop();
     controller.error(err);
     reader.cancel(err).catch(() => undefined);
@@ -74,6 +77,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
           waitingSince = undefined;
           if (!finished) {
             finished = true;
+            failed = true;
             stop();
             controller.error(err);
           }
@@ -104,7 +108,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
   );
   return {
     body,
-    flowing: () => waitingSince === undefined || Date.now() - waitingSince < idleTimeoutMs,
+    flowing: () => !failed && (waitingSince === undefined || Date.now() - waitingSince < idleTimeoutMs),
     stop,
   };
 }
