@@ -40,6 +40,11 @@ describe("loadConfig", () => {
     [{ SLUICE_RATE_LIMIT_STORE: "memcached://a:1" }, /^Invalid SLUICE_RATE_LIMIT_STORE: /],
     [{ SLUICE_RATE_LIMIT_IP: "10 a minute" }, /^Invalid SLUICE_RATE_LIMIT_IP: /],
     [{ SLUICE_TICKET_LEASE: "0" }, /^Invalid SLUICE_TICKET_LEASE: /],
+    [{ SLUICE_BODY_IDLE_TIMEOUT: "0" }, /^Invalid SLUICE_BODY_IDLE_TIMEOUT: /],
+    [{ SLUICE_HEADERS_TIMEOUT: "0" }, /^Invalid SLUICE_HEADERS_TIMEOUT: /],
+    [{ SLUICE_KEEP_ALIVE_TIMEOUT: "0" }, /^Invalid SLUICE_KEEP_ALIVE_TIMEOUT: /],
+    [{ SLUICE_MAX_CONNECTIONS: "0" }, /^Invalid SLUICE_MAX_CONNECTIONS: /],
+    [{ SLUICE_REQUEST_TIMEOUT: "30" }, /^Invalid SLUICE_REQUEST_TIMEOUT: must be 0 \(no deadline\) or at least SLUICE_HEADERS_TIMEOUT/],
   ];
   for (const [env, message] of bad) {
     it(`stops on ${JSON.stringify(env)} with one line naming the variable`, () => {
@@ -64,6 +69,15 @@ describe("loadConfig", () => {
     const c = loadConfig({ SLUICE_RATE_LIMIT_STORE: "redis://limits:6379", SLUICE_RATE_LIMIT_IP: "100/min", SLUICE_TRUST_PROXY: "1" });
     assert.deepEqual([c.rateLimitStore, c.ipRateLimit, c.trustProxy], [{ kind: "redis", url: "redis://limits:6379" }, { points: 100, durationSeconds: 60 }, 1]);
     assert.deepEqual([c.ticketLeaseMs, c.processingLeaseMs], [30_000, 300_000]);
+  });
+
+  it("bounds every wait and the connection count by default, with no deadline on a whole request", () => {
+    const c = loadConfig({});
+    assert.equal(c.bodyIdleTimeoutMs, 60_000);
+    assert.deepEqual(c.server, { headersTimeoutMs: 60_000, keepAliveTimeoutMs: 65_000, requestTimeoutMs: 0, maxConnections: 500 });
+    const set = loadConfig({ SLUICE_BODY_IDLE_TIMEOUT: "5", SLUICE_HEADERS_TIMEOUT: "10", SLUICE_KEEP_ALIVE_TIMEOUT: "3", SLUICE_REQUEST_TIMEOUT: "7200", SLUICE_MAX_CONNECTIONS: "20" });
+    assert.equal(set.bodyIdleTimeoutMs, 5000);
+    assert.deepEqual(set.server, { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 3000, requestTimeoutMs: 7_200_000, maxConnections: 20 });
   });
 
   it("never echoes a database password", () => {

@@ -102,6 +102,22 @@ export interface Config {
   trustProxy: number;
   /** How long a claim on a ticket (an upload in flight) outlives a holder that stopped renewing it, in ms. */
   ticketLeaseMs: number;
+  /**
+   * How long a gateway upload may go without a byte arriving, while Sluice waits for one,
+   * before it is dropped (408) and its URL freed, in ms. Like nginx's client_body_timeout.
+   */
+  bodyIdleTimeoutMs: number;
+  /** The Node HTTP server's own limits on connections (other runtimes have their platform's). */
+  server: {
+    /** A connection must send a complete request's headers within this, in ms, or it is closed (408). */
+    headersTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this, in ms. */
+    keepAliveTimeoutMs: number;
+    /** A whole request must arrive within this, in ms; 0: no deadline (the body-idle timeout bounds slow uploads). */
+    requestTimeoutMs: number;
+    /** Open connections at most; past it an idle one (no request in progress) is closed to admit the new one, or the new one is refused. */
+    maxConnections: number;
+  };
   /** How long a processing job outlives a worker that stopped renewing it, in ms. */
   processingLeaseMs: number;
   /** Undefined means: generate a random one at start. */
@@ -180,6 +196,11 @@ const schema = z.object({
   SLUICE_TRUST_PROXY: wholeNumber("a count of proxies", 0, 10).default(0),
   SLUICE_TICKET_LEASE: wholeNumber("seconds", 1, 3600).default(30),
   SLUICE_PROCESSING_LEASE: wholeNumber("seconds", 1, 86400).default(300),
+  SLUICE_BODY_IDLE_TIMEOUT: wholeNumber("seconds", 1, 3600).default(60),
+  SLUICE_HEADERS_TIMEOUT: wholeNumber("seconds", 1, 3600).default(60),
+  SLUICE_KEEP_ALIVE_TIMEOUT: wholeNumber("seconds", 1, 3600).default(65),
+  SLUICE_REQUEST_TIMEOUT: wholeNumber("seconds", 0, 7 * 24 * 3600).default(0),
+  SLUICE_MAX_CONNECTIONS: wholeNumber("a count of connections", 1, 1_000_000).default(500),
   SLUICE_EVENTS_SECRET: secret("SLUICE_EVENTS_SECRET").optional(),
   SLUICE_SIGNING_SECRET: secret("SLUICE_SIGNING_SECRET").optional(),
   SLUICE_PROCESSORS: list.default([]),
@@ -219,6 +240,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.SLUICE_URL_TTL > e.SLUICE_URL_TTL_MAX) {
     throw new ConfigError("Invalid SLUICE_URL_TTL: must not exceed SLUICE_URL_TTL_MAX");
+  }
+  if (e.SLUICE_REQUEST_TIMEOUT > 0 && e.SLUICE_REQUEST_TIMEOUT < e.SLUICE_HEADERS_TIMEOUT) {
+    throw new ConfigError("Invalid SLUICE_REQUEST_TIMEOUT: must be 0 (no deadline) or at least SLUICE_HEADERS_TIMEOUT");
   }
   const dataDir = path.resolve(e.SLUICE_DATA_DIR);
   if ((e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
@@ -314,6 +338,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.SLUICE_TRUST_PROXY,
     ticketLeaseMs: e.SLUICE_TICKET_LEASE * 1000,
     processingLeaseMs: e.SLUICE_PROCESSING_LEASE * 1000,
+    bodyIdleTimeoutMs: e.SLUICE_BODY_IDLE_TIMEOUT * 1000,
+    server: {
+      headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT * 1000,
+      keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT * 1000,
+      requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT * 1000,
+      maxConnections: e.SLUICE_MAX_CONNECTIONS,
+    },
     eventsSecret: e.SLUICE_EVENTS_SECRET,
     signingSecret: e.SLUICE_SIGNING_SECRET,
     processors: e.SLUICE_PROCESSORS.map((p) => path.resolve(p)),

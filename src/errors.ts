@@ -2,7 +2,7 @@
  * The small set of errors that cross layers. Each carries the HTTP status and the
  * machine-readable code; the HTTP layer maps them to `{error: {code, message}}` in one place.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 507;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 507;
 
 export class SluiceError extends Error {
   readonly status: ErrorStatus;

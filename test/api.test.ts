@@ -84,21 +84,7 @@ describe("asking for an upload: bad input", () => {
   it("refuses a body over 64 KiB with 413", async () => {
     assertError(await server.api("POST", "/v1/uploads", { ...uploadRequest(PNG), metadata: { big: "x".repeat(70_000) } }), 413);
   });
-  it("asks for a Content-Length on a chunked JSON body with 411", async () => {
-    const body = new ReadableStream<Uint8Array>({
-      start(c) {
-        c.enqueue(new TextEncoder().encode(JSON.stringify(uploadRequest(PNG))));
-        c.close();
-      },
-    });
-    const res = await fetch(`${server.url}/v1/uploads`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
-      body,
-      duplex: "half",
-    } as RequestInit);
-    assertError({ status: res.status, body: await res.json() }, 411, "length_required");
-  });
+  // A chunked JSON body is accepted up to the same limit: test/limits.test.ts "request bodies".
 
   it("leaves nothing behind when it refuses", async () => {
     const before = (await server.api("GET", "/v1/files?limit=1000")).body.items.length;

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { describe, it } from "node:test";
-import { PNG, uploadRequest } from "./helpers/fixtures.js";
-import { startServer } from "./helpers/server.js";
+import { after, before, describe, it } from "node:test";
+import { PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
+import { rawSocket, rssOf, sendChunked, stalledRequest, within } from "./helpers/raw-http.js";
+import { filesUnder, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 
 describe("rate limits", () => {
   it("answers a burst over the limit with 429 and a Retry-After that holds", async () => {
@@ -56,6 +58,177 @@ describe("failing closed", () => {
       const retried = await fetch(issued.body.upload.url, { method: "PUT", headers: issued.body.upload.headers, body: new Uint8Array(PNG) });
       assert.equal(retried.status, 200);
     } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("request bodies", () => {
+  const SENT = 64 * 1024 * 1024;
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("answers a chunked body over its route's limit with 413 JSON long before it ends, on every route that reads a body, without the server's memory growing", async () => {
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(PNG));
+    assert.equal(issued.status, 201);
+    const auth = { authorization: `Bearer ${server.key}` };
+    // The gateway's own body is held to the ticket's size (here 1000 bytes), chunked or not.
+    const gateway = await server.api("POST", "/v1/uploads", { filename: "a.bin", contentType: "application/octet-stream", size: 1000 });
+    // [route, headers, method, answered after fewer bytes than this]. The gateway reads and
+    // drops what comes while it discards the partial object and releases the claim, so its
+    // bound is only "before the body ended"; memory is bounded either way (below).
+    const routes: [string, Record<string, string>, string, number][] = [
+      [`/v1/uploads/${issued.body.id}/complete`, auth, "POST", SENT / 4],
+      [`/v1/uploads/${issued.body.id}/parts`, auth, "POST", SENT / 4],
+      ["/v1/keys", auth, "POST", SENT / 4],
+      ["/v1/events/s3", {}, "POST", SENT / 4],
+      ["/v1/uploads", auth, "POST", SENT / 4],
+      [gateway.body.upload.url.slice(server.url.length), gateway.body.upload.headers, "PUT", SENT],
+    ];
+    const pid = server.process.pid!;
+    const rssBefore = rssOf(pid);
+    for (const [route, headers, method, bound] of routes) {
+      const res = await sendChunked(server.url + route, { method, headers, totalBytes: SENT });
+      assert.equal(res.status, 413, `${route}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error?.code, "too_large", route);
+      assert.ok(res.sentWhenAnswered < bound, `${route} answered after ${res.sentWhenAnswered} of ${SENT} bytes`);
+    }
+    const grown = rssOf(pid) - rssBefore;
+    assert.ok(grown < 48 * 1024 * 1024, `the server's RSS grew by ${Math.round(grown / 1024 / 1024)} MiB`);
+    // Nothing was half-done: the uploads are still open, and the server still answers.
+    assert.equal((await server.api("GET", `/v1/uploads/${issued.body.id}`)).body.state, "issued");
+    assert.equal((await server.api("GET", `/v1/uploads/${gateway.body.id}`)).body.state, "issued");
+  });
+
+  it("accepts a chunked JSON body within the limit", async () => {
+    const chunked = (route: string, body: unknown) =>
+      fetch(server.url + route, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
+        body: new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode(JSON.stringify(body)));
+            c.close();
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+    const upload = await chunked("/v1/uploads", uploadRequest(PNG));
+    assert.equal(upload.status, 201, await upload.clone().text());
+    const key = await chunked("/v1/keys", { name: "chunked" });
+    assert.equal(key.status, 201, await key.clone().text());
+  });
+
+  it("refuses a Content-Length over the limit with 413 before reading the body", async () => {
+    const res = await server.api("POST", "/v1/keys", { name: "big", pad: "x".repeat(70_000) });
+    assert.equal(res.status, 413);
+    assert.equal(res.body.error.code, "too_large");
+  });
+});
+
+describe("stalled uploads", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ SLUICE_BODY_IDLE_TIMEOUT: "1", SLUICE_MULTIPART_THRESHOLD: String(1024 * 1024) });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it("drops a gateway PUT that stops sending after the body-idle timeout, discards it, and frees its URL for a retry at once", async () => {
+    const data = randomBytes(256 * 1024);
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(data, { filename: "data.bin", contentType: "application/octet-stream" }));
+    assert.equal(issued.status, 201);
+    const { url, headers } = issued.body.upload as { url: string; headers: Record<string, string> };
+    const stalled = stalledRequest(url, { method: "PUT", headers: { ...headers, "content-length": String(data.byteLength) }, firstBytes: data.subarray(0, 64 * 1024) });
+    try {
+      const answer = await within(stalled.answer, 5000, null);
+      assert.equal(answer?.status, 408, "answered within 5 s of the stall");
+      assert.equal(answer.body.error?.code, "body_timeout");
+      const closedAfter = await within(stalled.closed, 3000, Infinity);
+      assert.ok(closedAfter < 5000, `the connection was closed ${closedAfter} ms after the last byte`);
+    } finally {
+      stalled.destroy();
+    }
+    assert.deepEqual(await filesUnder(path.join(server.dataDir, "objects/staging")), [], "the partial object is gone");
+    const retried = await fetch(url, { method: "PUT", headers, body: data });
+    assert.equal(retried.status, 200, await retried.clone().text());
+    const final = await waitForFinal(server, issued.body.id);
+    assert.equal(final.state, "archived");
+    assert.equal(sha256(await fs.readFile(path.join(server.dataDir, "objects/archive", issued.body.key))), sha256(data));
+  });
+
+  it("drops a gateway part PUT that stops sending, and the part can be sent again", async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(data, { filename: "big.bin", contentType: "application/octet-stream" }));
+    assert.equal(issued.status, 201);
+    assert.equal(issued.body.multipart.partCount, 1);
+    const signed = await server.api("POST", `/v1/uploads/${issued.body.id}/parts`, { partNumbers: [1] });
+    const part = signed.body.parts[0] as { url: string; headers: Record<string, string> };
+    const stalled = stalledRequest(part.url, { method: "PUT", headers: { ...part.headers, "content-length": String(data.byteLength) }, firstBytes: data.subarray(0, 64 * 1024) });
+    try {
+      const answer = await within(stalled.answer, 5000, null);
+      assert.equal(answer?.status, 408, "answered within 5 s of the stall");
+      assert.equal(answer.body.error?.code, "body_timeout");
+    } finally {
+      stalled.destroy();
+    }
+    const retried = await fetch(part.url, { method: "PUT", headers: part.headers, body: data });
+    assert.equal(retried.status, 200, await retried.clone().text());
+    assert.equal((await server.api("POST", `/v1/uploads/${issued.body.id}/complete`, {})).status, 200);
+    assert.equal((await waitForFinal(server, issued.body.id)).state, "archived");
+  });
+});
+
+describe("connections", () => {
+  it("closes a connection that sends nothing, or half a request line, within the headers timeout, and an idle keep-alive one within its timeout", async () => {
+    const server = await startServer({ SLUICE_HEADERS_TIMEOUT: "1", SLUICE_KEEP_ALIVE_TIMEOUT: "1" });
+    try {
+      const port = Number(new URL(server.url).port);
+      const silent = rawSocket(port);
+      const half = rawSocket(port, "GET /heal");
+      const kept = rawSocket(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      const [s, h, k] = await Promise.all([silent, half, kept].map((c) => within(c.closed, 5000, { afterMs: Infinity, received: "" })));
+      for (const c of [silent, half, kept]) c.socket.destroy();
+      assert.ok(s!.afterMs < 2500, `a silent connection stayed open ${s!.afterMs} ms`);
+      assert.ok(h!.afterMs < 2500, `a connection with half a request line stayed open ${h!.afterMs} ms`);
+      assert.match(h!.received, /^HTTP\/1\.1 408 /);
+      assert.match(k!.received, /^HTTP\/1\.1 200 /);
+      assert.ok(k!.afterMs < 2500, `an idle keep-alive connection stayed open ${k!.afterMs} ms`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("keeps /healthz answering at once while idle connections hold the whole connection cap, by closing the oldest idle one", async () => {
+    const cap = 5;
+    // A long headers timeout: /healthz must not have to wait for idle sockets to be reaped.
+    const server = await startServer({ SLUICE_HEADERS_TIMEOUT: "30", SLUICE_MAX_CONNECTIONS: String(cap) });
+    const port = Number(new URL(server.url).port);
+    const idle: ReturnType<typeof rawSocket>[] = [];
+    try {
+      // An attacker holds every slot, and keeps opening more.
+      for (let i = 0; i < cap * 3; i++) {
+        idle.push(rawSocket(port));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const started = Date.now();
+      const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200);
+      await res.text();
+      assert.ok(Date.now() - started < 2000, `/healthz took ${Date.now() - started} ms`);
+      const stillOpen = idle.filter((c) => !c.socket.destroyed && c.socket.readyState === "open");
+      // Give the server's closes a moment to reach the client.
+      await new Promise((r) => setTimeout(r, 200));
+      const open = idle.filter((c) => c.socket.readyState === "open").length;
+      assert.ok(open <= cap, `${open} idle connections of ${idle.length} are still open with a cap of ${cap} (${stillOpen.length} before the pause)`);
+    } finally {
+      for (const c of idle) c.socket.destroy();
       await server.stop();
     }
   });

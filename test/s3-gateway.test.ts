@@ -6,6 +6,7 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SluiceNodeClient } from "../src/client/node.js";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { stalledRequest, within } from "./helpers/raw-http.js";
 import { eventually, waitForFinal, type TestServer } from "./helpers/server.js";
 
 let sluice: SluiceOnRgw;
@@ -15,7 +16,7 @@ let staging: string;
 let archive: string;
 
 before(async () => {
-  sluice = await startSluiceOnRgw({ SLUICE_UPLOAD_MODE: "gateway", SLUICE_MULTIPART_THRESHOLD: String(4 * 1024 * 1024), SLUICE_PART_SIZE: String(5 * 1024 * 1024) });
+  sluice = await startSluiceOnRgw({ SLUICE_UPLOAD_MODE: "gateway", SLUICE_BODY_IDLE_TIMEOUT: "2", SLUICE_MULTIPART_THRESHOLD: String(4 * 1024 * 1024), SLUICE_PART_SIZE: String(5 * 1024 * 1024) });
   ({ s3, server, staging, archive } = sluice);
 });
 after(() => sluice?.close());
@@ -73,5 +74,27 @@ describe("on S3 (RGW), through the gateway", () => {
     assert.equal(sha256(Buffer.from(await stored.Body!.transformToByteArray())), sha256(body));
     const file = await client.getFile(final.fileId!);
     assert.equal(file.sha256, sha256(body), "the SHA-256 computed while sending was recorded and verified");
+  });
+
+  it("drops a PUT that stops sending after the body-idle timeout, aborts it at storage, and frees its URL for a retry at once", async () => {
+    const body = randomBytes(1024 * 1024);
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(body, { filename: "stall.bin", contentType: "application/octet-stream" }));
+    assert.equal(issued.status, 201);
+    const { url, headers } = issued.body.upload as { url: string; headers: Record<string, string> };
+    const stalled = stalledRequest(url, { method: "PUT", headers: { ...headers, "content-length": String(body.byteLength) }, firstBytes: body.subarray(0, 128 * 1024) });
+    try {
+      const answer = await within(stalled.answer, 8000, null);
+      assert.equal(answer?.status, 408, "answered within 8 s of the stall");
+      assert.equal(answer.body.error?.code, "body_timeout");
+    } finally {
+      stalled.destroy();
+    }
+    assert.ok(!(await keysOf(staging)).includes(issued.body.key), "nothing was stored for the dropped body");
+    const retried = await fetch(url, { method: "PUT", headers, body: new Uint8Array(body) });
+    assert.equal(retried.status, 200, await retried.clone().text());
+    const final = await waitForFinal(server, issued.body.id);
+    assert.equal(final.state, "archived", final.reason);
+    const stored = await s3.send(new GetObjectCommand({ Bucket: archive, Key: issued.body.key }));
+    assert.equal(sha256(await stored.Body!.transformToByteArray()), sha256(body));
   });
 });

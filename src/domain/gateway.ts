@@ -1,8 +1,9 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
 import { mediaTypeEssence } from "./content-type.js";
+import { meterBody } from "./metered-body.js";
 import type { Services } from "./services.js";
 import { guard, recordArrival } from "./uploads.js";
 
@@ -24,7 +25,8 @@ export interface GatewayUpload {
  * 2. the ticket claim, before the first byte is read (one concurrent use wins; others get 409/410);
  * 3. the body streamed to staging with constant memory, its length enforced as it flows and,
  *    when the client promised a SHA-256, the hash computed on the way (only then: hashing
- *    costs as much CPU as moving the bytes);
+ *    costs as much CPU as moving the bytes); a body that stops arriving for the body-idle
+ *    timeout is dropped with 408;
  * 4. on success the ticket is consumed and the arrival recorded; on any failure the partial
  *    object is discarded and the claim released, so the same URL may be retried.
  */
@@ -35,7 +37,13 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
   const claim = await guard("ticket store", () => s.tickets.claim(upload.id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) throw refusal(claim.reason);
   const { ticket, lease } = claim;
+  const hash = ticket.sha256 ? createHash("sha256") : undefined;
+  const metered = meterBody(upload.body ?? emptyStream(), { size: ticket.size, hash, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
+  // Renewed only while the body flows (or storage, not the client, is what is slow): a client
+  // that stalls past the idle timeout is dropped by the meter, and, should that ever fail to
+  // end the request, its claim still lapses one lease later instead of holding the URL.
   const renewal = setInterval(() => {
+    if (!metered.flowing()) return;
     s.tickets.renew(upload.id, lease, { leaseMs: s.config.ticketLeaseMs }).catch((err: unknown) => {
       s.logger.warn({ err, uploadId: upload.id }, "could not renew the upload's ticket lease");
     });
@@ -53,11 +61,9 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
       throw badRequest("length_mismatch", `The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
     }
 
-    const hash = ticket.sha256 ? createHash("sha256") : undefined;
-    const body = (upload.body ?? emptyStream()).pipeThrough(checkedBody(ticket.size, hash));
     const staging = { bucket: s.config.buckets.staging, key: ticket.key };
     const info = await s.objects
-      .put({ ...staging, body, contentType: ticket.contentType, contentLength: ticket.size, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
+      .put({ ...staging, body: metered.body, contentType: ticket.contentType, contentLength: ticket.size, ifNoneMatch: true, ...(upload.signal && { signal: upload.signal }) })
       .catch((err: unknown) => {
         if (err instanceof ObjectExistsError) throw gone("already_used", "This upload URL has already been used.");
         // The length checks above surface here, wrapped by the stream machinery.
@@ -82,6 +88,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     throw err;
   } finally {
     clearInterval(renewal);
+    metered.stop();
   }
 }
 
@@ -111,29 +118,7 @@ export function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): S
   }
 }
 
-/**
- * Passes exactly `size` bytes: more fails with 413 as soon as it is seen, fewer fails at the
- * end. Feeds `hash` on the way. One stage rather than two: each web-stream stage costs per chunk.
- */
-function checkedBody(size: number, hash: Hash | undefined): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > size) {
-        controller.error(tooLarge(`The body is longer than the ${size} bytes declared.`));
-        return;
-      }
-      hash?.update(chunk);
-      controller.enqueue(chunk);
-    },
-    flush(controller) {
-      if (seen < size) controller.error(badRequest("length_mismatch", `The body ended after ${seen} of ${size} bytes.`));
-    },
-  });
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
+export function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (c) => c.close() });
 }
 

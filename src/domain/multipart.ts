@@ -2,7 +2,8 @@ import { BackendUnavailableError, badRequest, conflict, gone, tooLarge } from ".
 import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
-import { findSluiceError, verifyUrl } from "./gateway.js";
+import { emptyStream, findSluiceError, verifyUrl } from "./gateway.js";
+import { meterBody } from "./metered-body.js";
 import type { Services } from "./services.js";
 import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
@@ -98,7 +99,8 @@ export async function receiveGatewayPart(
   if (part.contentLength !== undefined && part.contentLength !== length) {
     throw badRequest("length_mismatch", `Part ${part.partNumber} is ${length} bytes; the body is ${part.contentLength}.`);
   }
-  const body = part.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  const metered = meterBody(part.body ?? emptyStream(), { size: length, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
+  const body = metered.body;
   try {
     const { etag } = await s.objects.multipart.putPart({
       bucket: s.config.buckets.staging,
@@ -117,6 +119,8 @@ export async function receiveGatewayPart(
     if (part.signal?.aborted) throw badRequest("client_aborted", "The client went away before the part was complete.");
     if (err instanceof Error && err.name === "LengthMismatchError") throw badRequest("length_mismatch", err.message);
     throw new BackendUnavailableError("object store", err);
+  } finally {
+    metered.stop();
   }
 }
 

@@ -196,7 +196,7 @@ export const IdParam = (prefix: "upl" | "fil") =>
       .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_AAAAAAAAAAAAAAAAAAAAAA` }),
   });
 
-export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 409 | 410 | 411 | 413 | 415 | 422 | 429 | 503 | 507)[]) =>
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 408 | 409 | 410 | 413 | 415 | 422 | 429 | 503 | 507)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s], content: { "application/json": { schema: ErrorSchema } } }]),
   );
@@ -206,9 +206,9 @@ const ERROR_DESCRIPTIONS = {
   401: "Missing or invalid API key",
   403: "Not allowed (bad signature)",
   404: "Unknown",
+  408: "The body stopped arriving (no byte within SLUICE_BODY_IDLE_TIMEOUT); the URL may be retried at once",
   409: "Conflict: in use right now",
   410: "Gone: used, cancelled or expired",
-  411: "Length required: send a Content-Length",
   413: "Too large",
   415: "Type not allowed",
   422: "Well-formed but invalid",

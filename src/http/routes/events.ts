@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { handleStorageEvent, isAuthenticEvent, S3EventSchema } from "../../domain/storage-events.js";
-import { SluiceError, badRequest, tooLarge, unauthorized } from "../../errors.js";
+import { badRequest, unauthorized } from "../../errors.js";
+import { limitBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { errorResponses, json } from "../schemas.js";
@@ -29,13 +30,10 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     description:
       "Authenticated with the events secret: `Authorization: Bearer <secret>`, HTTP Basic with the secret as the password, `X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body>`, or (Ceph RGW, which sends no headers) the secret as every record's `opaqueData`. Answers 503 if a backend was unavailable for any record, so that the sender retries. A record whose key Sluice could never have issued (undecodable, or with empty, `.` or `..` segments) is skipped and reported as `invalid_key`; an event made only of such records gets 400 `invalid_key`.",
     request: { body: { content: json(z.object({ Records: z.array(z.object({})) }).openapi("S3Event")), required: true } },
-    responses: { 200: { description: "Every record, and what became of it", content: json(EventResultsSchema) }, ...errorResponses(400, 401, 411, 413, 503) },
+    responses: { 200: { description: "Every record, and what became of it", content: json(EventResultsSchema) }, ...errorResponses(400, 401, 413, 503) },
   });
 
-  app.post("/v1/events/s3", async (c) => {
-    const length = c.req.header("content-length");
-    if (length === undefined) throw new SluiceError(411, "length_required", "Send the event with a Content-Length header.");
-    if (!/^\d+$/.test(length) || Number(length) > MAX_EVENT_BYTES) throw tooLarge("The event is over 1 MiB.");
+  app.post("/v1/events/s3", limitBody(MAX_EVENT_BYTES), async (c) => {
     const raw = await c.req.text();
     let body: unknown;
     try {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { receiveGatewayUpload } from "../../domain/gateway.js";
 import { receiveGatewayPart } from "../../domain/multipart.js";
 import { SluiceError } from "../../errors.js";
@@ -13,6 +14,17 @@ const signedQuery = z.object({
 
 export function registerGatewayRoutes(app: App, options: AppOptions) {
   const { services } = options;
+  /**
+   * A refused body may not have been read to its end. It is not closed on at once: with bytes
+   * unread, closing resets the connection and a client still sending loses the answer (its
+   * 409 or 413) to EPIPE. The runtime drains the rest for a few seconds and then closes (on
+   * Node: guardConnections). Only a body that stopped arriving (408) is closed on at once.
+   */
+  const refusedUpload = (c: Context, err: unknown) => {
+    const response = errorResponse(c, err, services.logger);
+    if (err instanceof SluiceError && err.status === 408) response.headers.set("connection", "close");
+    return response;
+  };
   // The body is raw bytes streamed to storage, so this route is registered by hand: the
   // OpenAPI validators would want to parse it.
   app.openAPIRegistry.registerPath({
@@ -26,7 +38,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
     },
     responses: {
       200: { description: "Stored in staging; processing has started", content: { "application/json": { schema: GatewayResultSchema } } },
-      ...errorResponses(400, 403, 409, 410, 413, 503, 507),
+      ...errorResponses(400, 403, 408, 409, 410, 413, 503, 507),
     },
   });
 
@@ -44,11 +56,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
       });
       return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200);
     } catch (err) {
-      const response = errorResponse(c, err, services.logger);
-      // A refused body may not have been read to its end: close the connection rather
-      // than read (possibly gigabytes) more of it.
-      if (err instanceof SluiceError) response.headers.set("connection", "close");
-      return response;
+      return refusedUpload(c, err);
     }
   });
 
@@ -66,7 +74,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
     },
     responses: {
       200: { description: "The part is stored; its ETag is in the body and the ETag header", content: { "application/json": { schema: GatewayPartResultSchema } } },
-      ...errorResponses(400, 403, 409, 410, 413, 503, 507),
+      ...errorResponses(400, 403, 408, 409, 410, 413, 503, 507),
     },
   });
 
@@ -84,9 +92,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
       });
       return c.json(result, 200, { etag: result.etag });
     } catch (err) {
-      const response = errorResponse(c, err, services.logger);
-      if (err instanceof SluiceError) response.headers.set("connection", "close");
-      return response;
+      return refusedUpload(c, err);
     }
   });
 }

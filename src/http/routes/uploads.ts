@@ -3,7 +3,8 @@ import type { Context } from "hono";
 import { completeUpload } from "../../domain/arrivals.js";
 import { cancelUpload, getUploadStatus, issueUpload, type Principal } from "../../domain/uploads.js";
 import { retryFailedUpload } from "../../domain/retry.js";
-import { SluiceError, badRequest, notFound, tooLarge } from "../../errors.js";
+import { badRequest, notFound } from "../../errors.js";
+import { MAX_JSON_BYTES, limitBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { partUrls, uploadedParts } from "../../domain/multipart.js";
@@ -31,7 +32,7 @@ const issue = createRoute({
   request: { body: { content: json(UploadRequestSchema), required: true } },
   responses: {
     201: { description: "Upload instructions", content: json(IssuedUploadSchema) },
-    ...errorResponses(400, 401, 411, 413, 415, 422, 429, 503, 507),
+    ...errorResponses(400, 401, 413, 415, 422, 429, 503, 507),
   },
 });
 
@@ -64,7 +65,8 @@ const signParts = createRoute({
   summary: "Signed URLs for parts of a multipart upload (short-lived; ask again when they expire)",
   security,
   request: { params: IdParam("upl"), body: { content: json(PartUrlsRequestSchema), required: true } },
-  responses: { 200: { description: "One URL per part", content: json(PartUrlsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
+  middleware: [limitBody(MAX_JSON_BYTES)] as const,
+  responses: { 200: { description: "One URL per part", content: json(PartUrlsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503) },
 });
 const listParts = createRoute({
   method: "get",
@@ -76,7 +78,6 @@ const listParts = createRoute({
 });
 const retry = onUpload("post", "/v1/uploads/{id}/retry", "Process a failed upload again (operators)", 409);
 
-const MAX_JSON_BYTES = 64 * 1024;
 /** 10,000 parts with their ETags fit well within this. */
 const MAX_COMPLETE_BYTES = 2 * 1024 * 1024;
 
@@ -96,12 +97,8 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   // The hottest route: the same schema, parsed directly rather than through the OpenAPI
   // validator middleware (measured: that middleware costs ~10% of this route's throughput).
   app.openAPIRegistry.registerPath(issue);
-  app.post("/v1/uploads", async (c) => {
+  app.post("/v1/uploads", limitBody(MAX_JSON_BYTES), async (c) => {
     const principal = c.get("principal");
-    // Node's parser never reads past a declared Content-Length, so the header bounds the body.
-    const length = c.req.header("content-length");
-    if (length === undefined) throw new SluiceError(411, "length_required", "Send the JSON body with a Content-Length header.");
-    if (!/^\d+$/.test(length) || Number(length) > MAX_JSON_BYTES) throw tooLarge("The request body is over 64 KiB.");
     const body: unknown = await c.req.json().catch(() => {
       throw badRequest("invalid_json", "The request body is not valid JSON.");
     });
@@ -137,13 +134,10 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   });
   // The body is optional (a single upload needs none), so it is parsed here rather than by the validator.
   app.openAPIRegistry.registerPath(complete);
-  app.post("/v1/uploads/:id/complete", async (c) => {
+  app.post("/v1/uploads/:id/complete", limitBody(MAX_COMPLETE_BYTES), async (c) => {
     const param = IdParam("upl").safeParse({ id: c.req.param("id") });
     if (!param.success) throw invalidRequest(param.error);
-    const length = c.req.header("content-length");
-    if (length !== undefined && (!/^\d+$/.test(length) || Number(length) > MAX_COMPLETE_BYTES)) throw tooLarge("The request body is over 2 MiB.");
     const text = await c.req.text();
-    if (text.length > MAX_COMPLETE_BYTES) throw tooLarge("The request body is over 2 MiB.");
     let body: unknown = {};
     if (text.trim() !== "") {
       try {

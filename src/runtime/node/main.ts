@@ -8,6 +8,7 @@ import { serve } from "@hono/node-server";
 import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { createSluice } from "../compose.js";
 import { nodeRequestBody, nodePeerAddress } from "./body.js";
+import { guardConnections } from "./connections.js";
 
 function webRoot(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,8 +41,17 @@ async function main() {
       port: config.port,
       hostname: config.host,
       createServer: http.createServer,
-      // Large uploads stream for a long time: no overall request deadline, but headers must come promptly.
-      serverOptions: { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+      serverOptions: {
+        // A connection must send complete headers within headersTimeout (a silent one too:
+        // Node counts from the connection's start), checked every connectionsCheckingInterval,
+        // so it is closed at most a tenth of the timeout late.
+        headersTimeout: config.server.headersTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.min(5000, config.server.headersTimeoutMs / 10)),
+        // No overall deadline by default: a multi-gigabyte upload on a slow link may take hours.
+        // The gateway's body-idle timeout drops one that stops sending.
+        requestTimeout: config.server.requestTimeoutMs,
+        keepAliveTimeout: config.server.keepAliveTimeoutMs,
+      },
     },
     (info) => {
     logger.info({ host: config.host, port: info.port }, "listening");
@@ -56,6 +66,7 @@ async function main() {
     process.stderr.write(lines.map((l) => `  ${l}\n`).join(""));
     },
   );
+  guardConnections(server as http.Server, { maxConnections: config.server.maxConnections, lingerMs: 5000 });
   sluice.start();
 
   let stopping = false;
