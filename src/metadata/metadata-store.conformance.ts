@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../internal/crypto.js";
+import { isWithinKeyPrefix } from "../domain/scopes.js";
 import type { MetadataStore, UploadRecord } from "./metadata-store.js";
 
 export interface MetadataStoreFixture {
@@ -151,10 +152,29 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.ok(rejected.items.some((f) => f.id === made[4]!.id));
     });
 
+    it("lists by key prefix exactly as domain/scopes.ts decides: no parent, child or sibling namespace", async () => {
+      const tenant = `t${newId("p").slice(2, 10).replace(/[^A-Za-z0-9]/g, "x")}`;
+      const prefixes = [`${tenant}/`, `${tenant}/b/`, `${tenant}b/`, `${tenant}/b_/`, ""];
+      const made = prefixes.map((prefix) => {
+        const r = upload({ state: "archived" });
+        return { ...r, key: `${prefix}${r.key}` };
+      });
+      for (const r of made) await store.insertUpload(r);
+      for (const prefix of prefixes.filter((p) => p !== "")) {
+        const listed = (await store.listFiles({ limit: 1000, keyPrefix: prefix })).items.map((f) => f.id);
+        const expected = made.filter((r) => isWithinKeyPrefix(prefix, r.key)).map((r) => r.id);
+        assert.equal(expected.length, 1, prefix);
+        assert.deepEqual(listed.filter((id) => made.some((r) => r.id === id)), expected, prefix);
+        assert.ok(listed.length === expected.length, `${prefix} lists nothing else`);
+      }
+    });
+
     it("stores API keys by hash and revokes them once", async () => {
       const k = { id: newId("key"), name: "ci", hash: "cd".repeat(32), prefix: "sk_abcd", createdAt: 1, revokedAt: null, scope: null };
       await store.insertApiKey(k);
       assert.deepEqual(await store.findApiKeyByHash(k.hash), k);
+      assert.deepEqual(await store.findApiKeyById(k.id), k);
+      assert.equal(await store.findApiKeyById(newId("key")), undefined);
       const scoped = {
         ...k,
         id: newId("key"),
