@@ -3,6 +3,7 @@ import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../sto
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
 import { findSluiceError, verifyUrl } from "./gateway.js";
+import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
@@ -140,6 +141,7 @@ export async function completeMultipart(
   if (status.state === "uploading") return waitForCompletion(s, id);
   const ticket = openPlan(id, read);
   if (request.parts) checkPartList(ticket, request.parts);
+  if (!(await ownerIsLive(s, ticket.ownerId))) await endUploadOfRevokedKey(s, ticket);
 
   const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) {
@@ -196,7 +198,9 @@ export async function abortMultipart(s: Services, ticket: Ticket): Promise<void>
 
 /** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */
 async function openMultipart(s: Services, id: string): Promise<Ticket & { multipart: MultipartPlan }> {
-  return openPlan(id, await readUpload(s, id));
+  const ticket = openPlan(id, await readUpload(s, id));
+  if (!(await ownerIsLive(s, ticket.ownerId))) await endUploadOfRevokedKey(s, ticket);
+  return ticket;
 }
 
 function openPlan(id: string, { status, ticket }: Awaited<ReturnType<typeof readUpload>>): Ticket & { multipart: MultipartPlan } {

@@ -7,6 +7,7 @@ import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import { abortMultipart, planParts } from "./multipart.js";
+import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 
 /** S3's smallest part (all but the last). */
@@ -324,10 +325,13 @@ export async function recordArrival(
   },
 ): Promise<void> {
   const { ticket } = arrival;
+  // Bytes that arrive after their key was revoked are recorded as rejected and removed, never
+  // archived: a presigned URL stays usable at storage until it expires, but not for long.
+  const revoked = !(await ownerIsLive(s, ticket.ownerId));
   const now = s.now();
   const record: UploadRecord = {
     id: ticket.id,
-    state: "uploaded",
+    state: revoked ? "rejected" : "uploaded",
     key: ticket.key,
     filename: ticket.filename,
     declaredType: ticket.contentType,
@@ -336,10 +340,10 @@ export async function recordArrival(
     sha256: ticket.sha256 ?? arrival.promisedSha256 ?? null,
     receivedSha256: arrival.receivedSha256 ?? null,
     metadata: ticket.metadata,
-    reason: null,
+    reason: revoked ? KEY_REVOKED_REASON : null,
     apiKeyId: ticket.ownerId,
     attempts: 0,
-    nextAttemptAt: now,
+    nextAttemptAt: revoked ? null : now,
     leaseOwner: null,
     leaseUntil: null,
     expiresAt: ticket.expiresAt,
@@ -355,7 +359,12 @@ export async function recordArrival(
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
     await s.limits.close(ticket).catch(() => undefined);
     s.metrics.uploaded.inc({ via: arrival.via });
-    s.logger.info({ uploadId: ticket.id, via: arrival.via }, "upload arrived");
+    s.logger.info({ uploadId: ticket.id, via: arrival.via, ...(revoked && { keyRevoked: true }) }, "upload arrived");
+  }
+  if (revoked) {
+    // If this delete fails, the object is removed the next time it is reported (the record says rejected).
+    await guard("object store", () => s.objects.delete({ bucket: s.config.buckets.staging, key: ticket.key }));
+    return;
   }
   s.arrivals.enqueue(ticket.id);
 }
