@@ -145,6 +145,12 @@ describe("loadConfig", () => {
     assert.equal(c.uploadMethod, "PUT");
     assert.deepEqual(c.corsOrigins, ["https://up.example.com"]);
     assert.equal(loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_METHOD: "post" }).uploadMethod, "POST");
+    assert.equal(c.downloadMode, "presigned");
+    assert.equal(loadConfig({ SLUICE_STORAGE: "s3", SLUICE_DOWNLOAD_MODE: "proxy" }).downloadMode, "proxy");
+    assert.throws(() => loadConfig({ SLUICE_DOWNLOAD_MODE: "cdn" }), /Invalid SLUICE_DOWNLOAD_MODE: expected presigned or proxy/);
+    assert.equal(c.downloadIdleMs, 60_000);
+    assert.equal(loadConfig({ SLUICE_DOWNLOAD_IDLE_TIMEOUT: "5" }).downloadIdleMs, 5000);
+    assert.throws(() => loadConfig({ SLUICE_DOWNLOAD_IDLE_TIMEOUT: "0" }), /Invalid SLUICE_DOWNLOAD_IDLE_TIMEOUT: expected seconds of at least 1/);
     assert.deepEqual(loadConfig({ SLUICE_CORS_ORIGINS: "https://a.example, https://b.example" }).corsOrigins, ["https://a.example", "https://b.example"]);
   });
 

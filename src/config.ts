@@ -74,6 +74,12 @@ export interface Config {
   edgeUrl: string | undefined;
   /** What direct uploads get unless the request asks: a presigned PUT, or a POST policy. */
   uploadMethod: "PUT" | "POST";
+  /**
+   * How downloads are served on S3: `presigned` (a presigned GET at storage, the bytes never
+   * pass through Sluice) or `proxy` (through Sluice, with `nosniff` and a sandbox CSP, which a
+   * presigned GET cannot carry). One-time downloads and the fs store always go through Sluice.
+   */
+  downloadMode: "presigned" | "proxy";
   /** Set when uploads may ask for scoped temporary credentials (direct mode on S3 only). */
   sts: StsConfig | undefined;
   /** Origins allowed to upload to the staging bucket from a browser (`sluice setup` applies them). */
@@ -118,6 +124,11 @@ export interface Config {
     /** Open connections at most; past it an idle one (no request in progress) is closed to admit the new one, or the new one is refused. */
     maxConnections: number;
   };
+  /**
+   * How long a one-time download may go without sending a byte before it is dropped and its URL
+   * freed, in ms (nginx's `send_timeout`, 60 s by default). Its claim is renewed until then.
+   */
+  downloadIdleMs: number;
   /** How long a processing job outlives a worker that stopped renewing it, in ms. */
   processingLeaseMs: number;
   /** Undefined means: generate a random one at start. */
@@ -171,6 +182,7 @@ const schema = z.object({
   SLUICE_STORAGE: z.enum(["fs", "s3"], "expected fs or s3").default("fs"),
   SLUICE_MIN_FREE_DISK: wholeNumber("a size in bytes").default(64 * 1024 ** 2),
   SLUICE_UPLOAD_MODE: z.enum(["direct", "gateway", "edge"], "expected direct, gateway or edge").optional(),
+  SLUICE_DOWNLOAD_MODE: z.enum(["presigned", "proxy"], "expected presigned or proxy").default("presigned"),
   SLUICE_EDGE_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   SLUICE_UPLOAD_METHOD: z.enum(["PUT", "POST", "put", "post"], "expected PUT or POST").default("PUT"),
   SLUICE_CORS_ORIGINS: list.optional(),
@@ -195,6 +207,7 @@ const schema = z.object({
   SLUICE_RATE_LIMIT_STORE: z.string().min(1).optional(),
   SLUICE_TRUST_PROXY: wholeNumber("a count of proxies", 0, 10).default(0),
   SLUICE_TICKET_LEASE: wholeNumber("seconds", 1, 3600).default(30),
+  SLUICE_DOWNLOAD_IDLE_TIMEOUT: wholeNumber("seconds", 1, 3600).default(60),
   SLUICE_PROCESSING_LEASE: wholeNumber("seconds", 1, 86400).default(300),
   SLUICE_BODY_IDLE_TIMEOUT: wholeNumber("seconds", 1, 3600).default(60),
   SLUICE_HEADERS_TIMEOUT: wholeNumber("seconds", 1, 3600).default(60),
@@ -319,6 +332,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadMode,
     edgeUrl: uploadMode === "edge" ? e.SLUICE_EDGE_URL?.replace(/\/+$/, "") : undefined,
     uploadMethod,
+    downloadMode: e.SLUICE_DOWNLOAD_MODE,
     sts,
     corsOrigins: e.SLUICE_CORS_ORIGINS ?? [new URL(publicUrl).origin],
     buckets: { staging: e.SLUICE_STAGING_BUCKET, archive: e.SLUICE_ARCHIVE_BUCKET, quarantine: e.SLUICE_QUARANTINE_BUCKET },
@@ -337,6 +351,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimitStore,
     trustProxy: e.SLUICE_TRUST_PROXY,
     ticketLeaseMs: e.SLUICE_TICKET_LEASE * 1000,
+    downloadIdleMs: e.SLUICE_DOWNLOAD_IDLE_TIMEOUT * 1000,
     processingLeaseMs: e.SLUICE_PROCESSING_LEASE * 1000,
     bodyIdleTimeoutMs: e.SLUICE_BODY_IDLE_TIMEOUT * 1000,
     server: {

@@ -94,6 +94,31 @@ describe("scoped API keys", () => {
     assert.ok(all.some((f) => f.id === fileA) && all.some((f) => f.id === fileB));
   });
 
+  it("treats key prefixes as exact namespaces: t/ does not reach t/b/, nor t/b/ reach t/, nor t/ reach tb/", async () => {
+    const parent = await newKey({ keyPrefix: "nest/" });
+    const child = await newKey({ keyPrefix: "nest/b/" });
+    const sibling = await newKey({ keyPrefix: "nestb/" });
+    const keys = [parent, child, sibling];
+    const uploads = await Promise.all(keys.map((k) => k.as("POST", "/v1/uploads", uploadRequest(PNG))));
+    for (const u of uploads) assert.equal(await put(u.body), 200);
+    const files = await Promise.all(uploads.map(async (u) => (await waitForFinal(server, u.body.id)).fileId!));
+    for (const [i, k] of keys.entries()) {
+      const listed = ((await k.as("GET", "/v1/files?limit=1000")).body.items as { id: string }[]).map((f) => f.id);
+      assert.deepEqual(listed.filter((id) => files.includes(id)), [files[i]], `${k.record.scope.keyPrefix} lists only its own`);
+      for (const [j, fileId] of files.entries()) {
+        const expected = i === j ? 200 : 404;
+        const what = `${k.record.scope.keyPrefix} on ${keys[j]!.record.scope.keyPrefix}'s file`;
+        assert.equal((await k.as("GET", `/v1/files/${fileId}`)).status, expected, what);
+        assert.equal((await k.as("GET", `/v1/files/${fileId}/download`)).status, expected, what);
+        assert.equal((await k.as("GET", `/v1/uploads/${uploads[j]!.body.id}`)).status, expected, what);
+        if (i !== j) {
+          assert.equal((await k.as("DELETE", `/v1/files/${fileId}`)).status, 404, what);
+          assert.equal((await k.as("POST", `/v1/uploads/${uploads[j]!.body.id}/complete`)).status, 404, what);
+        }
+      }
+    }
+  });
+
   it("lets only a full key manage keys", async () => {
     const k = await newKey({ maxSize: 10 });
     assert.equal((await k.as("POST", "/v1/keys", { name: "escalate" })).status, 403);
@@ -148,6 +173,63 @@ describe("scoped API keys", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 401);
+  });
+});
+
+describe("revoking a key ends what it issued", () => {
+  const revoke = async (k: { id: string }) => assert.equal((await server.api("DELETE", `/v1/keys/${k.id}`)).status, 204);
+
+  it("refuses its gateway upload URL with 410 key_revoked and shows the upload cancelled; other keys' URLs go on", async () => {
+    const k = await newKey();
+    const other = await newKey();
+    const mine = await k.as("POST", "/v1/uploads", uploadRequest(PNG));
+    const theirs = await other.as("POST", "/v1/uploads", uploadRequest(PNG));
+    await revoke(k);
+    const res = await fetch(mine.body.upload.url, { method: "PUT", headers: mine.body.upload.headers, body: new Uint8Array(PNG) });
+    assert.equal(res.status, 410);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "key_revoked");
+    assert.equal((await server.api("GET", `/v1/uploads/${mine.body.id}`)).body.state, "cancelled");
+    assert.equal(await put(theirs.body), 200, "another key's upload is untouched");
+    assert.equal((await waitForFinal(server, theirs.body.id)).state, "archived");
+  });
+
+  it("refuses its multipart part URLs", async () => {
+    const k = await newKey();
+    const issued = await k.as("POST", "/v1/uploads", uploadRequest(PNG, { size: 100 * 1024 ** 2 }));
+    assert.ok(issued.body.multipart, JSON.stringify(issued.body));
+    assert.equal((await server.api("POST", `/v1/uploads/${issued.body.id}/parts`, { partNumbers: [1] })).status, 200);
+    await revoke(k);
+    const parts = await server.api("POST", `/v1/uploads/${issued.body.id}/parts`, { partNumbers: [1] });
+    assert.equal(parts.status, 410, JSON.stringify(parts.body));
+    assert.equal(parts.body.error.code, "key_revoked");
+    assert.equal((await server.api("GET", `/v1/uploads/${issued.body.id}`)).body.state, "cancelled");
+  });
+
+  it("refuses its download URLs, one-time or not, for GET and HEAD", async () => {
+    const k = await newKey();
+    const issued = await server.api("POST", "/v1/uploads", uploadRequest(PNG));
+    assert.equal(await put(issued.body), 200);
+    const { fileId } = await waitForFinal(server, issued.body.id);
+    const urls = [(await k.as("GET", `/v1/files/${fileId}/download`)).body.url as string, (await k.as("GET", `/v1/files/${fileId}/download?once=true`)).body.url as string];
+    const kept = (await server.api("GET", `/v1/files/${fileId}/download`)).body.url as string;
+    for (const url of urls) assert.equal((await fetch(url, { method: "HEAD" })).status, 200);
+    await revoke(k);
+    for (const url of urls) {
+      assert.equal((await fetch(url, { method: "HEAD" })).status, 410);
+      const res = await fetch(url);
+      assert.equal(res.status, 410);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, "key_revoked");
+    }
+    const res = await fetch(kept);
+    assert.equal(res.status, 200, "a URL another key asked for still works");
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), PNG);
+    // The key's id is signed into the URL: taking it out or swapping it breaks the signature.
+    for (const by of [null, "env:00000000"]) {
+      const forged = new URL(urls[0]!);
+      if (by === null) forged.searchParams.delete("by");
+      else forged.searchParams.set("by", by);
+      assert.equal((await fetch(forged)).status, 403);
+    }
   });
 });
 

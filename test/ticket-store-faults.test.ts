@@ -17,7 +17,7 @@ let server: TestServer;
 before(async () => {
   redis = await startRedis({ persistent: true });
   // One processing attempt, and a sweep every second: a failed arrival is `failed` within seconds.
-  server = await startServer({ SLUICE_TICKETS: redis.url, SLUICE_TICKET_LEASE: "2", SLUICE_MAX_ATTEMPTS: "1", SLUICE_RECONCILE_INTERVAL: "1" });
+  server = await startServer({ SLUICE_TICKETS: redis.url, SLUICE_TICKET_LEASE: "4", SLUICE_MAX_ATTEMPTS: "1", SLUICE_RECONCILE_INTERVAL: "1" });
 });
 after(async () => {
   await server?.stop();
@@ -61,7 +61,7 @@ describe("the ticket store killed mid-upload, then restarted", () => {
     // The first attempt's record found no bytes and, with one attempt allowed, gave up.
     await eventually(async () => assert.equal((await server.api("GET", `/v1/uploads/${issued.body.id}`)).body.state, "failed"), 15_000);
 
-    // The ticket survived (append-only file); its claim lapses after the 2 s lease, then the retry goes through.
+    // The ticket survived (append-only file); its claim lapses after the 4 s lease, then the retry goes through.
     let retried = 0;
     await eventually(async () => {
       retried = (await put(url, headers, body)).status;

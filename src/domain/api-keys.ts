@@ -1,5 +1,6 @@
 import { newId, newSecret, sha256Hex } from "../internal/crypto.js";
 import type { ApiKeyRecord, KeyScope, MetadataStore } from "../metadata/metadata-store.js";
+import type { KeyLiveness } from "./revocation.js";
 import type { Principal } from "./uploads.js";
 
 /** How long an answer about a key is cached: revocation reaches every instance within this. */
@@ -23,16 +24,37 @@ export async function createApiKey(metadata: MetadataStore, options: { name: str
   return { key, record };
 }
 
-export class ApiKeyAuthenticator {
+export class ApiKeyAuthenticator implements KeyLiveness {
   readonly #metadata: MetadataStore;
   readonly #configured: Map<string, Principal>;
+  readonly #configuredIds: Set<string>;
   readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  readonly #liveById = new Map<string, { live: boolean; until: number }>();
   readonly #now: () => number;
 
   constructor(options: { metadata: MetadataStore; configuredKeys: readonly string[]; now?: () => number }) {
     this.#metadata = options.metadata;
     this.#now = options.now ?? Date.now;
     this.#configured = new Map(options.configuredKeys.map((k) => [sha256Hex(k), { keyId: `env:${sha256Hex(k).slice(0, 8)}` }]));
+    this.#configuredIds = new Set([...this.#configured.values()].map((p) => p.keyId));
+  }
+
+  /**
+   * Whether the key with this id still stands, cached like `authenticate` (a revocation is
+   * seen within the same few seconds). A configured key stands while it is configured; a
+   * stored one until it is revoked. Ids of any other form name no key that can be revoked.
+   */
+  async isLive(keyId: string): Promise<boolean> {
+    if (keyId.startsWith("env:")) return this.#configuredIds.has(keyId);
+    if (!keyId.startsWith("key_")) return true;
+    const now = this.#now();
+    const cached = this.#liveById.get(keyId);
+    if (cached && cached.until > now) return cached.live;
+    const record = await this.#metadata.getApiKey(keyId);
+    const live = record !== undefined && record.revokedAt === null;
+    if (this.#liveById.size >= KEY_CACHE_MAX) this.#liveById.clear();
+    this.#liveById.set(keyId, { live, until: now + KEY_CACHE_MS });
+    return live;
   }
 
   /**
@@ -45,6 +67,15 @@ export class ApiKeyAuthenticator {
     if (configured) return { principal: configured };
     const cached = this.#cache.get(hash);
     return cached && cached.until > this.#now() ? { principal: cached.principal } : undefined;
+  }
+
+  /**
+   * Forgets what this instance cached about a key, so that a revocation made here holds here at
+   * once (other instances see it when their cache lapses, within `KEY_CACHE_MS`).
+   */
+  forget(keyId: string): void {
+    this.#liveById.delete(keyId);
+    for (const [hash, entry] of this.#cache) if (entry.principal?.keyId === keyId) this.#cache.delete(hash);
   }
 
   /** The key's principal, or undefined if the key is unknown or revoked. Throws if the store is down. */

@@ -4,6 +4,7 @@ import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
 import { mediaTypeEssence } from "./content-type.js";
 import { meterBody } from "./metered-body.js";
+import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { guard, recordArrival } from "./uploads.js";
 
@@ -51,6 +52,10 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
 
   let stored = false;
   try {
+    if (!(await ownerIsLive(s, ticket.ownerId))) {
+      await s.tickets.release(upload.id, lease).catch(() => undefined);
+      await endUploadOfRevokedKey(s, ticket);
+    }
     if (mediaTypeEssence(upload.contentType ?? "") !== ticket.contentType) {
       throw badRequest("content_type_mismatch", `Content-Type must be ${ticket.contentType}, as declared.`);
     }

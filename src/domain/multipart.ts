@@ -4,6 +4,7 @@ import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
 import { emptyStream, findSluiceError, verifyUrl } from "./gateway.js";
 import { meterBody } from "./metered-body.js";
+import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
 
@@ -144,6 +145,7 @@ export async function completeMultipart(
   if (status.state === "uploading") return waitForCompletion(s, id);
   const ticket = openPlan(id, read);
   if (request.parts) checkPartList(ticket, request.parts);
+  if (!(await ownerIsLive(s, ticket.ownerId))) await endUploadOfRevokedKey(s, ticket);
 
   const claim = await guard("ticket store", () => s.tickets.claim(id, { leaseMs: s.config.ticketLeaseMs }));
   if (!claim.ok) {
@@ -200,7 +202,9 @@ export async function abortMultipart(s: Services, ticket: Ticket): Promise<void>
 
 /** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */
 async function openMultipart(s: Services, id: string): Promise<Ticket & { multipart: MultipartPlan }> {
-  return openPlan(id, await readUpload(s, id));
+  const ticket = openPlan(id, await readUpload(s, id));
+  if (!(await ownerIsLive(s, ticket.ownerId))) await endUploadOfRevokedKey(s, ticket);
+  return ticket;
 }
 
 function openPlan(id: string, { status, ticket }: Awaited<ReturnType<typeof readUpload>>): Ticket & { multipart: MultipartPlan } {

@@ -9,6 +9,7 @@ import type { TicketStore } from "../tickets/ticket-store.js";
 import type { BackendHealth } from "./health.js";
 import type { UploadLimits } from "./limits.js";
 import type { Processor } from "./processors.js";
+import type { KeyLiveness } from "./revocation.js";
 import type { UrlSigner } from "./signing.js";
 
 /** Where arrivals are announced, so that processing starts (in process, or on a queue). */
@@ -35,6 +36,8 @@ export interface Services {
   /** Which backends answered their last ping (absent: assume all do). */
   health?: BackendHealth | undefined;
   signer: UrlSigner;
+  /** Whether the key that issued a ticket or URL still stands (revocation ends what it issued). */
+  keys: KeyLiveness;
   processors: Processor[];
   arrivals: ArrivalQueue;
   metrics: Metrics;

@@ -8,6 +8,7 @@ import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { isTypeAllowed, mediaTypeEssence } from "./content-type.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import { abortMultipart, planParts } from "./multipart.js";
+import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 
 /** S3's smallest part (all but the last). */
@@ -325,10 +326,13 @@ export async function recordArrival(
   },
 ): Promise<void> {
   const { ticket } = arrival;
+  // Bytes that arrive after their key was revoked are recorded as rejected and removed, never
+  // archived: a presigned URL stays usable at storage until it expires, but not for long.
+  const revoked = !(await ownerIsLive(s, ticket.ownerId));
   const now = s.now();
   const record: UploadRecord = {
     id: ticket.id,
-    state: "uploaded",
+    state: revoked ? "rejected" : "uploaded",
     key: ticket.key,
     filename: ticket.filename,
     declaredType: ticket.contentType,
@@ -337,10 +341,13 @@ export async function recordArrival(
     sha256: ticket.sha256 ?? arrival.promisedSha256 ?? null,
     receivedSha256: arrival.receivedSha256 ?? null,
     metadata: ticket.metadata,
-    reason: null,
+    reason: revoked ? KEY_REVOKED_REASON : null,
     apiKeyId: ticket.ownerId,
     attempts: 0,
-    nextAttemptAt: now,
+    // A caller that holds the ticket's claim (the gateway) finishes the arrival itself, and
+    // queues it once the ticket is consumed; the sweep leaves the record to it for one lease,
+    // so that it never processes bytes the gateway is about to take back out.
+    nextAttemptAt: revoked ? null : arrival.consume ? now + s.config.ticketLeaseMs : now,
     leaseOwner: null,
     leaseUntil: null,
     expiresAt: ticket.expiresAt,
@@ -356,14 +363,20 @@ export async function recordArrival(
     // Recorded before, yet the ticket was still unused: that earlier arrival failed after its
     // record was written (the ticket store went down, say), its client was told so and its
     // bytes taken back out. These bytes are the upload now, checked afresh.
-    const revive = { state: "uploaded", reason: null, attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: null, sha256: record.sha256, receivedSha256: record.receivedSha256, uploadedAt: now, updatedAt: now } as const;
+    const { state, reason, nextAttemptAt, sha256, receivedSha256 } = record;
+    const revive = { state, reason, nextAttemptAt, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
     await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
   }
   if (consumed.ok) {
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
     await s.limits.close(ticket).catch(() => undefined);
     s.metrics.uploaded.inc({ via: arrival.via });
-    s.logger.info({ uploadId: ticket.id, via: arrival.via }, "upload arrived");
+    s.logger.info({ uploadId: ticket.id, via: arrival.via, ...(revoked && { keyRevoked: true }) }, "upload arrived");
+  }
+  if (revoked) {
+    // If this delete fails, the object is removed the next time it is reported (the record says rejected).
+    await guard("object store", () => s.objects.delete({ bucket: s.config.buckets.staging, key: ticket.key }));
+    return;
   }
   s.arrivals.enqueue(ticket.id);
 }

@@ -92,9 +92,16 @@ export class KyselyMetadataStore implements MetadataStore {
       .selectAll()
       .where("deleted_at", "is", null)
       .where("state", "in", options.state ? [options.state] : [...FILE_STATES]);
-    // substr rather than LIKE: a prefix may hold _ (a LIKE wildcard). Same function on SQLite and PostgreSQL.
+    // A key prefix is an exact namespace (domain/scopes.ts): the key starts with the prefix and
+    // the upload id follows at once (a prefix never holds an `upl_` segment, and neither the id
+    // nor the name a slash), so `t/` does not match `t/b/upl_…`. substr rather than LIKE: a
+    // prefix may hold _ (a LIKE wildcard). Same function on SQLite and PostgreSQL.
     const prefix = options.keyPrefix;
-    if (prefix) q = q.where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(1), eb.val(prefix.length)]), "=", prefix));
+    if (prefix) {
+      q = q
+        .where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(1), eb.val(prefix.length)]), "=", prefix))
+        .where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(prefix.length + 1), eb.val(4)]), "=", "upl_"));
+    }
     const after = options.cursor ? decodeCursor(options.cursor) : undefined;
     if (after) {
       q = q.where((eb) =>
@@ -123,7 +130,7 @@ export class KyselyMetadataStore implements MetadataStore {
   async acquireProcessingLease({ id, owner, now, leaseMs }: { id: string; owner: string; now: number; leaseMs: number }) {
     const result = await this.#db
       .updateTable("uploads")
-      .set({ lease_owner: owner, lease_until: now + leaseMs, updated_at: now })
+      .set({ lease_owner: owner, lease_until: now + leaseMs, next_attempt_at: null, updated_at: now })
       .where("id", "=", id)
       .where("state", "in", ["uploaded", "processing"])
       .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now), eb("lease_owner", "=", owner)]))

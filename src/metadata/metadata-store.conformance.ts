@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../internal/crypto.js";
+import { isWithinKeyPrefix } from "../domain/scopes.js";
 import type { MetadataStore, UploadRecord } from "./metadata-store.js";
 
 export interface MetadataStoreFixture {
@@ -108,6 +109,16 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.equal((await store.acquireProcessingLease({ id: r.id, owner: "w9", now: later, leaseMs: 1000 }))?.leaseOwner, "w9");
     });
 
+    it("clears a job's next attempt when a worker takes it: once its lease lapses, the sweep re-drives it at once", async () => {
+      const now = Date.now();
+      const r = upload({ state: "uploaded", nextAttemptAt: now + 60_000 });
+      await store.insertUpload(r);
+      assert.equal((await store.findDueForProcessing({ now, limit: 100 })).includes(r.id), false, "not due before its next attempt");
+      const taken = await store.acquireProcessingLease({ id: r.id, owner: "w1", now, leaseMs: 1000 });
+      assert.equal(taken?.nextAttemptAt, null);
+      assert.ok((await store.findDueForProcessing({ now: now + 1001, limit: 100 })).includes(r.id));
+    });
+
     it("gives a job to exactly one of two instances' workers, and the other sees the winner's writes", async () => {
       const jobs = Array.from({ length: 20 }, () => upload({ state: "uploaded" }));
       for (const r of jobs) await store.insertUpload(r);
@@ -152,10 +163,28 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.ok(rejected.items.some((f) => f.id === made[4]!.id));
     });
 
+    it("lists by key prefix exactly as domain/scopes.ts decides: no parent, child or sibling namespace", async () => {
+      const tenant = `t${newId("p").slice(2, 10).replace(/[^A-Za-z0-9]/g, "x")}`;
+      const prefixes = [`${tenant}/`, `${tenant}/b/`, `${tenant}b/`, `${tenant}/b_/`, ""];
+      const made = prefixes.map((prefix) => {
+        const r = upload({ state: "archived" });
+        return { ...r, key: `${prefix}${r.key}` };
+      });
+      for (const r of made) await store.insertUpload(r);
+      for (const prefix of prefixes.filter((p) => p !== "")) {
+        const listed = (await store.listFiles({ limit: 1000, keyPrefix: prefix })).items.map((f) => f.id);
+        const expected = made.filter((r) => isWithinKeyPrefix(prefix, r.key)).map((r) => r.id);
+        assert.equal(expected.length, 1, prefix);
+        assert.deepEqual(listed.filter((id) => made.some((r) => r.id === id)), expected, prefix);
+        assert.ok(listed.length === expected.length, `${prefix} lists nothing else`);
+      }
+    });
+
     it("stores API keys by hash and revokes them once", async () => {
       const k = { id: newId("key"), name: "ci", hash: "cd".repeat(32), prefix: "sk_abcd", createdAt: 1, revokedAt: null, scope: null };
       await store.insertApiKey(k);
       assert.deepEqual(await store.findApiKeyByHash(k.hash), k);
+      assert.deepEqual(await store.getApiKey(k.id), k);
       const scoped = {
         ...k,
         id: newId("key"),

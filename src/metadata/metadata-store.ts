@@ -75,7 +75,10 @@ export interface KeyScope {
   allowedTypes?: string[] | undefined;
   /** Largest file, in bytes, within SLUICE_MAX_SIZE. */
   maxSize?: number | undefined;
-  /** Every object key this key's uploads get starts with this (e.g. `tenant-a/`). */
+  /**
+   * Every object key this key's uploads get starts with this (e.g. `tenant-a/`), and the key
+   * sees only files issued under exactly this prefix (not `tenant-a/b/…`: see `domain/scopes.ts`).
+   */
   keyPrefix?: string | undefined;
   /** Its own rate on POST /v1/uploads, instead of SLUICE_RATE_LIMIT. */
   rateLimit?: { points: number; durationSeconds: number } | undefined;
@@ -110,13 +113,17 @@ export interface MetadataStore {
   getUpload(id: string): Promise<UploadRecord | undefined>;
   /** A conditional update: true if it applied. This is how state transitions stay race-free. */
   updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition): Promise<boolean>;
-  /** Files (uploads whose bytes arrived), newest first, not deleted. */
+  /**
+   * Files (uploads whose bytes arrived), newest first, not deleted. With `keyPrefix`, only
+   * those issued under exactly that prefix (`domain/scopes.ts`: `t/` does not list `t/b/…`).
+   */
   listFiles(options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage>;
   /** Ids of uploads awaiting processing whose next attempt is due and whose lease is free. */
   findDueForProcessing(options: { now: number; limit: number }): Promise<string[]>;
   /**
    * Takes the processing lease on an upload in `uploaded` or `processing` if it is free or
-   * lapsed. Returns the record if this owner now holds it.
+   * lapsed. Returns the record if this owner now holds it. Its next attempt is cleared: from
+   * now on only the lease decides when the sweep may hand the job to another worker.
    */
   acquireProcessingLease(options: { id: string; owner: string; now: number; leaseMs: number }): Promise<UploadRecord | undefined>;
 

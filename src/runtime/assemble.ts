@@ -85,6 +85,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
   const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
   const { arrivals } = options;
+  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
 
   const services: Services = {
     config,
@@ -96,6 +97,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     limits,
     health,
     signer: new UrlSigner(signingSecret),
+    keys: auth,
     processors,
     arrivals,
     metrics,
@@ -104,7 +106,6 @@ export async function assembleSluice(config: Config, backends: Backends, options
     now: Date.now,
   };
 
-  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
   const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
   const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody, peerAddress: options.peerAddress });
 

@@ -19,7 +19,11 @@ export interface Presigner {
   postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost>;
   /** A presigned UploadPart of a multipart upload, binding the part's exact length. */
   partUrl(ref: ObjectRef, options: PresignPartOptions): Promise<string>;
-  /** A presigned GetObject that answers with the given `Content-Disposition` and type. */
+  /**
+   * A presigned GetObject that answers with the given `Content-Disposition`, type and
+   * `Cache-Control`, whatever the object was stored with. These are all the response headers
+   * S3 lets a URL set: `X-Content-Type-Options` and `Content-Security-Policy` cannot be.
+   */
   getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string>;
   /** The origin (scheme, host, port) that URLs for this bucket point at: a web page must be allowed to connect there. */
   originOf(bucket: string): string;
@@ -53,6 +57,7 @@ export interface PresignPostOptions extends Expiry {
 export interface PresignGetOptions extends Expiry {
   contentDisposition: string;
   contentType: string;
+  cacheControl: string;
 }
 
 export interface PresignedRequest {

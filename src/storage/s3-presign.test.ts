@@ -64,9 +64,15 @@ describe("S3Presigner gives getSignedUrl's URL", () => {
       const disposition = `attachment; filename="r_sum.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf`;
       const ours = await presignerFor(client, store).getUrl(
         { bucket: "archive", key: "upl_abc/resume.pdf" },
-        { contentDisposition: disposition, contentType: "application/pdf", expiresIn: 60, signingDate },
+        { contentDisposition: disposition, contentType: "application/pdf", cacheControl: "private, no-store", expiresIn: 60, signingDate },
       );
-      const command = new GetObjectCommand({ Bucket: "archive", Key: "upl_abc/resume.pdf", ResponseContentDisposition: disposition, ResponseContentType: "application/pdf" });
+      const command = new GetObjectCommand({
+        Bucket: "archive",
+        Key: "upl_abc/resume.pdf",
+        ResponseCacheControl: "private, no-store",
+        ResponseContentDisposition: disposition,
+        ResponseContentType: "application/pdf",
+      });
       assert.equal(ours, await getSignedUrl(client, command, { expiresIn: 60, signingDate }));
       client.destroy();
     });

@@ -64,7 +64,9 @@ export class S3Presigner implements Presigner {
   }
 
   async getUrl(ref: ObjectRef, options: PresignGetOptions): Promise<string> {
+    // S3 lets a presigned GET override these response headers and no others: no nosniff, no CSP.
     return this.#presign("GET", ref, {}, {
+      "response-cache-control": options.cacheControl,
       "response-content-disposition": options.contentDisposition,
       "response-content-type": options.contentType,
       "x-id": "GetObject",

@@ -5,6 +5,7 @@ import path from "node:path";
 import { loadConfig } from "../../src/config.js";
 import type { Processor } from "../../src/domain/processors.js";
 import type { ArrivalQueue, Services } from "../../src/domain/services.js";
+import { ApiKeyAuthenticator } from "../../src/domain/api-keys.js";
 import { UploadLimits } from "../../src/domain/limits.js";
 import { UrlSigner } from "../../src/domain/signing.js";
 import { createLogger } from "../../src/internal/logger.js";
@@ -56,6 +57,7 @@ export async function makeServices(
     metadata,
     limits: new UploadLimits(config),
     signer: new UrlSigner("test-signing-secret-0123456789"),
+    keys: new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys }),
     processors: options.processors ?? [],
     arrivals: queue,
     metrics: new Metrics(),

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { attachmentDisposition } from "../../domain/filenames.js";
-import { createDownload, deleteFile, getFile, listFiles, openDownload } from "../../domain/files.js";
-import { UPLOAD_STATES } from "../../metadata/metadata-store.js";
+import { DOWNLOAD_CACHE_CONTROL, createDownload, deleteFile, describeDownload, downloadContentType, getFile, listFiles, openDownload } from "../../domain/files.js";
+import { UPLOAD_STATES, type UploadRecord } from "../../metadata/metadata-store.js";
 import type { App, AppOptions } from "../app.js";
 import { DownloadSchema, FileListSchema, FileSchema, IdParam, errorResponses, json, security } from "../schemas.js";
 import { fileView } from "../views.js";
@@ -69,7 +69,8 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
   });
   app.openapi(download, async (c) => {
     const q = c.req.valid("query");
-    const d = await createDownload(services, c.req.valid("param").id, { once: q.once === "true", expiresIn: q.expiresIn, keyPrefix: c.get("principal").scope?.keyPrefix });
+    const principal = c.get("principal");
+    const d = await createDownload(services, c.req.valid("param").id, { once: q.once === "true", expiresIn: q.expiresIn, keyPrefix: principal.scope?.keyPrefix, requestedBy: principal.keyId });
     return c.json({ url: d.url, expiresAt: new Date(d.expiresAt).toISOString() }, 200);
   });
 
@@ -82,6 +83,7 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
       query: z.object({
         expires: z.string().openapi({ param: { name: "expires", in: "query" } }),
         ticket: z.string().optional().openapi({ param: { name: "ticket", in: "query" } }),
+        by: z.string().optional().openapi({ param: { name: "by", in: "query", description: "The API key that asked for the URL; revoking it ends the URL." } }),
         signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
       }),
     },
@@ -90,20 +92,44 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
       ...errorResponses(403, 404, 409, 410, 503),
     },
   });
+  app.openAPIRegistry.registerPath({
+    method: "head",
+    path: "/v1/files/{id}/content",
+    summary: "The download's headers, without its bytes: a one-time URL is not spent and stays usable",
+    request: {
+      params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+      query: z.object({
+        expires: z.string().openapi({ param: { name: "expires", in: "query" } }),
+        ticket: z.string().optional().openapi({ param: { name: "ticket", in: "query" } }),
+        by: z.string().optional().openapi({ param: { name: "by", in: "query" } }),
+        signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
+      }),
+    },
+    responses: { 200: { description: "The headers a GET would send" }, ...errorResponses(403, 404, 409, 410, 503) },
+  });
   app.get("/v1/files/:id/content", async (c) => {
-    const { record, body } = await openDownload(services, {
+    const request = {
       fileId: c.req.param("id"),
       expires: c.req.query("expires"),
       ticket: c.req.query("ticket"),
+      by: c.req.query("by"),
       signature: c.req.query("signature"),
-    });
-    return c.body(body, 200, {
-      "content-type": record.contentType ?? "application/octet-stream",
-      "content-length": String(record.size),
-      "content-disposition": attachmentDisposition(record.filename),
-      "x-content-type-options": "nosniff",
-      "content-security-policy": "sandbox; default-src 'none'",
-      "cache-control": "private, no-store",
-    });
+    };
+    // Hono answers HEAD with this GET route (and drops the body). A HEAD must neither spend a
+    // one-time URL nor open the object, whose body would never be read or closed.
+    if (c.req.method === "HEAD") return c.body(null, 200, downloadHeaders(await describeDownload(services, request)));
+    const { record, body } = await openDownload(services, request);
+    return c.body(body, 200, downloadHeaders(record));
   });
+}
+
+function downloadHeaders(record: UploadRecord): Record<string, string> {
+  return {
+    "content-type": downloadContentType(record),
+    "content-length": String(record.size),
+    "content-disposition": attachmentDisposition(record.filename),
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "sandbox; default-src 'none'",
+    "cache-control": DOWNLOAD_CACHE_CONTROL,
+  };
 }

@@ -101,7 +101,7 @@ function requireFullKey(principal: Principal): void {
 }
 
 /** API keys. Full keys (configured, or stored without a scope) manage keys; scoped keys do not. */
-export function registerKeyRoutes(app: App, { services }: AppOptions) {
+export function registerKeyRoutes(app: App, { services, auth }: AppOptions) {
   app.openapi(create, async (c) => {
     requireFullKey(c.get("principal"));
     const body = c.req.valid("json");
@@ -117,6 +117,7 @@ export function registerKeyRoutes(app: App, { services }: AppOptions) {
     requireFullKey(c.get("principal"));
     const { id } = c.req.valid("param");
     if (!(await guard("metadata store", () => services.metadata.revokeApiKey(id, services.now())))) throw notFound(`API key ${id}`);
+    auth.forget(id);
     services.logger.info({ keyId: id, by: c.get("principal").keyId }, "API key revoked");
     return c.body(null, 204);
   });

@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { completeUpload } from "../../domain/arrivals.js";
+import { isWithinKeyPrefix } from "../../domain/scopes.js";
 import { cancelUpload, getUploadStatus, issueUpload, type Principal } from "../../domain/uploads.js";
 import { retryFailedUpload } from "../../domain/retry.js";
 import { badRequest, notFound } from "../../errors.js";
@@ -114,7 +115,7 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   /** A key scoped to a prefix reaches only uploads under it; others' read as unknown (404). */
   const reach = async (principal: Principal | undefined, id: string): Promise<void> => {
     const prefix = principal?.scope?.keyPrefix;
-    if (prefix && !(await getUploadStatus(services, id)).key.startsWith(prefix)) throw notFound(`Upload ${id}`);
+    if (prefix && !isWithinKeyPrefix(prefix, (await getUploadStatus(services, id)).key)) throw notFound(`Upload ${id}`);
   };
   // The signed gateway routes below this path have no principal (and need no check).
   app.use("/v1/uploads/:id/*", async (c, next) => {
@@ -124,8 +125,7 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   });
   app.openapi(status, async (c) => {
     const found = await getUploadStatus(services, c.req.valid("param").id);
-    const prefix = c.get("principal").scope?.keyPrefix;
-    if (prefix && !found.key.startsWith(prefix)) throw notFound(`Upload ${found.id}`);
+    if (!isWithinKeyPrefix(c.get("principal").scope?.keyPrefix, found.key)) throw notFound(`Upload ${found.id}`);
     return c.json(uploadView(found), 200);
   });
   app.openapi(cancel, async (c) => {
