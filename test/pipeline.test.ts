@@ -5,6 +5,7 @@ import { afterEach, describe, it } from "node:test";
 import { BackendUnavailableError } from "../src/errors.js";
 import { receiveGatewayUpload } from "../src/domain/gateway.js";
 import { processUpload } from "../src/domain/pipeline.js";
+import { deleteFile, fileIdOf } from "../src/domain/files.js";
 import { reconcileStaging } from "../src/domain/reconcile.js";
 import { cancelUpload, getUploadStatus, issueUpload, type IssuedUpload, type Principal } from "../src/domain/uploads.js";
 import type { UploadRecord } from "../src/metadata/metadata-store.js";
@@ -338,6 +339,22 @@ describe("staging holds a processed upload's object while its URL could be used 
     assert.deepEqual(await archiveOf(h), [r.key]);
   });
 
+  it("keeps the key taken with an empty object when the file is deleted while its URL lives", async () => {
+    const h = await harness();
+    let clock = Date.now();
+    h.services.now = () => clock;
+    h.services.config = { ...h.services.config, uploadMode: "direct" };
+    const r = await uploaded(h);
+    await processUpload(h.services, r.id);
+    await deleteFile(h.services, fileIdOf(r.id));
+    assert.deepEqual(await archiveOf(h), [], "the file's bytes are gone");
+    assert.equal((await fs.stat(path.join(h.dir, "objects/staging", r.key))).size, 0, "an empty object holds the key, so If-None-Match still refuses a reuse");
+    assert.equal((await reconcileStaging(h.services)).removed, 0);
+    clock = r.expiresAt + 16 * 60_000;
+    assert.equal((await reconcileStaging(h.services)).removed, 1);
+    assert.deepEqual(await stagingOf(h), []);
+  });
+
   it("keeps nothing in gateway mode, where URLs never reach storage", async () => {
     const h = await harness();
     const r = await uploaded(h);
@@ -348,28 +365,61 @@ describe("staging holds a processed upload's object while its URL could be used 
 });
 
 describe("an arrival that failed after its record was written", () => {
-  it("is taken back out, and the retried upload on the same URL ends archived (not failed for good)", async () => {
+  /** The harness's services with some of the ticket and metadata stores' calls failing while `down.x` is set. */
+  function failing(h: Harness, down: { consume: boolean; getUpload: boolean }) {
+    const proxy = <T extends object>(target: T, fails: (prop: string | symbol) => boolean) =>
+      new Proxy(target, {
+        get(t, prop) {
+          if (fails(prop)) return () => Promise.reject(new Error("ECONNRESET"));
+          const value = Reflect.get(t, prop, t) as unknown;
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
+        },
+      });
+    return {
+      ...h.services,
+      tickets: proxy(h.services.tickets, (p) => p === "consume" && down.consume),
+      metadata: proxy(h.services.metadata, (p) => p === "getUpload" && down.getUpload),
+    };
+  }
+
+  it("keeps the bytes the record says arrived when the ticket store fails after it: they end archived, and the URL is spent", async () => {
+    const h = await harness({ env: { SLUICE_TICKET_LEASE: "1" } });
+    const down = { consume: true, getUpload: false };
+    const s = failing(h, down);
+    const issued = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    await assert.rejects(sendToGateway(s, issued), (err: unknown) => err instanceof SluiceError && err.status === 503);
+    assert.deepEqual(await stagingOf(h), [issued.ticket.key], "the recorded bytes stay");
+    const record = await h.services.metadata.getUpload(issued.ticket.id);
+    assert.equal(record?.state, "uploaded");
+    assert.ok((record?.nextAttemptAt ?? 0) > Date.now(), "the sweep leaves it to the claim's holder for one lease");
+    await processUpload(s, issued.ticket.id);
+    assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "archived");
+    assert.deepEqual(await archiveOf(h), [issued.ticket.key]);
+
+    // The claim of the failed attempt lapses after its lease; a retry then finds the upload archived.
+    down.consume = false;
+    await new Promise((r) => setTimeout(r, 1100));
+    await assert.rejects(sendToGateway(s, issued), (err: unknown) => err instanceof SluiceError && err.status === 410);
+    assert.deepEqual(await stagingOf(h), [], "the second upload's bytes are removed");
+    assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "archived");
+  });
+
+  it("takes the bytes back out when it cannot tell, and the retried upload on the same URL ends archived (not failed for good)", async () => {
     const h = await harness();
-    let consumeDown = true;
-    const tickets = new Proxy(h.services.tickets, {
-      get(target, prop) {
-        if (prop === "consume" && consumeDown) return () => Promise.reject(new Error("ECONNRESET"));
-        const value = Reflect.get(target, prop, target) as unknown;
-        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const s = { ...h.services, tickets };
+    const down = { consume: true, getUpload: true };
+    const s = failing(h, down);
     const issued = await issueUpload(s, principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
     await assert.rejects(sendToGateway(s, issued), (err: unknown) => err instanceof SluiceError && err.status === 503);
     assert.deepEqual(await stagingOf(h), [], "the bytes were taken back out");
     // Processing finds no bytes, retries, and gives up: the record says failed.
+    down.getUpload = false;
     for (let i = 0; i < 3; i++) {
       await h.services.metadata.updateUpload(issued.ticket.id, { nextAttemptAt: Date.now() });
       await processUpload(s, issued.ticket.id);
     }
     assert.equal((await h.services.metadata.getUpload(issued.ticket.id))?.state, "failed");
 
-    consumeDown = false;
+    down.consume = false;
     await sendToGateway(s, issued);
     const revived = await h.services.metadata.getUpload(issued.ticket.id);
     assert.equal(revived?.state, "uploaded");

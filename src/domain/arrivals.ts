@@ -57,8 +57,8 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
     }
   }
   if (record.key !== key) return remove("the key does not match its upload");
-  if (record.deletedAt !== null) return remove("the file was deleted");
   if ((record.state === "archived" || record.state === "rejected") && stagingHeldUntil(s, record) > s.now()) return "held";
+  if (record.deletedAt !== null) return remove("the file was deleted");
   switch (record.state) {
     case "archived":
       // Archived, and something is in staging again: the delete after archiving never happened

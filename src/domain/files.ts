@@ -4,6 +4,7 @@ import { newId } from "../internal/crypto.js";
 import { ObjectNotFoundError } from "../storage/object-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import type { Services } from "./services.js";
+import { stagingHeldUntil } from "./pipeline.js";
 import { guard } from "./uploads.js";
 import { attachmentDisposition } from "./filenames.js";
 import { verifyUrl } from "./gateway.js";
@@ -40,7 +41,14 @@ export async function deleteFile(s: Services, fileId: string, keyPrefix?: string
   await guard("metadata store", () => s.metadata.updateUpload(record.id, { deletedAt: s.now(), updatedAt: s.now() }));
   await guard("object store", async () => {
     await s.objects.delete({ bucket: s.config.buckets.archive, key: record.key });
-    await s.objects.delete({ bucket: s.config.buckets.staging, key: record.key });
+    const staging = { bucket: s.config.buckets.staging, key: record.key };
+    // While the upload URL could still be used at storage, an empty object keeps its key taken
+    // (If-None-Match refuses a reuse) and the file's bytes go; the sweep removes it afterwards.
+    if (stagingHeldUntil(s, record) > s.now()) {
+      await s.objects.put({ ...staging, body: new Blob([]).stream(), contentType: "application/octet-stream", contentLength: 0 });
+    } else {
+      await s.objects.delete(staging);
+    }
   });
 }
 

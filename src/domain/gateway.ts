@@ -82,7 +82,10 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     try {
       await recordArrival(s, { ticket, via: "gateway", consume: lease, ...(sha256 && { receivedSha256: sha256 }) });
     } catch (err) {
-      // Not recorded: take the bytes back out so that the client can retry the same URL.
+      // Recorded, but the ticket store failed after that (or its answer was lost): the record
+      // says these bytes arrived, so they stay, and the sweep processes them once this claim's
+      // lease has passed. Otherwise they are taken back out, so that the URL can be retried.
+      if (err instanceof BackendUnavailableError && (await awaitingProcessing(s, ticket.id))) throw err;
       stored = false;
       await s.objects.delete(staging).catch(() => undefined);
       throw err;
@@ -132,4 +135,10 @@ export function findSluiceError(err: unknown): SluiceError | undefined {
     if (e instanceof SluiceError) return e;
   }
   return undefined;
+}
+
+/** Whether an upload's record says its bytes arrived and wait for processing (false if the store cannot say). */
+async function awaitingProcessing(s: Services, id: string): Promise<boolean> {
+  const record = await s.metadata.getUpload(id).catch(() => undefined);
+  return record?.state === "uploaded" || record?.state === "processing";
 }

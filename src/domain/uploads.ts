@@ -358,15 +358,18 @@ export async function recordArrival(
     deletedAt: null,
   };
   const inserted = await guard("metadata store", () => s.metadata.insertUpload(record));
-  const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
-  if (consumed.ok && !inserted) {
-    // Recorded before, yet the ticket was still unused: that earlier arrival failed after its
-    // record was written (the ticket store went down, say), its client was told so and its
-    // bytes taken back out. These bytes are the upload now, checked afresh.
+  if (!inserted && arrival.consume) {
+    // The caller holds the ticket's claim, so the ticket is unused, yet a record exists: an
+    // earlier arrival wrote it and then failed, and its bytes were taken back out. These bytes
+    // are the upload now, checked afresh; done before the ticket is consumed, so that a failure
+    // here leaves the same state as a failed insert. A record that is final (archived,
+    // rejected, deleted) is not revived: these bytes are a second upload.
     const { state, reason, nextAttemptAt, sha256, receivedSha256 } = record;
     const revive = { state, reason, nextAttemptAt, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
-    await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
+    const revived = await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
+    if (!revived) throw gone("already_used", "This upload URL has already been used.");
   }
+  const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
   if (consumed.ok) {
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
     await s.limits.close(ticket).catch(() => undefined);

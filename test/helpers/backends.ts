@@ -63,7 +63,7 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 }
 
 /** Starts `command` (re-startable on the same port) and waits until it accepts connections. */
-async function serve(what: string, port: number, dir: string, start: () => ChildProcess, url: string): Promise<BackendServer> {
+async function serve(what: string, port: number, dir: string, start: () => ChildProcess, url: string, ready?: () => Promise<void>): Promise<BackendServer> {
   let child: ChildProcess | undefined;
   let output = "";
   const launch = async () => {
@@ -73,6 +73,7 @@ async function serve(what: string, port: number, dir: string, start: () => Child
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
     try {
       await waitForPort(port, child, what, () => output);
+      await ready?.();
     } catch (err) {
       await kill(child);
       throw err;
@@ -173,8 +174,29 @@ export async function startPostgres(): Promise<BackendServer> {
       return spawn(postgres, args, { stdio: ["ignore", "pipe", "pipe"] });
     },
     `postgres://sluice@127.0.0.1:${port}/postgres`,
+    // PostgreSQL listens before it accepts sessions ("the database system is starting up",
+    // seen on a loaded run): ready means a query answers.
+    () => untilQueryAnswers(`postgres://sluice@127.0.0.1:${port}/postgres`),
   );
   return server;
+}
+
+async function untilQueryAnswers(url: string, timeoutMs = 30_000): Promise<void> {
+  const { default: pg } = await import("pg");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query("select 1");
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
 }
 
 /** A database of its own on a running cluster, so that test files sharing one stay apart. */
