@@ -205,6 +205,21 @@ describe("connections", () => {
     }
   });
 
+  it("closes a request that trickles its body, even unauthenticated, so that busy connections cannot hold the cap", async () => {
+    const server = await startServer({ SLUICE_BODY_IDLE_TIMEOUT: "1" });
+    try {
+      const port = Number(new URL(server.url).port);
+      // A storage event (read before authentication) whose chunked body stops after its first byte.
+      const events = rawSocket(port, "POST /v1/events/s3 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n");
+      const e = await within(events.closed, 6000, { afterMs: Infinity, received: "" });
+      events.socket.destroy();
+      assert.ok(e.afterMs < 4000, `a trickled events body held its connection ${e.afterMs} ms`);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("keeps /healthz answering at once while idle connections hold the whole connection cap, by closing the oldest idle one", async () => {
     const cap = 5;
     // A long headers timeout: /healthz must not have to wait for idle sockets to be reaped.

@@ -6,6 +6,13 @@ export interface ConnectionGuard {
   maxConnections: number;
   /** How long the unread rest of a refused body is drained before the connection is closed, in ms. */
   lingerMs: number;
+  /**
+   * A request whose connection moves no byte either way for this long is closed, in ms: a body
+   * trickled too slowly, or a response nobody reads. Gateway uploads (`meteredElsewhere`) are
+   * left to their own body-idle timer, which does not blame the client for a slow store.
+   */
+  idleMs: number;
+  meteredElsewhere(req: IncomingMessage): boolean;
 }
 
 interface Tracked {
@@ -16,7 +23,7 @@ interface Tracked {
 }
 
 /**
- * Two rules for a Node HTTP server's connections, with one listener per event (they run for
+ * Three rules for a Node HTTP server's connections, with one listener per event (they run for
  * every request).
  *
  * **A cap that idle connections cannot fill.** Node's own `server.maxConnections` refuses the
@@ -26,6 +33,11 @@ interface Tracked {
  * sent complete headers, or it is a keep-alive connection between requests) to admit the new
  * one; only when every connection is busy with a request is the newcomer refused. So idle
  * sockets, however many, never keep a request such as `/healthz` out.
+ *
+ * **No request stalls for ever.** A request whose connection is silent both ways for `idleMs`
+ * is closed: otherwise a client trickling a JSON body (even unauthenticated, to the storage
+ * events route) or not reading a download would hold a busy connection, which the cap cannot
+ * evict.
  *
  * **A lingering close after a refused body.** What is left of a body the app answered without
  * reading (a 413 mid-way, a 401) is read and dropped for at most `lingerMs`, then the connection
@@ -54,7 +66,15 @@ export function guardConnections(server: Server, guard: ConnectionGuard): void {
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const tracked = open.get(req.socket);
     if (tracked) tracked.active++;
+    // Once the response has finished, Node sets the socket's timeout to the keep-alive timeout itself.
+    const stalled = () => req.socket.destroy();
+    const watched = !guard.meteredElsewhere(req);
+    if (watched) {
+      req.socket.setTimeout(guard.idleMs);
+      req.socket.once("timeout", stalled);
+    }
     res.once("close", () => {
+      if (watched) req.socket.off("timeout", stalled);
       if (tracked && --tracked.active === 0) tracked.idleSince = Date.now();
       if (!req.complete && !req.socket.destroyed) drainRefusedBody(req, guard.lingerMs);
     });

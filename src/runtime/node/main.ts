@@ -19,6 +19,9 @@ function webRoot(): string | undefined {
   return undefined;
 }
 
+/** Gateway uploads (a single PUT or a part): their bodies have their own idle timer (meterBody). */
+const GATEWAY_UPLOAD = /^\/v1\/uploads\/upl_[^/?]+\/(content|parts\/\d+)(\?|$)/;
+
 async function main() {
   let config: Config;
   try {
@@ -66,7 +69,12 @@ async function main() {
     process.stderr.write(lines.map((l) => `  ${l}\n`).join(""));
     },
   );
-  guardConnections(server as http.Server, { maxConnections: config.server.maxConnections, lingerMs: 5000 });
+  guardConnections(server as http.Server, {
+    maxConnections: config.server.maxConnections,
+    lingerMs: 5000,
+    idleMs: config.bodyIdleTimeoutMs,
+    meteredElsewhere: (req) => req.method === "PUT" && GATEWAY_UPLOAD.test(req.url ?? ""),
+  });
   sluice.start();
 
   let stopping = false;
