@@ -50,6 +50,10 @@ describe("the markup corpus", () => {
   const accepted = (declared: string, identifiedBy: Identification) => ({ declared, html: false, identifiedBy });
   const corpus: [string, Buffer, { declared: string; html: boolean; identifiedBy?: Identification }][] = [
     ["a comment, then script", text("<!-- x --><script>alert(1)</script>"), rejected("text/plain")],
+    // What an HTML parser reads as a bogus comment (up to the first >) or an end tag, then script.
+    ["an empty processing instruction, then script", text("<?><script>alert(1)</script>"), rejected("text/plain")],
+    ["a bogus comment, then script", text("<!x><script>alert(1)</script>"), rejected("text/plain")],
+    ["an end tag, then script", text("</x><script>alert(1)</script>"), rejected("text/plain")],
     ["a comment with no space, then script", text("<!--x--><script>alert(1)</script>"), rejected("text/plain")],
     ["several comments and blank lines, then script", text("\n<!--a-->\n\n<!--b-->\r\n<SCRIPT>alert(1)</SCRIPT>"), rejected("text/csv")],
     ["leading whitespace, then <html>", text(" \t\r\n\f<html><body>x"), rejected("text/plain")],

@@ -251,15 +251,17 @@ export function sniffMarkup(head: Uint8Array): Markup | undefined {
       const end = text.indexOf("-->", i + 4);
       if (end < 0) return "text/html";
       i = end + 3;
-    } else if (text.startsWith("<?", i)) {
-      const end = text.indexOf("?>", i + 2);
-      if (end < 0) break; // source code such as `<?php …` that never closes: not a document prolog
-      i = end + 2;
     } else if (/^<!doctype\b/i.test(text.slice(i, i + 9))) {
       const end = text.indexOf(">", i);
       const doctype = text.slice(i, end < 0 ? undefined : end).toLowerCase();
       if (doctype.includes("svg")) return "image/svg+xml";
       if (end < 0 || doctype.includes("html")) return "text/html";
+      i = end + 1;
+    } else if (text.startsWith("<?", i) || text.startsWith("<!", i) || text.startsWith("</", i)) {
+      // A processing instruction, a bogus comment or an end tag: an HTML parser skips it up to
+      // the first `>` (not `?>`), and so does this, so that `<?><script>` is not missed.
+      const end = text.indexOf(">", i + 2);
+      if (end < 0) break; // source code such as `<?php …` that never closes: not a document prolog
       i = end + 1;
     } else break;
   }
