@@ -220,6 +220,31 @@ describe("connections", () => {
     }
   });
 
+  it("closes a download nobody reads after the idle timeout, so that a stalled reader cannot hold its connection", async () => {
+    const server = await startServer({ SLUICE_BODY_IDLE_TIMEOUT: "1" });
+    try {
+      const port = Number(new URL(server.url).port);
+      // 32 MiB: more than loopback's socket buffers hold, so the server's writes stall.
+      const body = Buffer.concat([PNG, Buffer.alloc(32 * 1024 * 1024 - PNG.byteLength, 7)]);
+      const issued = await server.api("POST", "/v1/uploads", uploadRequest(body));
+      const put = await fetch(issued.body.upload.url as string, { method: "PUT", headers: issued.body.upload.headers as Record<string, string>, body: new Uint8Array(body) });
+      assert.equal(put.status, 200);
+      const final = await waitForFinal(server, issued.body.id as string);
+      const link = new URL((await server.api("GET", `/v1/files/${final.fileId}/download`)).body.url as string);
+      const reader = rawSocket(port, `GET ${link.pathname}${link.search} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      reader.socket.pause();
+      await new Promise((r) => setTimeout(r, 3000));
+      // A paused socket sees no end: read what was buffered, then the server's close shows.
+      reader.socket.resume();
+      const r = await within(reader.closed, 5000, { afterMs: Infinity, received: "" });
+      reader.socket.destroy();
+      assert.ok(r.afterMs !== Infinity, "the server closed the stalled download");
+      assert.ok(r.received.length < body.byteLength, `the stalled reader got ${r.received.length} of ${body.byteLength} bytes`);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("keeps /healthz answering at once while idle connections hold the whole connection cap, by closing the oldest idle one", async () => {
     const cap = 5;
     // A long headers timeout: /healthz must not have to wait for idle sockets to be reaped.
