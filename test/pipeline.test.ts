@@ -319,38 +319,39 @@ describe("what was checked is what is archived", () => {
 });
 
 describe("staging holds a processed upload's object while its URL could be used at storage", () => {
-  it("keeps it after archiving in direct mode, reports it held, and the sweep removes it once the URL is dead", async () => {
+  /** An upload processed with direct mode's rules, on a clock the test moves. */
+  async function processedInDirectMode() {
     const h = await harness();
     let clock = Date.now();
     h.services.now = () => clock;
     h.services.config = { ...h.services.config, uploadMode: "direct" };
     const r = await uploaded(h);
     await processUpload(h.services, r.id);
+    return { h, r, setClock: (at: number) => (clock = at) };
+  }
+
+  it("keeps it after archiving in direct mode, reports it held, and the sweep removes it once the URL is dead", async () => {
+    const { h, r, setClock } = await processedInDirectMode();
     assert.equal((await h.services.metadata.getUpload(r.id))?.state, "archived");
     assert.deepEqual(await stagingOf(h), [r.key], "held, so that If-None-Match still finds it");
     assert.equal((await reconcileStaging(h.services)).removed, 0);
     assert.deepEqual(await stagingOf(h), [r.key]);
 
-    clock = r.expiresAt + 14 * 60_000;
+    setClock(r.expiresAt + 14 * 60_000);
     assert.equal((await reconcileStaging(h.services)).removed, 0, "a request begun before expiry may still be under way");
-    clock = r.expiresAt + 16 * 60_000;
+    setClock(r.expiresAt + 16 * 60_000);
     assert.equal((await reconcileStaging(h.services)).removed, 1);
     assert.deepEqual(await stagingOf(h), []);
     assert.deepEqual(await archiveOf(h), [r.key]);
   });
 
   it("keeps the key taken with an empty object when the file is deleted while its URL lives", async () => {
-    const h = await harness();
-    let clock = Date.now();
-    h.services.now = () => clock;
-    h.services.config = { ...h.services.config, uploadMode: "direct" };
-    const r = await uploaded(h);
-    await processUpload(h.services, r.id);
+    const { h, r, setClock } = await processedInDirectMode();
     await deleteFile(h.services, fileIdOf(r.id));
     assert.deepEqual(await archiveOf(h), [], "the file's bytes are gone");
     assert.equal((await fs.stat(path.join(h.dir, "objects/staging", r.key))).size, 0, "an empty object holds the key, so If-None-Match still refuses a reuse");
     assert.equal((await reconcileStaging(h.services)).removed, 0);
-    clock = r.expiresAt + 16 * 60_000;
+    setClock(r.expiresAt + 16 * 60_000);
     assert.equal((await reconcileStaging(h.services)).removed, 1);
     assert.deepEqual(await stagingOf(h), []);
   });

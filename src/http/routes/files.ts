@@ -55,6 +55,14 @@ const download = createRoute({
   responses: { 200: { description: "The URL", content: json(DownloadSchema) }, ...errorResponses(400, 401, 404, 409, 503) },
 });
 
+/** A signed download URL's query, for GET and HEAD alike. */
+const contentQuery = z.object({
+  expires: z.string().openapi({ param: { name: "expires", in: "query" } }),
+  ticket: z.string().optional().openapi({ param: { name: "ticket", in: "query" } }),
+  by: z.string().optional().openapi({ param: { name: "by", in: "query", description: "The API key that asked for the URL; revoking it ends the URL." } }),
+  signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
+});
+
 export function registerFileRoutes(app: App, { services }: AppOptions) {
   app.openapi(list, async (c) => {
     const q = c.req.valid("query");
@@ -80,12 +88,7 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
     summary: "The file's bytes (the URL from /download; no API key, the URL is signed)",
     request: {
       params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
-      query: z.object({
-        expires: z.string().openapi({ param: { name: "expires", in: "query" } }),
-        ticket: z.string().optional().openapi({ param: { name: "ticket", in: "query" } }),
-        by: z.string().optional().openapi({ param: { name: "by", in: "query", description: "The API key that asked for the URL; revoking it ends the URL." } }),
-        signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
-      }),
+      query: contentQuery,
     },
     responses: {
       200: { description: "The bytes, as an attachment", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
@@ -98,12 +101,7 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
     summary: "The download's headers, without its bytes: a one-time URL is not spent and stays usable",
     request: {
       params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
-      query: z.object({
-        expires: z.string().openapi({ param: { name: "expires", in: "query" } }),
-        ticket: z.string().optional().openapi({ param: { name: "ticket", in: "query" } }),
-        by: z.string().optional().openapi({ param: { name: "by", in: "query" } }),
-        signature: z.string().openapi({ param: { name: "signature", in: "query" } }),
-      }),
+      query: contentQuery,
     },
     responses: { 200: { description: "The headers a GET would send" }, ...errorResponses(403, 404, 409, 410, 503) },
   });
