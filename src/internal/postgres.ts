@@ -25,8 +25,12 @@ export function createPostgresKysely<DB>(url: string, options: { max?: number } 
     application_name: "sluice",
     types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
   });
-  // An idle client whose server went away emits 'error'; the pool drops it and the next
-  // query connects anew. Unhandled, the event would end the process.
+  // A client whose server went away emits 'error'. The pool listens only while a client is
+  // idle in it; one checked out (inside a transaction, between two statements) has no
+  // listener, and the event would end the process. So every client gets one: the query in
+  // flight fails with the error, and on release the pool drops the client (it is no longer
+  // queryable), so the next query connects anew.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
