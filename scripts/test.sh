@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-system-deps.sh
-echo "== lint";       npx eslint --max-warnings 0 .
+echo "== lint";       npx eslint --max-warnings 0 . && npm run --silent lint:deps
 echo "== typecheck";  npx tsc --noEmit
 echo "== build";      npm run --silent build
 

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { STSClient } from "@aws-sdk/client-sts";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { CredentialInstructions } from "../src/domain/uploads.js";
+import type { CredentialInstructions } from "../src/domain/upload-routes/upload-route.js";
 import { StsCredentialIssuer, uploadSessionPolicy } from "../src/storage/s3-credentials.js";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";

@@ -1,7 +1,7 @@
 import { newId, newSecret, sha256Hex } from "../internal/crypto.js";
 import type { ApiKeyRecord, KeyScope, MetadataStore } from "../metadata/metadata-store.js";
 import type { KeyLiveness } from "./revocation.js";
-import type { Principal } from "./uploads.js";
+import type { Principal } from "./principal.js";
 
 /** How long an answer about a key is cached: revocation reaches every instance within this. */
 export const KEY_CACHE_MS = 3_000;

@@ -1,8 +1,11 @@
-import type { Services } from "./services.js";
-import { conflict, gone } from "../errors.js";
-import { completeMultipart } from "./multipart.js";
+import { gone } from "../errors.js";
+import type { UploadRecord } from "../metadata/metadata-store.js";
+import type { Ticket } from "../tickets/ticket-store.js";
+import { guard } from "./backend-calls.js";
 import { stagingHeldUntil } from "./pipeline.js";
-import { getUploadStatus, guard, readUpload, recordArrival, uploadIdOfKey, type UploadStatus } from "./uploads.js";
+import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
+import type { Services } from "./services.js";
+import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -37,7 +40,7 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
   };
 
   const id = uploadIdOfKey(key);
-  if (!/^upl_[A-Za-z0-9_-]+$/.test(id)) return remove("no upload owns this key");
+  if (!isUploadId(id)) return remove("no upload owns this key");
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
   if (!record) {
     const entry = await guard("ticket store", () => s.tickets.get(id));
@@ -77,24 +80,84 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
 }
 
 /**
- * The client says the bytes are in staging. Idempotent: once the upload has arrived this
- * just reports its state. Otherwise the object is looked for (HEAD) and handled exactly as a
- * storage event would handle it, so that the same bytes get the same answer however they are
- * reported: bytes that landed just before the URL expired are accepted here too.
+ * Records that an upload's bytes are in staging, and queues their processing. Every source
+ * of arrival (gateway, complete call, storage event, reconcile sweep) ends here, and running
+ * it twice changes nothing. The record is written before the ticket is consumed, so a crash
+ * in between leaves a record to process, never a used-up ticket with nothing to show for it.
+ *
+ * `consume` is the lease the caller holds on the ticket (the gateway), or `null` to consume
+ * an unclaimed ticket (an arrival reported by storage or the client).
+ *
+ * Returns the record it wrote, so that a caller answers with it instead of reading it back;
+ * undefined when an earlier arrival's record stood (read it to know its state).
  */
-export async function completeUpload(
+export async function recordArrival(
   s: Services,
-  id: string,
-  request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined } = {},
-): Promise<UploadStatus> {
-  const read = await readUpload(s, id);
-  const { status } = read;
-  if (status.arrived) return status;
-  if (status.multipart) return completeMultipart(s, id, request, read);
-  if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
-  if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being uploaded right now.`);
-  if ((await arrivedInStaging(s, status.key, { via: "complete" })) === "absent") {
-    throw status.state === "expired" ? gone("expired", `Upload ${id} expired before its bytes arrived.`) : conflict("not_uploaded", `No bytes have arrived for upload ${id} yet.`);
+  arrival: {
+    ticket: Ticket;
+    via: "gateway" | "complete" | "event" | "reconcile";
+    consume: string | null;
+    receivedSha256?: string;
+    /** A SHA-256 the client gave only when it completed (a multipart upload hashed as it was sent), for processing to verify. */
+    promisedSha256?: string;
+  },
+): Promise<UploadRecord | undefined> {
+  const { ticket } = arrival;
+  // Bytes that arrive after their key was revoked are recorded as rejected and removed, never
+  // archived: a presigned URL stays usable at storage until it expires, but not for long.
+  const revoked = !(await ownerIsLive(s, ticket.ownerId));
+  const now = s.now();
+  const record: UploadRecord = {
+    id: ticket.id,
+    state: revoked ? "rejected" : "uploaded",
+    key: ticket.key,
+    filename: ticket.filename,
+    declaredType: ticket.contentType,
+    contentType: null,
+    size: ticket.size,
+    sha256: ticket.sha256 ?? arrival.promisedSha256 ?? null,
+    receivedSha256: arrival.receivedSha256 ?? null,
+    metadata: ticket.metadata,
+    reason: revoked ? KEY_REVOKED_REASON : null,
+    apiKeyId: ticket.ownerId,
+    attempts: 0,
+    // A caller that holds the ticket's claim (the gateway) finishes the arrival itself, and
+    // queues it once the ticket is consumed; the sweep leaves the record to it for one lease,
+    // so that it never processes bytes the gateway is about to take back out.
+    nextAttemptAt: revoked ? null : arrival.consume ? now + s.config.ticketLeaseMs : now,
+    leaseOwner: null,
+    leaseUntil: null,
+    expiresAt: ticket.expiresAt,
+    createdAt: ticket.createdAt,
+    updatedAt: now,
+    uploadedAt: now,
+    archivedAt: null,
+    deletedAt: null,
+  };
+  const inserted = await guard("metadata store", () => s.metadata.insertUpload(record));
+  if (!inserted && arrival.consume) {
+    // The caller holds the ticket's claim, so the ticket is unused, yet a record exists: an
+    // earlier arrival wrote it and then failed, and its bytes were taken back out. These bytes
+    // are the upload now, checked afresh; done before the ticket is consumed, so that a failure
+    // here leaves the same state as a failed insert. A record that is final (archived,
+    // rejected, deleted) is not revived: these bytes are a second upload.
+    const { state, reason, nextAttemptAt, sha256, receivedSha256 } = record;
+    const revive = { state, reason, nextAttemptAt, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
+    const revived = await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
+    if (!revived) throw gone("already_used", "This upload URL has already been used.");
   }
-  return getUploadStatus(s, id);
+  const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
+  if (consumed.ok) {
+    // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
+    await s.limits.close(ticket).catch(() => undefined);
+    s.metrics.uploaded.inc({ via: arrival.via });
+    s.logger.info({ uploadId: ticket.id, via: arrival.via, ...(revoked && { keyRevoked: true }) }, "upload arrived");
+  }
+  if (revoked) {
+    // If this delete fails, the object is removed the next time it is reported (the record says rejected).
+    await guard("object store", () => s.objects.delete({ bucket: s.config.buckets.staging, key: ticket.key }));
+    return inserted ? record : undefined;
+  }
+  s.arrivals.enqueue(ticket.id);
+  return inserted ? record : undefined;
 }

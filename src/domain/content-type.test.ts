@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SNIFF_BYTES, isContentAllowed, isTypeAllowed, mediaTypeEssence, sniffContentType, type Identification } from "./content-type.js";
+import { SNIFF_BYTES, isContentAllowed, sniffContentType, type Identification } from "./content-type.js";
+import { isTypeAllowed, mediaTypeEssence } from "./media-types.js";
 
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
 const PDF = Buffer.from("%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n");

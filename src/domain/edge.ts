@@ -9,9 +9,10 @@
 import { SluiceError, badRequest, tooLarge } from "../errors.js";
 import type { Logger } from "../internal/logger.js";
 import type { Ticket, TicketStore } from "../tickets/ticket-store.js";
-import { mediaTypeEssence } from "./content-type.js";
-import { refusal } from "./gateway.js";
-import { guard, uploadIdOfKey } from "./uploads.js";
+import { guard } from "./backend-calls.js";
+import { refusal } from "./claims.js";
+import { mediaTypeEssence } from "./media-types.js";
+import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 
 /**
  * How long a claim made at the edge lasts. Nothing renews it while the body flows (the
@@ -43,7 +44,7 @@ export interface EdgeClaim {
 export async function claimAtEdge(tickets: TicketStore, request: EdgeRequest): Promise<EdgeClaim> {
   if (request.method !== "PUT") throw new SluiceError(405, "method_not_allowed", "Only PUT uploads go through this distribution.");
   const id = uploadIdOfKey(request.key);
-  if (!/^upl_[A-Za-z0-9_-]+$/.test(id)) throw refusal("unknown");
+  if (!isUploadId(id)) throw refusal("unknown");
   const claim = await guard("ticket store", () => tickets.claim(id, { leaseMs: EDGE_LEASE_MS }));
   if (!claim.ok) throw refusal(claim.reason);
   const { ticket, lease } = claim;

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
-import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
+import { BackendUnavailableError, badRequest, gone } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
-import type { ClaimResult } from "../tickets/ticket-store.js";
-import { mediaTypeEssence } from "./content-type.js";
-import { meterBody } from "./metered-body.js";
+import { recordArrival } from "./arrivals.js";
+import { findSluiceError, guard } from "./backend-calls.js";
+import { keepLeaseAlive, refusal } from "./claims.js";
+import { mediaTypeEssence } from "./media-types.js";
+import { checkDeclaredLength, emptyStream, meterBody } from "./metered-body.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
-import { guard, recordArrival } from "./uploads.js";
+import { verifyUrl } from "./signed-urls.js";
 
 export interface GatewayUpload {
   id: string;
@@ -43,12 +45,12 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
   // Renewed only while the body flows (or storage, not the client, is what is slow): a client
   // that stalls past the idle timeout is dropped by the meter, and, should that ever fail to
   // end the request, its claim still lapses one lease later instead of holding the URL.
-  const renewal = setInterval(() => {
-    if (!metered.flowing()) return;
-    s.tickets.renew(upload.id, lease, { leaseMs: s.config.ticketLeaseMs }).catch((err: unknown) => {
-      s.logger.warn({ err, uploadId: upload.id }, "could not renew the upload's ticket lease");
-    });
-  }, s.config.ticketLeaseMs / 3);
+  const renewal = keepLeaseAlive({
+    leaseMs: s.config.ticketLeaseMs,
+    when: () => metered.flowing(),
+    renew: () => s.tickets.renew(upload.id, lease, { leaseMs: s.config.ticketLeaseMs }),
+    onError: (err) => s.logger.warn({ err, uploadId: upload.id }, "could not renew the upload's ticket lease"),
+  });
 
   let stored = false;
   try {
@@ -59,12 +61,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     if (mediaTypeEssence(upload.contentType ?? "") !== ticket.contentType) {
       throw badRequest("content_type_mismatch", `Content-Type must be ${ticket.contentType}, as declared.`);
     }
-    if (upload.contentLength !== undefined && upload.contentLength > ticket.size) {
-      throw tooLarge(`The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
-    }
-    if (upload.contentLength !== undefined && upload.contentLength !== ticket.size) {
-      throw badRequest("length_mismatch", `The body is ${upload.contentLength} bytes; ${ticket.size} were declared.`);
-    }
+    checkDeclaredLength(upload.contentLength, ticket.size);
 
     const staging = { bucket: s.config.buckets.staging, key: ticket.key };
     const info = await s.objects
@@ -95,46 +92,9 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     if (!stored) await s.tickets.release(upload.id, lease).catch(() => undefined); // the lease lapses on its own otherwise
     throw err;
   } finally {
-    clearInterval(renewal);
+    renewal.stop();
     metered.stop();
   }
-}
-
-/** Checks a URL Sluice signed: the signature first, so that a forged expiry is never trusted. */
-export function verifyUrl(s: Services, method: string, id: string, expires: string | undefined, signature: string | undefined, extra: string[] = []) {
-  if (!expires || !signature || !/^\d{1,12}$/.test(expires)) {
-    throw forbidden("invalid_signature", "The URL is missing its expiry or signature.");
-  }
-  if (!s.signer.verify([method, id, expires, ...extra], signature)) {
-    throw forbidden("invalid_signature", "The URL's signature does not match.");
-  }
-  if (Number(expires) * 1000 <= s.now()) throw gone("expired", "The URL has expired.");
-}
-
-export function refusal(reason: Exclude<ClaimResult, { ok: true }>["reason"]): SluiceError {
-  switch (reason) {
-    case "claimed":
-      return conflict("upload_in_progress", "This URL is being used by another request right now.");
-    case "consumed":
-      return gone("already_used", "This upload URL has already been used.");
-    case "revoked":
-      return gone("cancelled", "This upload was cancelled.");
-    case "expired":
-      return gone("expired", "The URL has expired.");
-    case "unknown":
-      return gone("unknown_upload", "This upload URL is no longer valid.");
-  }
-}
-
-export function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (c) => c.close() });
-}
-
-export function findSluiceError(err: unknown): SluiceError | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof SluiceError) return e;
-  }
-  return undefined;
 }
 
 /** Whether an upload's record says its bytes arrived and wait for processing (false if the store cannot say). */

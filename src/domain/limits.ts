@@ -1,13 +1,12 @@
-import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Config, RateLimitConfig } from "../config.js";
 import { BackendUnavailableError, SluiceError } from "../errors.js";
+import type { LimitStore } from "../limits/limit-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
-import type { Principal } from "./uploads.js";
+import type { Principal } from "./principal.js";
 
 /**
- * Rate limits and quotas on `POST /v1/uploads`, counted in this process or in a Redis that
- * every instance shares (then a burst spread over instances is counted once):
+ * Rate limits and quotas on `POST /v1/uploads`, counted in a limit store (this process, or a
+ * Redis that every instance shares: then a burst spread over instances is counted once):
  * - per client address (`SLUICE_RATE_LIMIT_IP`);
  * - per API key (`SLUICE_RATE_LIMIT`, or the key's own scope);
  * - per key, bytes issued per day and tickets open at once (the key's scope).
@@ -15,27 +14,17 @@ import type { Principal } from "./uploads.js";
  */
 export class UploadLimits {
   readonly #config: Pick<Config, "rateLimit" | "ipRateLimit">;
-  readonly #redis: Redis | undefined;
-  readonly #limiters = new Map<string, RateLimiterAbstract>();
-  readonly #open: OpenTickets;
+  readonly #store: LimitStore;
 
-  /** `redis`: the client for `rateLimitStore` when that is Redis (the runtime loads the driver only then). */
-  constructor(config: Pick<Config, "rateLimit" | "ipRateLimit" | "rateLimitStore">, options: { redis?: Redis | undefined } = {}) {
+  /** `store`: where the counts live, chosen by the runtime from `rateLimitStore`. */
+  constructor(config: Pick<Config, "rateLimit" | "ipRateLimit">, store: LimitStore) {
     this.#config = config;
-    if (config.rateLimitStore.kind === "redis") {
-      if (!options.redis) throw new Error("Limits counted in Redis need a Redis client.");
-      this.#redis = options.redis;
-      this.#redis.on("error", () => {}); // surfaces on the calls, as 503s
-      this.#open = new RedisOpenTickets(this.#redis);
-    } else {
-      this.#redis = undefined;
-      this.#open = new MemoryOpenTickets();
-    }
+    this.#store = store;
   }
 
   /** True when the limits are counted in a store that can fail (and so is named by /readyz). */
   get shared(): boolean {
-    return this.#redis !== undefined;
+    return this.#store.shared;
   }
 
   /**
@@ -69,46 +58,32 @@ export class UploadLimits {
   }
 
   async #take(keyId: string, ticketId: string, expiresAt: number, limit: number): Promise<void> {
-    const taken = await guardLimiter(() => this.#open.take(keyId, ticketId, expiresAt, limit, Date.now()));
+    const taken = await guardLimiter(() => this.#store.takeOpen(keyId, ticketId, { expiresAt, limit, now: Date.now() }));
     if (!taken) throw new SluiceError(429, "quota_exceeded", `This key may have at most ${limit} uploads open at once; finish or cancel one first.`, { "retry-after": "1" });
   }
 
   /** Gives the slot back: the upload arrived, or was cancelled. Idempotent; nothing to do (no round trip) for an upload that holds none. */
   async close(ticket: Pick<Ticket, "id" | "ownerId" | "holdsSlot">): Promise<void> {
-    if (ticket.holdsSlot && ticket.ownerId) await this.#open.release(ticket.ownerId, ticket.id);
+    if (ticket.holdsSlot && ticket.ownerId) await this.#store.releaseOpen(ticket.ownerId, ticket.id);
   }
 
-  async ping(): Promise<void> {
-    await this.#redis?.ping();
+  ping(): Promise<void> {
+    return this.#store.ping();
   }
 
-  async shutdown(): Promise<void> {
-    await this.#redis?.quit().catch(() => this.#redis?.disconnect());
+  shutdown(): Promise<void> {
+    return this.#store.close();
   }
 
   /** `refund`: a refused request gives its points back (a quota counts what was issued, not what was asked). */
   async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: string, message: string, options: { refund?: boolean } = {}): Promise<void> {
-    const limiter = this.#limiter(kind, rate);
-    try {
-      await limiter.consume(subject, points);
-    } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw new BackendUnavailableError("rate limiter", res);
-      if (options.refund) await limiter.reward(subject, points).catch(() => undefined);
-      const retryAfter = String(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
-      throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
-    }
-  }
-
-  /** One limiter per kind and rate (keys' scopes may each have their own rate). */
-  #limiter(kind: string, rate: RateLimitConfig): RateLimiterAbstract {
-    const name = `${kind}:${rate.points}/${rate.durationSeconds}`;
-    let limiter = this.#limiters.get(name);
-    if (!limiter) {
-      const options = { points: rate.points, duration: rate.durationSeconds, keyPrefix: `sluice:rl:${name}` };
-      limiter = this.#redis ? new RateLimiterRedis({ ...options, storeClient: this.#redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(options);
-      this.#limiters.set(name, limiter);
-    }
-    return limiter;
+    // One window per kind and rate: keys' scopes may each have their own rate.
+    const window = { name: `${kind}:${rate.points}/${rate.durationSeconds}`, points: rate.points, durationSeconds: rate.durationSeconds };
+    const counted = await guardLimiter(() => this.#store.consume(window, subject, points));
+    if (counted.ok) return;
+    if (options.refund) await this.#store.refund(window, subject, points).catch(() => undefined);
+    const retryAfter = String(Math.max(1, Math.ceil(counted.msBeforeNext / 1000)));
+    throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
   }
 }
 
@@ -117,57 +92,5 @@ async function guardLimiter<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (err) {
     throw new BackendUnavailableError("rate limiter", err);
-  }
-}
-
-interface OpenTickets {
-  /** Records the ticket as open unless the owner already has `limit` open ones. */
-  take(owner: string, ticketId: string, expiresAt: number, limit: number, now: number): Promise<boolean>;
-  release(owner: string, ticketId: string): Promise<void>;
-}
-
-class MemoryOpenTickets implements OpenTickets {
-  readonly #open = new Map<string, Map<string, number>>();
-
-  take(owner: string, ticketId: string, expiresAt: number, limit: number, now: number): Promise<boolean> {
-    const mine = this.#open.get(owner) ?? new Map<string, number>();
-    for (const [id, until] of mine) if (until <= now) mine.delete(id);
-    if (mine.size >= limit) return Promise.resolve(false);
-    mine.set(ticketId, expiresAt);
-    this.#open.set(owner, mine);
-    return Promise.resolve(true);
-  }
-
-  release(owner: string, ticketId: string): Promise<void> {
-    this.#open.get(owner)?.delete(ticketId);
-    return Promise.resolve();
-  }
-}
-
-/** A sorted set per key: ticket ids scored by expiry. Expired ones are dropped before counting, all in one script. */
-const TAKE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], last[2])
-return 1`;
-
-type OpenTicketCommands = Redis & { sluiceTakeOpen(key: string, now: number, limit: number, expiresAt: number, id: string): Promise<number> };
-
-class RedisOpenTickets implements OpenTickets {
-  readonly #redis: OpenTicketCommands;
-
-  constructor(redis: Redis) {
-    redis.defineCommand("sluiceTakeOpen", { numberOfKeys: 1, lua: TAKE });
-    this.#redis = redis as OpenTicketCommands;
-  }
-
-  async take(owner: string, ticketId: string, expiresAt: number, limit: number, now: number): Promise<boolean> {
-    return (await this.#redis.sluiceTakeOpen(`sluice:open:${owner}`, now, limit, expiresAt, ticketId)) === 1;
-  }
-
-  async release(owner: string, ticketId: string): Promise<void> {
-    await this.#redis.zrem(`sluice:open:${owner}`, ticketId);
   }
 }

@@ -112,3 +112,19 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
     stop,
   };
 }
+
+/**
+ * A body's declared length (Content-Length) against the length it must have, told before a
+ * byte is read, by the rule the meter holds the bytes to as they flow: longer is 413, any
+ * other difference 400. A body that declares none (chunked) is held by the meter alone.
+ */
+export function checkDeclaredLength(declared: number | undefined, size: number, describe: (declared: number) => string = (d) => `The body is ${d} bytes; ${size} were declared.`): void {
+  if (declared === undefined || declared === size) return;
+  if (declared > size) throw tooLarge(describe(declared));
+  throw badRequest("length_mismatch", describe(declared));
+}
+
+/** The body of a request that sent none. */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
+}

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { makeServices } from "../../test/helpers/services.js";
-import { MAX_PARTS, partUrls, planParts } from "./multipart.js";
-import { issueUpload } from "./uploads.js";
+import { issueUpload } from "./issue.js";
+import { partUrls } from "./multipart.js";
+import { MAX_PARTS, planParts } from "./part-plans.js";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

@@ -1,45 +1,22 @@
-import { BackendUnavailableError, badRequest, conflict, gone, tooLarge } from "../errors.js";
+import { BackendUnavailableError, badRequest, conflict, gone } from "../errors.js";
 import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
-import { emptyStream, findSluiceError, verifyUrl } from "./gateway.js";
-import { meterBody } from "./metered-body.js";
+import { recordArrival } from "./arrivals.js";
+import { findSluiceError, guard } from "./backend-calls.js";
+import { keepLeaseAlive } from "./claims.js";
+import { checkDeclaredLength, emptyStream, meterBody } from "./metered-body.js";
+import { partLength } from "./part-plans.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
-import { getUploadStatus, guard, readUpload, recordArrival, type UploadStatus } from "./uploads.js";
+import { verifyUrl } from "./signed-urls.js";
+import { getUploadStatus, readUpload, type UploadRead, type UploadStatus } from "./upload-status.js";
+import type { PartInstructions } from "./upload-routes/upload-route.js";
 
-/** S3's limits: at most 10,000 parts, each at most 5 GiB. */
-export const MAX_PARTS = 10_000;
-const MAX_PART_SIZE = 5 * 1024 ** 3;
-const MIB = 1024 ** 2;
 /** Part URLs asked for in one request. */
 export const MAX_PART_URLS = 1000;
 /** How long a second `complete` waits for the first to finish before answering 409. */
 const COMPLETE_WAIT_MS = 30_000;
-
-/**
- * The part size for a file: the configured (or asked-for) size, grown in whole MiB when the
- * file would otherwise need more than 10,000 parts. A 5 TiB file gets 525 MiB parts.
- */
-export function planParts(size: number, preferredPartSize: number): { partSize: number; partCount: number } {
-  const smallest = Math.ceil(size / MAX_PARTS / MIB) * MIB;
-  const partSize = Math.min(Math.max(preferredPartSize, smallest), MAX_PART_SIZE);
-  return { partSize, partCount: Math.max(1, Math.ceil(size / partSize)) };
-}
-
-/** The length of one part: all are `partSize` but the last, which holds the rest. */
-export function partLength(ticket: Ticket & { multipart: MultipartPlan }, partNumber: number): number {
-  const { partSize, partCount } = ticket.multipart;
-  return partNumber < partCount ? partSize : ticket.size - partSize * (partCount - 1);
-}
-
-export interface PartInstructions {
-  partNumber: number;
-  method: "PUT";
-  url: string;
-  headers: Record<string, string>;
-  expiresAt: number;
-}
 
 /**
  * Signed URLs for some parts of a multipart upload: presigned UploadPart URLs at storage in
@@ -54,22 +31,9 @@ export async function partUrls(s: Services, id: string, partNumbers: readonly nu
   // part URL TTL or the upload's end, counted from the whole second it is signed in (flooring
   // both `now` and the remaining time could leave a URL a millisecond to live).
   const expires = Math.floor(Math.min(now + s.config.urlTtlSeconds * 1000, ticket.expiresAt) / 1000);
-  const expiresIn = Math.max(1, expires - Math.floor(now / 1000));
-  const ref = { bucket: s.config.buckets.staging, key: ticket.key };
-  const { presigner } = s;
-  return Promise.all(
-    [...new Set(partNumbers)].map(async (partNumber): Promise<PartInstructions> => {
-      const contentLength = partLength(ticket, partNumber);
-      // Parts go straight to storage in edge mode too: the CloudFront front carries single PUTs.
-      if (s.config.uploadMode !== "gateway" && presigner) {
-        const url = await presigner.partUrl(ref, { uploadId: ticket.multipart.uploadId, partNumber, contentLength, expiresIn, signingDate: new Date(now) });
-        return { partNumber, method: "PUT", url, headers: {}, expiresAt: (Math.floor(now / 1000) + expiresIn) * 1000 };
-      }
-      const signature = s.signer.sign(["PUT", id, String(expires), String(partNumber)]);
-      const url = `${s.config.publicUrl}/v1/uploads/${id}/parts/${partNumber}?expires=${expires}&signature=${signature}`;
-      return { partNumber, method: "PUT", url, headers: {}, expiresAt: expires * 1000 };
-    }),
-  );
+  // Presigned at storage, or through Sluice's gateway: the part route chosen at assembly.
+  const { parts } = s.routes;
+  return Promise.all([...new Set(partNumbers)].map((partNumber) => parts.partUrl(s, ticket, { partNumber, contentLength: partLength(ticket, partNumber), expires, now })));
 }
 
 /** The parts storage holds so far, for a client that resumes. */
@@ -96,10 +60,7 @@ export async function receiveGatewayPart(
   const ticket = await openMultipart(s, part.id);
   checkPartNumber(ticket, part.partNumber);
   const length = partLength(ticket, part.partNumber);
-  if (part.contentLength !== undefined && part.contentLength > length) throw tooLarge(`Part ${part.partNumber} is ${length} bytes; the body is ${part.contentLength}.`);
-  if (part.contentLength !== undefined && part.contentLength !== length) {
-    throw badRequest("length_mismatch", `Part ${part.partNumber} is ${length} bytes; the body is ${part.contentLength}.`);
-  }
+  checkDeclaredLength(part.contentLength, length, (declared) => `Part ${part.partNumber} is ${length} bytes; the body is ${declared}.`);
   const metered = meterBody(part.body ?? emptyStream(), { size: length, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
   const body = metered.body;
   try {
@@ -137,7 +98,7 @@ export async function completeMultipart(
   id: string,
   request: { parts?: readonly { partNumber: number; etag: string }[] | undefined; sha256?: string | undefined },
   /** What the caller has just read, if it has. */
-  known?: Awaited<ReturnType<typeof readUpload>>,
+  known?: UploadRead,
 ): Promise<UploadStatus> {
   const read = known ?? (await readUpload(s, id));
   const { status } = read;
@@ -154,9 +115,11 @@ export async function completeMultipart(
     throw gone(claim.reason === "revoked" ? "cancelled" : "expired", `Upload ${id} is ${claim.reason === "revoked" ? "cancelled" : "expired"}.`);
   }
   const { lease } = claim;
-  const renewal = setInterval(() => {
-    s.tickets.renew(id, lease, { leaseMs: s.config.ticketLeaseMs }).catch((err: unknown) => s.logger.warn({ err, uploadId: id }, "could not renew the upload's ticket lease"));
-  }, s.config.ticketLeaseMs / 3);
+  const renewal = keepLeaseAlive({
+    leaseMs: s.config.ticketLeaseMs,
+    renew: () => s.tickets.renew(id, lease, { leaseMs: s.config.ticketLeaseMs }),
+    onError: (err) => s.logger.warn({ err, uploadId: id }, "could not renew the upload's ticket lease"),
+  });
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let assembled = false;
   try {
@@ -189,15 +152,9 @@ export async function completeMultipart(
     if (assembled) s.logger.warn({ err, uploadId: id }, "assembled the upload but could not record it; the next complete or sweep will");
     throw err;
   } finally {
-    clearInterval(renewal);
+    renewal.stop();
   }
   return getUploadStatus(s, id);
-}
-
-/** Discards a multipart upload's parts in storage (cancel, expiry). Idempotent. */
-export async function abortMultipart(s: Services, ticket: Ticket): Promise<void> {
-  if (!ticket.multipart) return;
-  await guard("object store", () => s.objects.multipart.abort({ bucket: s.config.buckets.staging, key: ticket.key }, ticket.multipart!.uploadId));
 }
 
 /** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */
@@ -207,7 +164,7 @@ async function openMultipart(s: Services, id: string): Promise<Ticket & { multip
   return ticket;
 }
 
-function openPlan(id: string, { status, ticket }: Awaited<ReturnType<typeof readUpload>>): Ticket & { multipart: MultipartPlan } {
+function openPlan(id: string, { status, ticket }: UploadRead): Ticket & { multipart: MultipartPlan } {
   if (status.arrived || status.state === "uploaded") throw gone("already_used", `Upload ${id} is complete.`);
   if (status.state === "cancelled") throw gone("cancelled", `Upload ${id} was cancelled.`);
   if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);

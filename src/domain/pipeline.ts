@@ -5,7 +5,7 @@ import { ObjectChangedError, type ObjectInfo, type ObjectRef } from "../storage/
 import { SNIFF_BYTES, UNDETECTABLE_TYPES, isContentAllowed, sniffContentType, type SniffVerdict } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
-import { unref } from "../internal/timers.js";
+import { keepLeaseAlive } from "./claims.js";
 
 type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
 
@@ -19,17 +19,18 @@ export async function processUpload(s: Services, id: string): Promise<void> {
   const owner = s.instanceId;
   const started = s.now();
   const leaseMs = s.config.processingLeaseMs;
+  // Taking the lease marks the upload processing, in the same statement.
   const record = await s.metadata.acquireProcessingLease({ id, owner, now: started, leaseMs });
   if (!record) return; // already final, not yet arrived, or another worker has it
   const log = s.logger.child({ uploadId: id });
   // The lease is renewed while this worker lives, so that a long check keeps it; a worker that
   // dies stops renewing, and another takes the job once the lease lapses.
-  const renewal = setInterval(() => {
-    s.metadata.updateUpload(id, { leaseUntil: s.now() + leaseMs }, { leaseOwner: owner }).catch((err: unknown) => log.warn({ err }, "could not renew the processing lease"));
-  }, leaseMs / 3);
-  unref(renewal);
+  const renewal = keepLeaseAlive({
+    leaseMs,
+    renew: () => s.metadata.updateUpload(id, { leaseUntil: s.now() + leaseMs }, { leaseOwner: owner }),
+    onError: (err) => log.warn({ err }, "could not renew the processing lease"),
+  });
   try {
-    await s.metadata.updateUpload(id, { state: "processing", updatedAt: s.now() }, { leaseOwner: owner });
     // The object may be replaced while it is checked (a POST form or scoped credentials can
     // write the key again): each pass pins every read and the copy to the ETag it began with,
     // and a replaced object is checked again from the start, so that what is archived is
@@ -46,7 +47,7 @@ export async function processUpload(s: Services, id: string): Promise<void> {
   } catch (err) {
     await scheduleRetry(s, record, err);
   } finally {
-    clearInterval(renewal);
+    renewal.stop();
   }
 }
 

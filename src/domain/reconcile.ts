@@ -1,7 +1,7 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
-import { uploadIdOfKey } from "./uploads.js";
+import { uploadIdOfKey } from "./upload-keys.js";
 import { unref } from "../internal/timers.js";
 
 export interface ReconcileReport {

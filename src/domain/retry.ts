@@ -1,6 +1,7 @@
 import { conflict, notFound } from "../errors.js";
 import type { Services } from "./services.js";
-import { guard, statusOfRecord, type UploadStatus } from "./uploads.js";
+import { guard } from "./backend-calls.js";
+import { statusOfRecord, type UploadStatus } from "./upload-status.js";
 
 /** Puts a `failed` upload back into processing with a fresh set of attempts. Idempotent. */
 export async function retryFailedUpload(s: Services, id: string): Promise<UploadStatus> {

@@ -1,8 +1,8 @@
 import { gone } from "../errors.js";
 import type { Ticket } from "../tickets/ticket-store.js";
-import { abortMultipart } from "./multipart.js";
+import { guard } from "./backend-calls.js";
+import { abortMultipart } from "./part-plans.js";
 import type { Services } from "./services.js";
-import { guard } from "./uploads.js";
 
 /**
  * Whether API keys still stand. Revoking a key ends what it issued wherever Sluice sees it:

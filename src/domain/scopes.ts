@@ -1,3 +1,8 @@
+import { notFound } from "../errors.js";
+import type { Principal } from "./principal.js";
+import type { Services } from "./services.js";
+import { getUploadStatus } from "./upload-status.js";
+
 /**
  * Key prefixes are exact namespaces, not a hierarchy: a key scoped to `t/` reaches the uploads
  * it could have made itself (`t/<upload id>/<name>`) and nothing under `t/b/`, which belongs to
@@ -26,4 +31,17 @@ export function keyPrefixOfObjectKey(objectKey: string): string {
 export function isWithinKeyPrefix(keyPrefix: string | undefined, objectKey: string): boolean {
   if (keyPrefix === undefined || keyPrefix === "") return true;
   return keyPrefixOfObjectKey(objectKey) === keyPrefix;
+}
+
+/**
+ * Key scope, enforced for every request on one upload (status, cancel, complete, parts,
+ * retry): a key scoped to a prefix reaches only the uploads under it, and any other reads as
+ * unknown (404), exactly like one that does not exist. A full key reaches all, and costs no
+ * read. `known`: the upload as the caller already read it, so that it is not read twice.
+ */
+export async function enforceKeyScope(s: Services, principal: Principal | undefined, uploadId: string, known?: { key: string }): Promise<void> {
+  const prefix = principal?.scope?.keyPrefix;
+  if (!prefix) return;
+  const key = known?.key ?? (await getUploadStatus(s, uploadId)).key;
+  if (!isWithinKeyPrefix(prefix, key)) throw notFound(`Upload ${uploadId}`);
 }

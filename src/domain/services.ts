@@ -4,13 +4,14 @@ import type { Metrics } from "../internal/metrics.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
-import type { CredentialIssuer } from "../storage/s3-credentials.js";
+import type { CredentialIssuer } from "../storage/credential-issuer.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { BackendHealth } from "./health.js";
 import type { UploadLimits } from "./limits.js";
 import type { Processor } from "./processors.js";
 import type { KeyLiveness } from "./revocation.js";
 import type { UrlSigner } from "./signing.js";
+import type { UploadRoutes } from "./upload-routes/index.js";
 
 /** Where arrivals are announced, so that processing starts (in process, or on a queue). */
 export interface ArrivalQueue {
@@ -29,6 +30,8 @@ export interface Services {
   presigner: Presigner | undefined;
   /** Set when uploads may ask for scoped STS credentials (SLUICE_STS_ROLE_ARN). */
   credentials?: CredentialIssuer | undefined;
+  /** The ways of uploading this configuration serves, chosen once at assembly (`chooseUploadRoutes`). */
+  routes: UploadRoutes;
   tickets: TicketStore;
   metadata: MetadataStore;
   /** Rate limits and per-key quotas on issuing. */

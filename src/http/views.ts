@@ -1,5 +1,5 @@
 import { fileIdOf } from "../domain/files.js";
-import type { UploadStatus } from "../domain/uploads.js";
+import type { UploadStatus } from "../domain/upload-status.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -128,16 +128,17 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async acquireProcessingLease({ id, owner, now, leaseMs }: { id: string; owner: string; now: number; leaseMs: number }) {
-    const result = await this.#db
+    // One statement: the row as this UPDATE left it comes back with it (RETURNING: SQLite, D1
+    // and PostgreSQL all have it), so no second read, and no window for another owner between.
+    const row = await this.#db
       .updateTable("uploads")
-      .set({ lease_owner: owner, lease_until: now + leaseMs, next_attempt_at: null, updated_at: now })
+      .set({ state: "processing", lease_owner: owner, lease_until: now + leaseMs, next_attempt_at: null, updated_at: now })
       .where("id", "=", id)
       .where("state", "in", ["uploaded", "processing"])
       .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now), eb("lease_owner", "=", owner)]))
+      .returningAll()
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return undefined;
-    const record = await this.getUpload(id);
-    return record?.leaseOwner === owner ? record : undefined;
+    return row && fromRow(row);
   }
 
   async insertApiKey(k: ApiKeyRecord): Promise<void> {

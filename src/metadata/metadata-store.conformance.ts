@@ -100,6 +100,8 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       );
       const winners = results.filter((x) => x !== undefined);
       assert.equal(winners.length, 1);
+      assert.equal(winners[0]!.state, "processing", "taking the lease marks the upload processing");
+      assert.equal((await store.getUpload(r.id))?.state, "processing");
       const owner = winners[0]!.leaseOwner!;
       assert.equal(await store.updateUpload(r.id, { state: "processing" }, { leaseOwner: "someone-else" }), false);
       assert.equal(await store.updateUpload(r.id, { state: "processing" }, { leaseOwner: owner }), true);

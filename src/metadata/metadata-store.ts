@@ -122,8 +122,9 @@ export interface MetadataStore {
   findDueForProcessing(options: { now: number; limit: number }): Promise<string[]>;
   /**
    * Takes the processing lease on an upload in `uploaded` or `processing` if it is free or
-   * lapsed. Returns the record if this owner now holds it. Its next attempt is cleared: from
-   * now on only the lease decides when the sweep may hand the job to another worker.
+   * lapsed, and marks it `processing`, in one round trip. Returns the record as it now stands
+   * if this owner holds it. Its next attempt is cleared: from now on only the lease decides
+   * when the sweep may hand the job to another worker.
    */
   acquireProcessingLease(options: { id: string; owner: string; now: number; leaseMs: number }): Promise<UploadRecord | undefined>;
 

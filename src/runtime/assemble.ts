@@ -7,14 +7,17 @@ import type { Processor } from "../domain/processors.js";
 import { startReconcileLoop } from "../domain/reconcile.js";
 import type { ArrivalQueue, Services } from "../domain/services.js";
 import { UrlSigner } from "../domain/signing.js";
+import { chooseUploadRoutes } from "../domain/upload-routes/index.js";
 import { createApp, type App, type AppOptions } from "../http/app.js";
 import { newId, newSecret } from "../internal/crypto.js";
 import type { Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
+import { MemoryLimitStore } from "../limits/memory.js";
+import { RedisLimitStore } from "../limits/redis.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
-import type { CredentialIssuer } from "../storage/s3-credentials.js";
+import type { CredentialIssuer } from "../storage/credential-issuer.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { Redis } from "ioredis";
 
@@ -77,7 +80,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   const { objects, presigner, metadata, tickets, processors } = backends;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   await metadata.migrate();
-  const limits = new UploadLimits(config, { redis: backends.limitsRedis });
+  const limits = new UploadLimits(config, backends.limitsRedis ? new RedisLimitStore(backends.limitsRedis) : new MemoryLimitStore());
   const health = new BackendHealth({ "ticket store": tickets, "metadata store": metadata, ...(limits.shared && { "rate limiter": limits }) });
 
   // Without a configured secret, one is made on first start and kept in the metadata store, so
@@ -92,6 +95,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     objects,
     presigner,
     credentials: backends.credentials,
+    routes: chooseUploadRoutes({ config, presigner, credentials: backends.credentials }),
     tickets,
     metadata,
     limits,

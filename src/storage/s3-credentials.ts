@@ -7,23 +7,8 @@
  */
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import type { StsConfig } from "../config.js";
+import type { CredentialIssuer, ScopedCredentials } from "./credential-issuer.js";
 import type { ObjectRef } from "./object-store.js";
-
-export interface ScopedCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-  /** Epoch milliseconds. */
-  expiresAt: number;
-}
-
-export interface CredentialIssuer {
-  /** Credentials that may only upload `ref`, for `durationSeconds` (clamped to what STS allows). */
-  forUpload(ref: ObjectRef, options: { sessionName: string; durationSeconds: number }): Promise<ScopedCredentials>;
-  /** Seconds a session may last: STS's minimum (900) and the role's maximum. */
-  readonly minSeconds: number;
-  readonly maxSeconds: number;
-}
 
 /**
  * The actions one upload needs and no more. `s3:PutObject` covers PutObject and, for

@@ -8,6 +8,8 @@ import type { ArrivalQueue, Services } from "../../src/domain/services.js";
 import { ApiKeyAuthenticator } from "../../src/domain/api-keys.js";
 import { UploadLimits } from "../../src/domain/limits.js";
 import { UrlSigner } from "../../src/domain/signing.js";
+import { chooseUploadRoutes } from "../../src/domain/upload-routes/index.js";
+import { MemoryLimitStore } from "../../src/limits/memory.js";
 import { createLogger } from "../../src/internal/logger.js";
 import { Metrics } from "../../src/internal/metrics.js";
 import { createMetadataStore } from "../../src/metadata/factory.js";
@@ -53,9 +55,10 @@ export async function makeServices(
     config,
     objects: options.wrapObjects ? options.wrapObjects(base) : base,
     presigner: undefined,
+    routes: chooseUploadRoutes({ config, presigner: undefined, credentials: undefined }),
     tickets,
     metadata,
-    limits: new UploadLimits(config),
+    limits: new UploadLimits(config, new MemoryLimitStore()),
     signer: new UrlSigner("test-signing-secret-0123456789"),
     keys: new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys }),
     processors: options.processors ?? [],

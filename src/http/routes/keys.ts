@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { RATE_PATTERN, formatRate, mimePattern, parseRate } from "../../config.js";
 import { createApiKey } from "../../domain/api-keys.js";
-import { guard, type Principal } from "../../domain/uploads.js";
+import { guard } from "../../domain/backend-calls.js";
+import type { Principal } from "../../domain/principal.js";
 import { forbidden, notFound } from "../../errors.js";
 import type { ApiKeyRecord, KeyScope } from "../../metadata/metadata-store.js";
 import type { App, AppOptions } from "../app.js";

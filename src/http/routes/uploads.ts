@@ -1,8 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { completeUpload } from "../../domain/arrivals.js";
+import { completeUpload } from "../../domain/complete.js";
 import { isWithinKeyPrefix } from "../../domain/scopes.js";
-import { cancelUpload, getUploadStatus, issueUpload, type Principal } from "../../domain/uploads.js";
+import { cancelUpload } from "../../domain/cancel.js";
+import { issueUpload } from "../../domain/issue.js";
+import type { Principal } from "../../domain/principal.js";
+import { getUploadStatus } from "../../domain/upload-status.js";
 import { retryFailedUpload } from "../../domain/retry.js";
 import { badRequest, notFound } from "../../errors.js";
 import { MAX_JSON_BYTES, limitBody } from "../body-limit.js";

@@ -12,12 +12,9 @@ const ASSETS: Record<string, string> = {
 export function registerWebRoutes(app: App, { webRoot, services }: AppOptions) {
   if (!webRoot) return;
   const root = webRoot;
-  // In direct mode the page sends the bytes straight to the staging bucket; in edge mode
-  // through the CloudFront front (and a multipart upload's parts to the bucket).
-  const { uploadMode, edgeUrl } = services.config;
-  const storage =
-    (uploadMode !== "gateway" && services.presigner ? ` ${services.presigner.originOf(services.config.buckets.staging)}` : "") +
-    (uploadMode === "edge" && edgeUrl ? ` ${new URL(edgeUrl).origin}` : "");
+  // Wherever the chosen upload routes send the bytes: the staging bucket in direct mode; the
+  // CloudFront front in edge mode (and a multipart upload's parts to the bucket).
+  const storage = services.routes.browserOrigins.map((origin) => ` ${origin}`).join("");
   const csp = [
     "default-src 'self'",
     "img-src 'self' data: blob:",

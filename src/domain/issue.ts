@@ -1,0 +1,104 @@
+import { tooLarge, unprocessable, unsupportedType } from "../errors.js";
+import { newId } from "../internal/crypto.js";
+import type { Ticket } from "../tickets/ticket-store.js";
+import { guard } from "./backend-calls.js";
+import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
+import { isTypeAllowed, mediaTypeEssence } from "./media-types.js";
+import { MIN_PART_SIZE, planParts } from "./part-plans.js";
+import type { Principal } from "./principal.js";
+import type { Services } from "./services.js";
+import type { IssuedUpload, UploadRequest } from "./upload-routes/upload-route.js";
+
+/**
+ * Checks a request against policy and mints a one-time ticket. Only the ticket store is
+ * written: an unused ticket simply expires there, and the metadata store records files, from
+ * the moment their bytes arrive. If the ticket store is down nothing is issued (fail closed).
+ * The route (gateway, presigned PUT or POST, scoped credentials, edge) was chosen at assembly;
+ * it sets the ticket's lifetime and turns the stored ticket into the client's instructions.
+ */
+export async function issueUpload(s: Services, principal: Principal, request: UploadRequest, options: { clientAddress?: string | undefined } = {}): Promise<IssuedUpload> {
+  const { config } = s;
+  if (hasForbiddenCharacters(request.filename)) {
+    throw unprocessable("invalid_filename", "filename must not contain NUL, control or bidirectional-override characters.");
+  }
+  if (request.size > config.maxSize) {
+    throw tooLarge(`size ${request.size} exceeds the limit of ${config.maxSize} bytes.`);
+  }
+  const contentType = mediaTypeEssence(request.contentType);
+  if (!isTypeAllowed(contentType, config.allowedTypes)) {
+    throw unsupportedType(`Content type ${contentType} is not allowed.`);
+  }
+  const scope = principal.scope;
+  if (scope) {
+    if (scope.maxSize !== undefined && request.size > scope.maxSize) throw tooLarge(`size ${request.size} exceeds this key's limit of ${scope.maxSize} bytes.`);
+    if (scope.allowedTypes && !isTypeAllowed(contentType, scope.allowedTypes)) throw unsupportedType(`Content type ${contentType} is not allowed for this key.`);
+  }
+  const route = s.routes.forMethod(request.method ?? config.uploadMethod);
+  const multipart = route.plansParts && request.size > config.multipartThreshold;
+  if (!multipart) route.check?.(request);
+  if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
+    throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
+  }
+  // Both stores are needed before this upload is done (the database when its bytes arrive):
+  // if either is known to be down, nothing is issued.
+  s.health?.require("ticket store", "metadata store");
+  const admitted = s.limits.admit(principal, options.clientAddress, request.size);
+  if (admitted) await admitted;
+  const now = s.now();
+  const ttlSeconds = multipart ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds) : route.ttlSeconds(request.expiresIn);
+  const id = newId("upl");
+  const ticket: Ticket = {
+    id,
+    kind: "upload",
+    key: `${scope?.keyPrefix ?? ""}${id}/${safeKeyName(request.filename)}`,
+    filename: request.filename,
+    contentType,
+    size: request.size,
+    sha256: request.sha256?.toLowerCase() ?? null,
+    metadata: request.metadata ?? {},
+    ownerId: principal.keyId,
+    createdAt: now,
+    expiresAt: now + ttlSeconds * 1000,
+  };
+  if (scope?.openTickets !== undefined) ticket.holdsSlot = true;
+  const opened = s.limits.open(principal, ticket.id, ticket.expiresAt);
+  if (opened) await opened;
+  if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
+  let stored = false;
+  const storeTicket = async () => {
+    await guard("ticket store", () => s.tickets.issue(ticket));
+    stored = true;
+    s.metrics.issued.inc();
+  };
+  try {
+    return { ticket, ...(await route.instruct(s, ticket, { ttlSeconds, storeTicket })) };
+  } catch (err) {
+    // A ticket never stored holds no open-upload slot.
+    if (!stored) await s.limits.close(ticket).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Starts the multipart upload in storage, then issues the ticket that carries its id. If the
+ * ticket cannot be stored, the upload is aborted again (the sweep would find it otherwise).
+ */
+async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: number): Promise<IssuedUpload> {
+  try {
+    const plan = planParts(ticket.size, preferredPartSize);
+    const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+    const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
+    const withPlan: Ticket = { ...ticket, multipart: { uploadId, ...plan } };
+    try {
+      await guard("ticket store", () => s.tickets.issue(withPlan));
+    } catch (err) {
+      await s.objects.multipart.abort(ref, uploadId).catch(() => undefined);
+      throw err;
+    }
+    s.metrics.issued.inc();
+    return { ticket: withPlan, multipart: plan };
+  } catch (err) {
+    await s.limits.close(ticket).catch(() => undefined);
+    throw err;
+  }
+}
