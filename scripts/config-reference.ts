@@ -1,15 +1,15 @@
-/** The configuration reference in docs/configuration.md, written from the schema itself (`npm run docs`). */
+/** The configuration reference in docs/configuration.md, from the schema and src/config/descriptions.ts (`npm run docs`). */
 import { z } from "zod";
-import { settingDocs } from "../src/config/fields.js";
-import { envSchema, settingSections } from "../src/config/schema.js";
+import { settingDocs, settingSections, type SettingDoc } from "../src/config/descriptions.js";
+import { envSchema } from "../src/config/schema.js";
 import { markdownTable } from "./markdown.js";
 
 export function configurationReference(): string {
   const seen = new Set<string>();
   const parts = settingSections.map(({ title, fields }) => {
     const rows = Object.entries(fields).map(([name, schema]) => {
-      const doc = settingDocs.get(schema);
-      if (!doc) throw new Error(`${name} has no documentation: wrap its schema in documented()`);
+      const doc = (settingDocs as Record<string, SettingDoc | undefined>)[name];
+      if (!doc) throw new Error(`${name} has no documentation: add it to settingDocs in src/config/descriptions.ts`);
       seen.add(name);
       return [`\`${name}\``, defaultCell(schema, doc.default), doc.description];
     });

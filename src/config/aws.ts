@@ -1,30 +1,15 @@
 /** The AWS SDK's standard variables, shared by every backend that talks to AWS or an AWS-compatible service. */
 import { z } from "zod";
-import { ConfigError, documented, httpUrl } from "./fields.js";
+import { ConfigError, httpUrl } from "./fields.js";
 import type { AwsCredentials } from "./types.js";
 
 export const awsFields = {
-  AWS_REGION: documented(z.string().min(1).optional(), {
-    description: "the region of S3, STS and DynamoDB",
-    default: "`AWS_DEFAULT_REGION`, else `us-east-1`",
-  }),
-  AWS_DEFAULT_REGION: documented(z.string().min(1).optional(), {
-    description: "read when `AWS_REGION` is unset, as the AWS CLI does",
-  }),
-  AWS_ENDPOINT_URL: documented(httpUrl().optional(), {
-    description: "one endpoint for every AWS service; each service's own variable below wins over it",
-    default: "AWS itself",
-  }),
-  AWS_ACCESS_KEY_ID: documented(z.string().min(1).optional(), {
-    description: "static credentials for S3, STS and DynamoDB; set both or neither",
-    default: "the SDK's default credential chain",
-  }),
-  AWS_SECRET_ACCESS_KEY: documented(z.string().min(1).optional(), {
-    description: "the secret of `AWS_ACCESS_KEY_ID`",
-  }),
-  AWS_SESSION_TOKEN: documented(z.string().min(1).optional(), {
-    description: "with temporary credentials: their session token",
-  }),
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_DEFAULT_REGION: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL: httpUrl().optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
 };
 
 type AwsEnv = z.output<z.ZodObject<typeof awsFields>>;

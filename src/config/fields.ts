@@ -8,22 +8,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** What the configuration table says about one variable; the default value itself comes from the schema when it has one. */
-export interface SettingDoc {
-  description: string;
-  /** When the schema has a default: words after it (`(64 MiB)`). Without one: the whole cell (`gateway for fs, direct for s3`). */
-  default?: string;
-}
-
-/** Every variable's documentation, keyed by its schema; docs/configuration.md is generated from it. */
-export const settingDocs = z.registry<SettingDoc>();
-
-/** Registers what a variable means next to how it is parsed, so the two cannot be written apart. */
-export function documented<T extends z.ZodType>(schema: T, doc: SettingDoc): T {
-  settingDocs.add(schema, doc);
-  return schema;
-}
-
 export const wholeNumber = (what: string, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()

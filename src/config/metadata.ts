@@ -1,14 +1,11 @@
 /** The metadata store: a SQLite file or PostgreSQL. Parsing loads no driver; the metadata factory does. */
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, documented, isUrl } from "./fields.js";
+import { ConfigError, isUrl } from "./fields.js";
 import type { DatabaseConfig } from "./types.js";
 
 export const metadataFields = {
-  SLUICE_DATABASE: documented(z.string().min(1).optional(), {
-    description: "metadata store: `sqlite:<path>` or `postgres://user:password@host:port/db`",
-    default: "`sqlite:<data dir>/sluice.db`",
-  }),
+  SLUICE_DATABASE: z.string().min(1).optional(),
 };
 
 type MetadataEnv = z.output<z.ZodObject<typeof metadataFields>>;

@@ -1,4 +1,4 @@
-/** Every variable Sluice reads, grouped as docs/configuration.md shows them. */
+/** Every variable Sluice reads: each backend's own, joined into one schema. What each means is in descriptions.ts. */
 import { z } from "zod";
 import { awsFields } from "./aws.js";
 import { metadataFields } from "./metadata.js";
@@ -9,19 +9,6 @@ import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
 import { uploadFields } from "./uploads.js";
-
-/** One heading of the configuration page each; a variable belongs to exactly one. */
-export const settingSections: { title: string; fields: Record<string, z.ZodType> }[] = [
-  { title: "Server", fields: serverFields },
-  { title: "Uploads and downloads", fields: uploadFields },
-  { title: "Rate limits", fields: rateLimitFields },
-  { title: "Processing", fields: processingFields },
-  { title: "Object storage", fields: storageFields },
-  { title: "Ticket store", fields: ticketFields },
-  { title: "Metadata store", fields: metadataFields },
-  { title: "AWS", fields: awsFields },
-  { title: "Scoped credentials (STS)", fields: stsFields },
-];
 
 export const envSchema = z.object({
   ...serverFields,

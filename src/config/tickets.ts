@@ -1,18 +1,12 @@
 /** The ticket store: which one, and where. Parsing loads no driver; the tickets factory does. */
 import { z } from "zod";
 import type { AwsConnection } from "./aws.js";
-import { ConfigError, documented, httpUrl, isUrl } from "./fields.js";
+import { ConfigError, httpUrl, isUrl } from "./fields.js";
 import type { TicketStoreConfig } from "./types.js";
 
 export const ticketFields = {
-  SLUICE_TICKETS: documented(z.string().min(1).default("memory"), {
-    description:
-      "ticket store: `memory`, `redis://[:password@]host:port[/db]` (`rediss://` for TLS), `memcached://host:port[,host:port…]`, `postgres://user:password@host:port/db`, or `dynamodb://<table>` (region and credentials from the AWS variables)",
-  }),
-  AWS_ENDPOINT_URL_DYNAMODB: documented(httpUrl().optional(), {
-    description: "the DynamoDB endpoint, for `dynamodb://` tickets (a local DynamoDB, for instance)",
-    default: "`AWS_ENDPOINT_URL`, else AWS itself",
-  }),
+  SLUICE_TICKETS: z.string().min(1).default("memory"),
+  AWS_ENDPOINT_URL_DYNAMODB: httpUrl().optional(),
 };
 
 type TicketEnv = z.output<z.ZodObject<typeof ticketFields>>;
