@@ -219,7 +219,7 @@ export const settingDocs = {
     description: "read when `AWS_REGION` is unset, as the AWS CLI does",
   },
   AWS_ENDPOINT_URL: {
-    description: "one endpoint for every AWS service; each service's own variable below wins over it",
+    description: "the endpoint of S3, STS and DynamoDB where their own variable (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_DYNAMODB`) names none",
     default: "AWS itself",
   },
   AWS_ACCESS_KEY_ID: {
