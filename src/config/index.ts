@@ -43,10 +43,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const aws = parseAwsConnection(e);
   const storage = parseStorage(e, dataDir, aws);
   const routing = parseUploadRouting(e, storage);
-  if (e.SLUICE_STS_ROLE_ARN && (storage.kind !== "s3" || routing.uploadMode !== "direct")) {
-    throw new ConfigError("Invalid SLUICE_STS_ROLE_ARN: scoped credentials need SLUICE_STORAGE=s3 with direct uploads");
-  }
-  const sts = e.SLUICE_STS_ROLE_ARN ? parseSts({ ...e, SLUICE_STS_ROLE_ARN: e.SLUICE_STS_ROLE_ARN }, aws) : undefined;
+  const sts = parseSts(e, aws, { storage, uploadMode: routing.uploadMode });
   const tickets = parseTickets(e, aws);
   const rateLimitStore = parseRateLimitStore(e, tickets);
   const database = parseDatabase(e, dataDir);

@@ -1,8 +1,8 @@
 /** Scoped temporary credentials through STS (`"method": "credentials"`). */
 import { z } from "zod";
 import type { AwsConnection } from "./aws.js";
-import { httpUrl, wholeNumber } from "./fields.js";
-import type { StsConfig } from "./types.js";
+import { ConfigError, httpUrl, wholeNumber } from "./fields.js";
+import type { Config, StorageConfig, StsConfig } from "./types.js";
 
 export const stsFields = {
   SLUICE_STS_ROLE_ARN: z
@@ -15,8 +15,12 @@ export const stsFields = {
 
 type StsEnv = z.output<z.ZodObject<typeof stsFields>>;
 
-/** Only called when the role is set and storage is S3 (the caller checks the mode). */
-export function parseSts(e: StsEnv & { SLUICE_STS_ROLE_ARN: string }, aws: AwsConnection): StsConfig {
+/** Set only with a role, and only where uploads go straight to S3 (the credentials name a staging key there). */
+export function parseSts(e: StsEnv, aws: AwsConnection, route: { storage: StorageConfig; uploadMode: Config["uploadMode"] }): StsConfig | undefined {
+  if (!e.SLUICE_STS_ROLE_ARN) return undefined;
+  if (route.storage.kind !== "s3" || route.uploadMode !== "direct") {
+    throw new ConfigError("Invalid SLUICE_STS_ROLE_ARN: scoped credentials need SLUICE_STORAGE=s3 with direct uploads");
+  }
   return {
     roleArn: e.SLUICE_STS_ROLE_ARN,
     endpoint: e.AWS_ENDPOINT_URL_STS ?? aws.endpoint,
