@@ -16,13 +16,13 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
       "no-restricted-properties": [
         "error",
-        { object: "process", property: "env", message: "Read configuration in src/config.ts only; pass it down." },
+        { object: "process", property: "env", message: "Read configuration in src/config/ only; pass it down." },
       ],
     },
   },
   {
     // The composition roots and the test/bench harnesses are where the environment is read.
-    files: ["src/config.ts", "src/runtime/**", "src/cli/**", "test/**", "bench/**", "scripts/**", "infra/app.ts"],
+    files: ["src/config.ts", "src/config/**", "src/runtime/**", "src/cli/**", "test/**", "bench/**", "scripts/**", "infra/app.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

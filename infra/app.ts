@@ -1,5 +1,5 @@
 /**
- * `npx cdk deploy` entry (see cdk.json and the README's "Deploy to AWS"). Choices come from
+ * `npx cdk deploy` entry (see cdk.json and docs/aws.md). Choices come from
  * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`,
  * and `-c edge=true -c region=eu-west-3` for CloudFront with Lambda@Edge in front of staging.
  */

@@ -39,7 +39,7 @@ With SLUICE_STORAGE=fs it only creates the directories.
 
 Options:
   --events <rgw|none>         how storage reports arrivals (default: rgw with a custom
-                              endpoint, none on AWS; see the README)
+                              endpoint, none on AWS; see docs/deploying-on-s3.md)
   --webhook-url <url>         where storage reaches Sluice (default: SLUICE_PUBLIC_URL/v1/events/s3)
   -h, --help                  show this help
 `;
@@ -92,7 +92,7 @@ async function setup(argv: string[]): Promise<number> {
     client.destroy();
   }
   if (events === "none") {
-    say("notifications: not configured. Arrivals are found by the client's complete call and by the reconcile sweep (every SLUICE_RECONCILE_INTERVAL seconds); on AWS, see the README for an S3 event trigger.");
+    say("notifications: not configured. Arrivals are found by the client's complete call and by the reconcile sweep (every SLUICE_RECONCILE_INTERVAL seconds); on AWS, the serverless stack (docs/aws.md) takes S3 events.");
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 /**
  * The metadata-store port: every upload's record and state, API keys, and settings.
- * One Kysely implementation serves SQLite (embedded) and, later, PostgreSQL; the conformance
- * suite in `metadata-store.conformance.ts` runs against each.
+ * One Kysely implementation serves SQLite (embedded), PostgreSQL and Cloudflare D1 (the Workers
+ * runtime); the conformance suite in `metadata-store.conformance.ts` runs against SQLite and
+ * PostgreSQL, and the Workers tests run the store on D1 under workerd.
  */
 export const UPLOAD_STATES = [
   "issued",

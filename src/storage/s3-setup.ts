@@ -116,7 +116,7 @@ async function createRgwTopic(store: S3StoreOptions, events: { webhookUrl: strin
     // MinIO, R2 and AWS S3 itself have no RGW-style topics: say what to do instead.
     throw new Error(
       `storage did not accept an RGW notification topic (${err instanceof Error ? err.message : String(err)}). ` +
-        "If this is not Ceph RGW, run `sluice setup --events none` and configure notifications as the README says.",
+        "If this is not Ceph RGW, run `sluice setup --events none` and configure notifications as docs/deploying-on-s3.md says.",
       { cause: err },
     );
   } finally {

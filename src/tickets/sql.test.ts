@@ -7,7 +7,7 @@ import { SqlTicketStore, type TicketDatabase } from "./sql.js";
 import { describeSharedTicketStore } from "./ticket-store.conformance.js";
 
 // The SQL store in its SQLite form (what Workers run on D1): two connections to one database
-// file stand for two instances. PostgreSQL's form runs in postgres.test.ts.
+// file stand for two instances. PostgreSQL's form runs in postgres.server.test.ts.
 let dir: string;
 describeSharedTicketStore(
   "sql on sqlite (two connections to one file)",

@@ -12,6 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./server.js";
+import { needsServerTier } from "./tier.js";
 
 export interface BackendServer {
   /** The URL Sluice is configured with (`redis://…`, `memcached://…`, `postgres://…`). */
@@ -27,6 +28,7 @@ export interface BackendServer {
 }
 
 function need(binary: string, pkg: string): string {
+  needsServerTier(binary);
   for (const dir of (process.env.PATH ?? "").split(":")) {
     const candidate = path.join(dir, binary);
     if (dir && existsSync(candidate)) return candidate;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "./server.js";
+import { needsServerTier } from "./tier.js";
 
 export const CLI = path.join(ROOT, "dist/cli/main.js");
 
@@ -14,6 +15,7 @@ export interface CliRun {
 
 /** Starts `sluice …` (the built CLI) against a server; the caller may kill it. */
 export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<CliRun>; output(): string } {
+  needsServerTier("The sluice CLI");
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", XDG_CONFIG_HOME: "/nonexistent/sluice-test-config", ...env },

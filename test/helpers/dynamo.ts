@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import dynalite from "dynalite";
 import { DynamoTicketStore } from "../../src/tickets/dynamodb.js";
+import { needsServerTier } from "./tier.js";
 
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
 
@@ -16,6 +17,7 @@ export interface LocalDynamo {
 }
 
 export async function startDynalite(options: { table?: string; region?: string } = {}): Promise<LocalDynamo> {
+  needsServerTier("dynalite");
   const server = dynalite({ createTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

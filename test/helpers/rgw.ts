@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../src/storage/s3.js";
 import { ROOT, freePort, startServer, type TestServer } from "./server.js";
+import { needsServerTier } from "./tier.js";
 
 const run = promisify(execFile);
 
@@ -32,6 +33,7 @@ const ACCESS_KEY = "sluicetestaccesskey01";
 const SECRET_KEY = "sluicetestsecretkey0000000000000000000001";
 
 export async function useRgw(): Promise<Rgw> {
+  needsServerTier("Ceph RGW");
   const shared = process.env.SLUICE_TEST_RGW_ENDPOINT;
   if (shared) {
     return {
@@ -45,6 +47,7 @@ export async function useRgw(): Promise<Rgw> {
 }
 
 export async function startRgw(): Promise<OwnRgw> {
+  needsServerTier("Ceph RGW");
   for (const binary of ["ceph-mon", "ceph-osd", "radosgw", "monmaptool"]) {
     await run("which", [binary]).catch(() => {
       throw new Error(`${binary} is missing: the S3 tests need Debian's ceph-mon ceph-osd radosgw ceph-common (npm test installs them as root).`);

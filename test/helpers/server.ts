@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { needsServerTier } from "./tier.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const MAIN = path.join(ROOT, "dist/runtime/node/main.js");
@@ -49,6 +50,7 @@ export interface TestServer {
 }
 
 export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; keep?: boolean } = {}): Promise<TestServer> {
+  needsServerTier("Sluice");
   await fs.access(MAIN).catch(() => {
     throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does).`);
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./index.js";
 
 describe("loadConfig", () => {
   it("has working embedded defaults", () => {
