@@ -3,14 +3,13 @@
  * rounds so that machine noise hits both alike; medians are reported. `--write` also puts
  * the results into docs/benchmarks.md.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createReadStream, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import autocannon from "autocannon";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -20,7 +19,7 @@ import { createS3Client, presignerFor, type S3StoreOptions } from "../src/storag
 import { memcachedUrl, startMemcached, startPostgres, startRedis, type BackendServer } from "../test/helpers/backends.js";
 import { startDynalite } from "../test/helpers/dynamo.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
-import { freePort, ROOT, START_ARGS } from "../test/helpers/server.js";
+import { ROOT, spawnServer, startServer, type ServerProcess } from "../test/helpers/server.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** `issue`, `stores`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
@@ -31,44 +30,15 @@ const CONNECTIONS = 50;
 const GIB = 1024 ** 3;
 const KEY = "sk_bench_0123456789abcdefghijklmnop";
 
-interface Proc {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function start(args: string[], env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", PORT: String(port), HOST: "127.0.0.1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  // Sluice says so on stderr (its banner) whatever its log level; the baseline on stdout.
-  await new Promise<void>((resolve, reject) => {
-    for (const stream of [child.stdout, child.stderr]) {
-      readline.createInterface({ input: stream }).on("line", (l) => {
-        if (l.includes('"listening"') || l.includes("is listening on")) resolve();
-        else if (l.includes('"level":50') || l.includes('"level":60')) process.stderr.write(`${l}\n`);
-      });
-    }
-    child.once("exit", (code) => reject(new Error(`exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    child,
-    async stop() {
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
-const startBaseline = (sinkDir: string) => start(["--import", "tsx", "bench/baseline-server.ts"], { SINK_DIR: sinkDir });
-/** Single-request uploads unless `env` says otherwise: the gateway and direct figures send 1 GiB in one PUT. */
+/** The baseline server (bench/baseline-server.ts) logs its `listening` line as JSON, as Sluice does. */
+const startBaseline = (sinkDir: string) => spawnServer(["--import", "tsx", "bench/baseline-server.ts"], { SINK_DIR: sinkDir }, { awaitLog: true, awaitBanner: false, echoErrors: true });
+/**
+ * Sluice started exactly as the tests start it (`startServer`: `npm start`'s arguments), at
+ * warn level. Single-request uploads unless `env` says otherwise: the gateway and direct
+ * figures send 1 GiB in one PUT. The data directory is the run's to remove.
+ */
 const startSluice = (dataDir: string, env: Record<string, string> = {}) =>
-  start(START_ARGS, { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn", SLUICE_MULTIPART_THRESHOLD: String(5 * GIB), ...env });
+  startServer({ SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "warn", SLUICE_MULTIPART_THRESHOLD: String(5 * GIB), ...env }, { dataDir, keep: true, echoErrors: true });
 
 const s3Env = (rgw: Rgw, mode: "direct" | "gateway"): Record<string, string> => ({
   SLUICE_STORAGE: "s3",
@@ -127,7 +97,7 @@ async function streamPut(url: string, size: number, headers: Record<string, stri
   return { status, seconds: (performance.now() - started) / 1000 };
 }
 
-async function issue(sluice: Proc, size: number) {
+async function issue(sluice: ServerProcess, size: number) {
   return fetch(`${sluice.url}/v1/uploads`, {
     method: "POST",
     headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
@@ -136,7 +106,7 @@ async function issue(sluice: Proc, size: number) {
 }
 
 /** Waits for the upload to be archived; returns its file id. */
-async function waitArchived(sluice: Proc, id: string): Promise<string> {
+async function waitArchived(sluice: ServerProcess, id: string): Promise<string> {
   let status = { state: "", fileId: "" };
   while (!["archived", "rejected", "failed"].includes(status.state)) {
     await new Promise((r) => setTimeout(r, 20));
@@ -163,9 +133,9 @@ async function presignRate(sign: () => Promise<unknown>, ms = 2000): Promise<num
   return n / ((performance.now() - started) / 1000);
 }
 
-async function gatewayUpload(sluice: Proc, size: number) {
+async function gatewayUpload(sluice: ServerProcess, size: number) {
   const issued = await issue(sluice, size);
-  const pid = sluice.child.pid!;
+  const pid = sluice.process.pid!;
   const before = rssMiB(pid, "VmRSS");
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid, "VmRSS"))), 20);
@@ -228,7 +198,7 @@ async function main() {
     //     echo route, in alternating rounds.
     if (SECTIONS.has("stores")) {
       const servers: BackendServer[] = [];
-      const procs: Proc[] = [];
+      const procs: ServerProcess[] = [];
       try {
         const [redis, postgres, mc1, mc2] = await Promise.all([startRedis(), startPostgres(), startMemcached(), startMemcached()]);
         servers.push(redis, postgres, mc1, mc2);
@@ -240,7 +210,7 @@ async function main() {
         ];
         const baseline = await startBaseline(tmp);
         procs.push(baseline);
-        const sluices: Proc[] = [];
+        const sluices: ServerProcess[] = [];
         for (const [name, tickets] of targets) {
           const proc = await startSluice(path.join(tmp, `stores-${name.split(" ")[0]}`), { SLUICE_TICKETS: tickets });
           sluices.push(proc);
@@ -342,7 +312,7 @@ async function main() {
         raws.push(GIB / 1024 ** 2 / raw.seconds);
         console.log(`round ${round}: gateway ${big.mibPerSec.toFixed(0)} MiB/s (RSS peak ${big.rssPeak.toFixed(0)} MiB, archived in ${big.archiveSeconds.toFixed(2)} s); bare pipe ${raws.at(-1)!.toFixed(0)} MiB/s`);
       }
-      const hwm = rssMiB(gw.child.pid!, "VmHWM");
+      const hwm = rssMiB(gw.process.pid!, "VmHWM");
       await gw.stop();
       await sink.stop();
       const mibPerSec = median(bigs.map((b) => b.mibPerSec));
@@ -393,12 +363,12 @@ async function main() {
           const put = await streamPut(d.upload.url, GIB, d.upload.headers);
           if (put.status !== 200) throw new Error(`direct PUT to RGW answered ${put.status}`);
           const directRate = GIB / 1024 ** 2 / put.seconds;
-          const readBefore = bytesRead(direct.child.pid!);
+          const readBefore = bytesRead(direct.process.pid!);
           const completed = performance.now();
           await fetch(`${direct.url}/v1/uploads/${d.id}/complete`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
           await waitArchived(direct, d.id);
           const archived = (performance.now() - completed) / 1000;
-          const read = bytesRead(direct.child.pid!) - readBefore;
+          const read = bytesRead(direct.process.pid!) - readBefore;
           // The baseline: the same server-side copy, sent straight to RGW.
           const copyStarted = performance.now();
           await client.send(new CopyObjectCommand({ Bucket: "archive-direct", Key: "baseline-copy", CopySource: `archive-direct/${d.key}` }));

@@ -16,7 +16,8 @@ import { loadConfig } from "../src/config.js";
 import type { App } from "../src/http/app.js";
 import { createLogger } from "../src/internal/logger.js";
 import type { ObjectRef } from "../src/storage/object-store.js";
-import { createSluice, type Sluice } from "../src/runtime/compose.js";
+import type { Sluice } from "../src/runtime/compose.js";
+import { startLambdaSluice } from "../src/runtime/lambda/adapter.js";
 import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
 import { startDynalite, type LocalDynamo } from "./helpers/dynamo.js";
 import { PNG, awsS3Event } from "./helpers/fixtures.js";
@@ -55,8 +56,8 @@ before(async () => {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     }),
   );
-  sluice = await createSluice(config, { logger: createLogger({ level: "silent" }) });
-  sluice.start({ reconcileLoop: false });
+  // As the Lambda entry builds it, but making this test's buckets (the stack makes them in AWS).
+  sluice = await startLambdaSluice(config, { logger: createLogger({ level: "silent" }), createBuckets: true });
   handlers = lambdaHandlers(Promise.resolve(sluice));
 });
 
@@ -280,6 +281,45 @@ describe("the Lambda handlers' failure isolation", () => {
       assert.equal((await h.services.metrics.eventRecordsIgnored.get()).values.reduce((n, v) => n + v.value, 0), 2);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("per-address rate limits on Lambda", () => {
+  it("counts issues by the address API Gateway saw, and answers 429 past SLUICE_RATE_LIMIT_IP", async () => {
+    const limitedDir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-ip-"));
+    const limited = await startLambdaSluice(
+      loadConfig({ SLUICE_DATA_DIR: limitedDir, SLUICE_API_KEYS: KEY, SLUICE_RATE_LIMIT: "off", SLUICE_RATE_LIMIT_IP: "2/min" }),
+      { logger: createLogger({ level: "silent" }) },
+    );
+    try {
+      const http = lambdaHandlers(Promise.resolve(limited)).http;
+      const request = { filename: "a.png", contentType: "image/png", size: PNG.byteLength };
+      const fromHttpApi = (sourceIp: string) => {
+        const event = httpApiEvent("POST", "/v1/uploads", request);
+        event.requestContext.http.sourceIp = sourceIp;
+        event.headers["x-forwarded-for"] = sourceIp;
+        return http(event);
+      };
+      // A REST API (payload 1.0) event carries the address in requestContext.identity.
+      const fromRestApi = (sourceIp: string) => {
+        const event = restApiEvent("POST", "/v1/uploads");
+        event.requestContext.identity.sourceIp = sourceIp;
+        event.headers["Content-Type"] = "application/json";
+        event.multiValueHeaders["Content-Type"] = ["application/json"];
+        event.body = JSON.stringify(request);
+        return http(event);
+      };
+      assert.deepEqual([(await fromHttpApi("198.51.100.7")).statusCode, (await fromHttpApi("198.51.100.7")).statusCode], [201, 201]);
+      const refused = await fromHttpApi("198.51.100.7");
+      assert.equal(refused.statusCode, 429, refused.body);
+      assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, "rate_limited");
+      // Another address has its own count; the REST payload is counted the same way.
+      assert.deepEqual([(await fromRestApi("198.51.100.8")).statusCode, (await fromRestApi("198.51.100.8")).statusCode, (await fromRestApi("198.51.100.8")).statusCode], [201, 201, 429]);
+      assert.equal((await fromHttpApi("198.51.100.9")).statusCode, 201);
+    } finally {
+      await limited.close();
+      await fs.rm(limitedDir, { recursive: true, force: true });
     }
   });
 });

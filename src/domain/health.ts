@@ -1,9 +1,6 @@
 import { BackendUnavailableError } from "../errors.js";
+import { answersWithin, type Pingable } from "../internal/ping.js";
 import { unref } from "../internal/timers.js";
-
-interface Pingable {
-  ping(): Promise<void>;
-}
 
 /**
  * Keeps a current view of which backends answer, by pinging each every second in the
@@ -40,10 +37,7 @@ export class BackendHealth {
   check(): Promise<void> {
     this.#running ??= Promise.all(
       [...this.#backends].map(async ([name, backend]) => {
-        const up = await Promise.race([
-          backend.ping().then(() => true, () => false),
-          new Promise<boolean>((resolve) => unref(setTimeout(resolve, this.#timeoutMs, false))),
-        ]);
+        const up = await answersWithin(backend, this.#timeoutMs);
         if (up) this.#down.delete(name);
         else this.#down.add(name);
       }),

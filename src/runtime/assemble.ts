@@ -5,10 +5,10 @@ import { UploadLimits } from "../domain/limits.js";
 import { processUpload } from "../domain/pipeline.js";
 import type { Processor } from "../domain/processors.js";
 import { startReconcileLoop } from "../domain/reconcile.js";
-import type { ArrivalQueue, Services } from "../domain/services.js";
+import type { Services } from "../domain/services.js";
 import { UrlSigner } from "../domain/signing.js";
 import { chooseUploadRoutes } from "../domain/upload-routes/index.js";
-import { createApp, type App, type AppOptions } from "../http/app.js";
+import { createApp, type App } from "../http/app.js";
 import { newId, newSecret } from "../internal/crypto.js";
 import type { Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
@@ -20,6 +20,9 @@ import type { Presigner } from "../storage/presign.js";
 import type { CredentialIssuer } from "../storage/credential-issuer.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { Redis } from "ioredis";
+import type { RuntimeAdapter } from "./adapter.js";
+
+export type { LocalArrivalQueue } from "./adapter.js";
 
 export interface Sluice {
   services: Services;
@@ -27,9 +30,10 @@ export interface Sluice {
   /** Set on the very first start only: the API key created for the operator, to be shown once. */
   bootstrapKey: string | undefined;
   /**
-   * Starts background work: processing, backend health checks and (unless `reconcileLoop`
-   * is false: serverless runtimes invoke the sweep on a schedule) the reconcile sweep.
-   * Workers pass `healthChecks: false` too: an isolate may not run timers between requests.
+   * Starts background work: processing, and what the runtime's capabilities allow of the
+   * rest: backend health checks (where timers may fire outside a request: not on Workers) and
+   * the reconcile loop (where the runtime has no schedule to invoke the sweep: Node). Either
+   * can be turned off here (tests drive the sweep themselves).
    */
   start(options?: { reconcileLoop?: boolean; healthChecks?: boolean }): void;
   /** Resolves when no arrival is being processed or waiting (a delayed retry is left to the sweep). */
@@ -55,19 +59,10 @@ export interface Backends {
 
 export interface AssembleOptions {
   logger: Logger;
+  /** How the runtime reads bodies and addresses, where it processes arrivals, and what it cannot do. */
+  runtime: RuntimeAdapter;
   defaultMetrics?: boolean;
   webRoot?: string | undefined;
-  requestBody?: AppOptions["requestBody"];
-  peerAddress?: AppOptions["peerAddress"];
-  /** Where arrivals are processed (Node: in this process, a few at a time; Workers: per invocation). */
-  arrivals: LocalArrivalQueue;
-}
-
-/** An arrival queue processed where it lives. */
-export interface LocalArrivalQueue extends ArrivalQueue {
-  start(handler: (id: string) => Promise<void>): void;
-  idle(): Promise<void>;
-  close(): Promise<void>;
 }
 
 /**
@@ -87,7 +82,8 @@ export async function assembleSluice(config: Config, backends: Backends, options
   // URLs survive restarts and every instance sharing the store signs alike.
   const signingSecret = config.signingSecret ?? (await metadata.getOrInitSetting("url_signing_secret", newSecret(32)));
   const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
-  const { arrivals } = options;
+  const { runtime } = options;
+  const { arrivals } = runtime;
   const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
 
   const services: Services = {
@@ -111,7 +107,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   };
 
   const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
-  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: options.requestBody, peerAddress: options.peerAddress });
+  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: runtime.requestBody, peerAddress: runtime.peerAddress });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   return {
@@ -119,9 +115,11 @@ export async function assembleSluice(config: Config, backends: Backends, options
     app,
     bootstrapKey,
     start(startOptions = {}) {
-      if (startOptions.healthChecks !== false) health.start();
+      const healthChecks = startOptions.healthChecks ?? runtime.capabilities.backgroundTimers;
+      const reconcileLoop = startOptions.reconcileLoop ?? runtime.capabilities.reconcileLoop;
+      if (healthChecks) health.start();
       arrivals.start((id) => processUpload(services, id));
-      if (startOptions.reconcileLoop !== false) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
+      if (reconcileLoop) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
     },
     idle: () => arrivals.idle(),
     async close() {

@@ -1,14 +1,13 @@
-import os from "node:os";
 import type { Config } from "../config.js";
 import { loadProcessors } from "../domain/processors.js";
-import { InProcessArrivalQueue } from "../events/in-process.js";
-import type { AppOptions } from "../http/app.js";
 import { createLogger, type Logger } from "../internal/logger.js";
 import { createMetadataStore } from "../metadata/factory.js";
 import { createStorage } from "../storage/factory.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import { createTicketStore } from "../tickets/factory.js";
+import type { RuntimeAdapter } from "./adapter.js";
 import { assembleSluice, type Sluice } from "./assemble.js";
+import { nodeRuntime } from "./node/adapter.js";
 
 export type { Sluice };
 
@@ -23,8 +22,8 @@ export async function createSluice(
     logger?: Logger;
     webRoot?: string;
     defaultMetrics?: boolean;
-    requestBody?: AppOptions["requestBody"];
-    peerAddress?: AppOptions["peerAddress"];
+    /** The runtime it serves (Node's unless said: `lambdaRuntime` on Lambda), made with Sluice's logger. */
+    runtime?: (options: { logger: Logger }) => RuntimeAdapter;
     /** False where the buckets are made by someone else and the role may not make them (Lambda: the stack makes them). */
     createBuckets?: boolean;
   } = {},
@@ -45,11 +44,9 @@ export async function createSluice(
   };
   return assembleSluice(config, backends, {
     logger,
-    arrivals: new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger }),
+    runtime: (options.runtime ?? nodeRuntime)({ logger }),
     defaultMetrics: options.defaultMetrics,
     webRoot: options.webRoot,
-    requestBody: options.requestBody,
-    peerAddress: options.peerAddress,
   });
 }
 

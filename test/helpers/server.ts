@@ -35,48 +35,44 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface TestServer {
+/** A server process started by `spawnServer`. */
+export interface ServerProcess {
   url: string;
-  key: string;
-  dataDir: string;
   process: ChildProcess;
-  /** Every line the server logged, parsed. */
+  /** Every line the server logged on stdout, parsed (a line that is not JSON as `{ raw }`). */
   logs: Record<string, unknown>[];
-  /** What the server wrote for people (the start-up banner). */
+  /** What the server wrote for people (Sluice's start-up banner). */
   stderr(): string;
-  /** A JSON API call with the key. */
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field in tests
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
   stop(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; keep?: boolean } = {}): Promise<TestServer> {
+/** Levels at which Sluice logs its `listening` line (pino's info and below). */
+const LOGS_LISTENING = new Set(["trace", "debug", "info"]);
+
+/**
+ * Spawns a Node server on a free loopback port (given as PORT and HOST) and resolves once it
+ * is listening: when it has logged `{"msg":"listening"}` as JSON on stdout (`awaitLog`) and
+ * printed Sluice's banner on stderr (`awaitBanner`); two pipes, either may come first. The
+ * one way tests and the bench start servers (`startServer` for Sluice, the bench for its
+ * baselines too).
+ */
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string>,
+  options: { awaitLog: boolean; awaitBanner: boolean; /** Copies error lines (pino level 50 and up) to this process's stderr. */ echoErrors?: boolean },
+): Promise<ServerProcess> {
   needsServerTier("Sluice");
-  await fs.access(MAIN).catch(() => {
-    throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does).`);
-  });
-  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-")));
   const port = await freePort();
-  const key = env.SLUICE_API_KEYS ?? `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-  const child = spawn(process.execPath, START_ARGS, {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      SLUICE_DATA_DIR: dataDir,
-      SLUICE_API_KEYS: key,
-      SLUICE_RATE_LIMIT: "off",
-      SLUICE_LOG_LEVEL: "info",
-      ...env,
-    },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", PORT: String(port), HOST: "127.0.0.1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
-  // Ready once both the JSON log (stdout) and the banner for people (stderr) say so: two pipes, either may come first.
-  let logged = false;
-  let bannered = false;
+  let logged = !options.awaitLog;
+  let bannered = !options.awaitBanner;
   const lines = readline.createInterface({ input: child.stdout });
   const listening = new Promise<void>((resolve, reject) => {
     child.stderr.on("data", (d: Buffer) => {
@@ -88,29 +84,61 @@ export async function startServer(env: Record<string, string> = {}, options: { d
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
+        if (options.echoErrors && typeof entry.level === "number" && entry.level >= 50) process.stderr.write(`${line}\n`);
         logged ||= entry.msg === "listening";
         if (logged && bannered) resolve();
       } catch {
         logs.push({ raw: line });
       }
     });
-    child.once("exit", (code) => reject(new Error(`sluice exited with ${code} before listening:\n${stderr}`)));
+    child.once("exit", (code) => reject(new Error(`${path.basename(args.at(-1) ?? "node")} exited with ${code} before listening:\n${stderr}`)));
   });
+  await listening;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    logs,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface TestServer extends ServerProcess {
+  key: string;
+  dataDir: string;
+  /** A JSON API call with the key. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>; // eslint-disable-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field in tests
+}
+
+/** The built Sluice as `npm start` runs it, with its own data directory (removed on stop unless `keep`). */
+export async function startServer(env: Record<string, string> = {}, options: { dataDir?: string; keep?: boolean; echoErrors?: boolean } = {}): Promise<TestServer> {
+  await fs.access(MAIN).catch(() => {
+    throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does).`);
+  });
+  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-")));
+  const key = env.SLUICE_API_KEYS ?? `sk_test_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const fullEnv = { SLUICE_DATA_DIR: dataDir, SLUICE_API_KEYS: key, SLUICE_RATE_LIMIT: "off", SLUICE_LOG_LEVEL: "info", ...env };
+  let server: ServerProcess;
   try {
-    await listening;
+    // Below info (the bench runs at warn) there is no `listening` log line to wait for: the banner says it.
+    server = await spawnServer(START_ARGS, fullEnv, { awaitLog: LOGS_LISTENING.has(fullEnv.SLUICE_LOG_LEVEL), awaitBanner: true, echoErrors: options.echoErrors ?? false });
   } catch (err) {
     // It never started: remove what was made for it (a data directory passed in is the caller's).
     if (!options.dataDir) await fs.rm(dataDir, { recursive: true, force: true });
     throw err;
   }
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = server;
   return {
-    url,
+    ...server,
     key,
     dataDir,
-    process: child,
-    logs,
-    stderr: () => stderr,
     async api(method, p, body, headers = {}) {
       const res = await fetch(url + p, {
         method,
@@ -131,13 +159,7 @@ export async function startServer(env: Record<string, string> = {}, options: { d
       return { status: res.status, body: parsed, headers: res.headers };
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, "exit");
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await server.stop();
       if (!options.keep) await fs.rm(dataDir, { recursive: true, force: true });
     },
   };

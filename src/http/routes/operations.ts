@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { App, AppOptions } from "../app.js";
-import { unref } from "../../internal/timers.js";
+import { answersWithin } from "../../internal/ping.js";
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -42,10 +42,7 @@ export function registerOperationRoutes(app: App, { services }: AppOptions) {
     };
     const results = await Promise.all(
       Object.entries(backends).map(async ([name, backend]) => {
-        const up = await Promise.race([
-          backend.ping().then(() => true, () => false),
-          new Promise<boolean>((resolve) => unref(setTimeout(resolve, READY_TIMEOUT_MS, false))),
-        ]);
+        const up = await answersWithin(backend, READY_TIMEOUT_MS);
         return [name, up ? "up" : "down"] as const;
       }),
     );

@@ -4,14 +4,10 @@
  * every invocation that container serves reuses its clients and connections.
  */
 import { loadConfig } from "../../config.js";
-import { createSluice } from "../compose.js";
+import { startLambdaSluice } from "./adapter.js";
 import { lambdaHandlers, type LambdaSluice } from "./handlers.js";
 
-// The stack makes the buckets; the functions' roles may not (and need not) look for them.
-const ready: Promise<LambdaSluice> = createSluice(loadConfig(process.env), { createBuckets: false }).then((sluice) => {
-  sluice.start({ reconcileLoop: false });
-  return sluice;
-});
+const ready: Promise<LambdaSluice> = startLambdaSluice(loadConfig(process.env));
 // A failed start is reported by the first invocation (which awaits `ready`), not as an unhandled rejection.
 ready.catch(() => undefined);
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { createSluice } from "../compose.js";
-import { nodeRequestBody, nodePeerAddress } from "./body.js";
+import { nodeRuntime } from "./adapter.js";
 import { guardConnections } from "./connections.js";
 
 function webRoot(): string | undefined {
@@ -34,7 +34,7 @@ async function main() {
     throw err;
   }
   const root = webRoot();
-  const sluice = await createSluice(config, { defaultMetrics: true, requestBody: nodeRequestBody, peerAddress: nodePeerAddress, ...(root && { webRoot: root }) });
+  const sluice = await createSluice(config, { defaultMetrics: true, runtime: nodeRuntime, ...(root && { webRoot: root }) });
   const { logger } = sluice.services;
   if (!root) logger.warn("the web page is not built; run `npm run build` to serve it at /");
 

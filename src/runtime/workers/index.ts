@@ -22,7 +22,8 @@ import type { Database } from "../../metadata/schema.js";
 import { S3ObjectStore, createS3Client, presignerFor } from "../../storage/s3.js";
 import { SqlTicketStore, type TicketDatabase } from "../../tickets/sql.js";
 import { assembleSluice, type Sluice } from "../assemble.js";
-import { InvocationArrivalQueue } from "./arrivals.js";
+import { refuseWhatWorkersCannotDo, workersRuntime } from "./adapter.js";
+import type { InvocationArrivalQueue } from "./arrivals.js";
 
 export interface WorkerEnv {
   /** The D1 database holding tickets and metadata. */
@@ -54,33 +55,21 @@ async function build(env: WorkerEnv): Promise<Built> {
   const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
   // Storage is S3-compatible here, whatever the default elsewhere: a Worker has no disk.
   const config = loadConfig({ SLUICE_STORAGE: "s3", ...vars });
-  if (config.storage.kind !== "s3") throw new ConfigError("Invalid SLUICE_STORAGE: a Worker stores objects in S3-compatible storage (s3)");
-  if (config.processors.length > 0) throw new ConfigError("Invalid SLUICE_PROCESSORS: a Worker cannot load processor modules from paths");
-  for (const name of ["SLUICE_TICKETS", "SLUICE_DATABASE"]) {
-    if (vars[name]) throw new ConfigError(`Invalid ${name}: a Worker keeps tickets and metadata in its D1 binding (DB); unset it`);
-  }
-  if (config.sts) throw new ConfigError("Invalid SLUICE_STS_ROLE_ARN: scoped STS credentials are served by the Node and Lambda builds, not the Worker");
-  if (config.rateLimitStore.kind === "redis") throw new ConfigError("Invalid SLUICE_RATE_LIMIT_STORE: a Worker cannot reach Redis; limits are counted per isolate (memory)");
+  refuseWhatWorkersCannotDo(config, vars);
   const logger = createLogger({ level: config.logLevel });
   const client = createS3Client(config.storage);
   const tickets = new SqlTicketStore({ db: new Kysely<TicketDatabase>({ dialect: new D1Dialect({ database: env.DB }) }), dialect: "sqlite", name: "d1 ticket store" });
   const metadata = new KyselyMetadataStore({ db: new Kysely<Database>({ dialect: new D1Dialect({ database: env.DB }) }), name: "d1 metadata store" });
-  const arrivals = new InvocationArrivalQueue({ logger });
+  const runtime = workersRuntime({ logger });
   const sluice = await assembleSluice(
     config,
     { objects: new S3ObjectStore({ client }), presigner: presignerFor(client, config.storage), metadata, tickets, processors: [] },
-    {
-      logger,
-      arrivals,
-      webRoot: undefined,
-      // Cloudflare sets this header itself; a client cannot forge it.
-      peerAddress: (c) => c.req.header("cf-connecting-ip"),
-    },
+    { logger, runtime, webRoot: undefined },
   );
-  // No timers between requests: no health pings (a failing backend fails its request, closed)
-  // and no reconcile loop (the Cron Trigger runs it).
-  sluice.start({ reconcileLoop: false, healthChecks: false });
-  return { sluice, tickets, arrivals };
+  // Its capabilities leave out health pings (a failing backend fails its request, closed)
+  // and the reconcile loop (the Cron Trigger runs the sweep).
+  sluice.start();
+  return { sluice, tickets, arrivals: runtime.arrivals };
 }
 
 export default {
