@@ -13,7 +13,7 @@ import { sendBody, withRetries, type OutgoingPart, type TransportOptions } from 
 /**
  * Up to this size, `checksum: true` hashes a file before asking for its upload. It is the
  * server's default multipart threshold (SLUICE_MULTIPART_THRESHOLD), which the API does not
- * publish: a constant, kept equal to the server's default by test/client-contract.test.ts.
+ * publish: a constant, kept equal to the server's default by test/client-package.test.ts.
  */
 export const SINGLE_UPLOAD_HASH_MAX = 64 * 1024 ** 2;
 
@@ -54,7 +54,7 @@ export interface UploadChannel {
 
 /**
  * The length of one part under the API's multipart plan: every part is `partSize` bytes but
- * the last, which holds the rest (test/client-contract.test.ts holds it to the server's rule).
+ * the last, which holds the rest (test/client-package.test.ts holds it to the server's rule).
  */
 export function partLength(plan: MultipartPlan, size: number, partNumber: number): number {
   return partNumber < plan.partCount ? plan.partSize : size - plan.partSize * (plan.partCount - 1);
