@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "data/", ".tmp/", "docs/"] },
+  { ignores: ["dist/", "**/dist/", "node_modules/", "data/", ".tmp/", "docs/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -26,16 +26,16 @@ export default tseslint.config(
     rules: { "no-restricted-properties": "off" },
   },
   {
-    // The client SDK and the web page run in browsers: no server code, no Node-only modules.
-    files: ["src/client/**", "src/web/**"],
-    ignores: ["src/client/node.ts"],
+    // The client package and the web page run in browsers: no server code, no Node-only modules.
+    files: ["packages/client/src/**", "src/client/**", "src/web/**"],
+    ignores: ["packages/client/src/node.ts", "packages/client/src/**/*.test.ts", "src/client/node.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
         {
           patterns: [
             { group: ["node:*"], message: "Client code must run in a browser." },
-            { regex: "^\\.\\./(?!client/)", message: "Client code must not import server code." },
+            { regex: "^\\.\\./", message: "Client code must not import server code: only the client package (@sluice/client) and its own files." },
           ],
           paths: ["fs", "path", "crypto", "stream", "http", "https", "os", "child_process"],
         },
@@ -44,9 +44,9 @@ export default tseslint.config(
   },
   {
     // The client's Node entry point may use Node's modules (file paths, streams), never server code.
-    files: ["src/client/node.ts"],
+    files: ["packages/client/src/node.ts", "src/client/node.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./(?!client/)", message: "Client code must not import server code." }] }],
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^\\.\\./", message: "Client code must not import server code." }] }],
     },
   },
   {

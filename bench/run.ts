@@ -14,7 +14,7 @@ import autocannon from "autocannon";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { SluiceNodeClient } from "../src/client/node.js";
+import { SluiceNodeClient } from "@sluice/client/node";
 import { createS3Client, presignerFor, type S3StoreOptions } from "../src/storage/s3.js";
 import { memcachedUrl, startMemcached, startPostgres, startRedis, type BackendServer } from "../test/helpers/backends.js";
 import { startDynalite } from "../test/helpers/dynamo.js";

@@ -21,6 +21,6 @@ export SLUICE_TEST_RGW_ENDPOINT="http://127.0.0.1:$rgw_port"
 export SLUICE_TEST_RGW_ACCESS_KEY=sluicetestaccesskey01
 export SLUICE_TEST_RGW_SECRET_KEY=sluicetestsecretkey0000000000000000000001
 
-mapfile -t files < <(find src test scripts -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t files < <(find src test scripts packages -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 echo "== tests (${#files[@]} files)"
 node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

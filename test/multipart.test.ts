@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AbortMultipartUploadCommand, GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { SluiceNodeClient } from "../src/client/node.js";
+import { SluiceNodeClient } from "@sluice/client/node";
 import { runCli, spawnCli } from "./helpers/cli.js";
 import { startProxy, type FaultyProxy } from "./helpers/proxy.js";
 import { startSluiceOnRgw } from "./helpers/rgw.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { SluiceNodeClient } from "../src/client/node.js";
+import { SluiceNodeClient } from "@sluice/client/node";
 import { HTML, PNG, sha256, uploadRequest } from "./helpers/fixtures.js";
 import { keysIn, startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
 import { stalledRequest, within } from "./helpers/raw-http.js";

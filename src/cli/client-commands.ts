@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type UploadStatus } from "../client/node.js";
+import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type UploadStatus } from "@sluice/client/node";
 
 export class UsageError extends Error {}
 

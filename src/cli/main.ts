@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
-import { SluiceApiError } from "../client/index.js";
+import { SluiceApiError } from "@sluice/client";
 import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
 
 const USAGE = `Usage: sluice <command> [options]

@@ -3,7 +3,7 @@
  * The API key comes from the URL fragment (`/#key=sk_…`, as printed at first start; a fragment
  * never reaches the server or its logs) or from the form, and is kept in localStorage.
  */
-import { SluiceApiError, SluiceClient, type UploadStatus } from "../client/index.js";
+import { SluiceApiError, SluiceClient, type UploadStatus } from "@sluice/client";
 
 const STORAGE_KEY = "sluice.apiKey";
 /** Multipart uploads under way, by file identity: picking the same file after a reload resumes it. */

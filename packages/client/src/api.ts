@@ -1,0 +1,115 @@
+/** Sluice's HTTP API, one method per call, typed by the generated wire types. */
+import { FINAL_STATES, type ApiKeyInfo, type ApiKeyScope, type CompleteRequest, type Download, type FileInfo, type FileList, type IssuedUpload, type NewApiKey, type PartUrl, type StoredPart, type UploadRequest, type UploadStatus } from "./types.js";
+import { delay, networkErrors, readJson } from "./transport.js";
+import type { components } from "./wire.js";
+
+export interface SluiceApiOptions {
+  /** The server, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  apiKey: string;
+  fetch?: typeof fetch;
+}
+
+export class SluiceApi {
+  readonly #base: string;
+  readonly #key: string;
+  /** The fetch every request goes through (the one given, or the platform's). */
+  protected readonly fetchFn: typeof fetch;
+
+  constructor(options: SluiceApiOptions) {
+    this.#base = options.baseUrl.replace(/\/+$/, "");
+    this.#key = options.apiKey;
+    this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  requestUpload(request: UploadRequest, signal?: AbortSignal): Promise<IssuedUpload> {
+    return this.#api("POST", "/v1/uploads", request, signal);
+  }
+
+  getUpload(id: string): Promise<UploadStatus> {
+    return this.#api("GET", `/v1/uploads/${encodeURIComponent(id)}`);
+  }
+
+  /** Says the bytes are there. A multipart upload names its parts (or omits them: then every stored part is used). */
+  completeUpload(id: string, body?: CompleteRequest, signal?: AbortSignal): Promise<UploadStatus> {
+    return this.#api("POST", `/v1/uploads/${encodeURIComponent(id)}/complete`, body, signal);
+  }
+
+  async partUrls(id: string, partNumbers: number[], signal?: AbortSignal): Promise<PartUrl[]> {
+    const request: components["schemas"]["PartUrlsRequest"] = { partNumbers };
+    return (await this.#api<components["schemas"]["PartUrls"]>("POST", `/v1/uploads/${encodeURIComponent(id)}/parts`, request, signal)).parts;
+  }
+
+  async listParts(id: string, signal?: AbortSignal): Promise<StoredPart[]> {
+    return (await this.#api<components["schemas"]["StoredParts"]>("GET", `/v1/uploads/${encodeURIComponent(id)}/parts`, undefined, signal)).parts;
+  }
+
+  cancelUpload(id: string): Promise<UploadStatus> {
+    return this.#api("DELETE", `/v1/uploads/${encodeURIComponent(id)}`);
+  }
+
+  listFiles(options: { limit?: number; cursor?: string; state?: string } = {}): Promise<FileList> {
+    const q = new URLSearchParams();
+    if (options.limit) q.set("limit", String(options.limit));
+    if (options.cursor) q.set("cursor", options.cursor);
+    if (options.state) q.set("state", options.state);
+    return this.#api("GET", `/v1/files${q.size > 0 ? `?${q.toString()}` : ""}`);
+  }
+
+  async deleteFile(id: string): Promise<void> {
+    await this.#api("DELETE", `/v1/files/${encodeURIComponent(id)}`);
+  }
+
+  createKey(name: string, scope?: ApiKeyScope): Promise<NewApiKey> {
+    const request: components["schemas"]["ApiKeyRequest"] = { name, ...(scope && { scope }) };
+    return this.#api("POST", "/v1/keys", request);
+  }
+
+  async listKeys(): Promise<ApiKeyInfo[]> {
+    return (await this.#api<components["schemas"]["ApiKeyList"]>("GET", "/v1/keys")).items;
+  }
+
+  async revokeKey(id: string): Promise<void> {
+    await this.#api("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  getFile(id: string): Promise<FileInfo> {
+    return this.#api("GET", `/v1/files/${encodeURIComponent(id)}`);
+  }
+
+  downloadUrl(fileId: string, options: { once?: boolean; expiresIn?: number } = {}): Promise<Download> {
+    const q = new URLSearchParams();
+    if (options.once) q.set("once", "true");
+    if (options.expiresIn) q.set("expiresIn", String(options.expiresIn));
+    const query = q.size > 0 ? `?${q.toString()}` : "";
+    return this.#api("GET", `/v1/files/${encodeURIComponent(fileId)}/download${query}`);
+  }
+
+  /** Polls until the upload reaches a final state. */
+  async waitForUpload(
+    id: string,
+    options: { signal?: AbortSignal; intervalMs?: number; onState?: (status: UploadStatus) => void } = {},
+  ): Promise<UploadStatus> {
+    let interval = options.intervalMs ?? 250;
+    for (;;) {
+      const status = await this.getUpload(id);
+      options.onState?.(status);
+      if (FINAL_STATES.includes(status.state)) return status;
+      await delay(interval, options.signal);
+      interval = Math.min(interval * 1.5, 2000);
+    }
+  }
+
+  async #api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const response = await networkErrors(
+      this.fetchFn(`${this.#base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.#key}`, ...(body !== undefined && { "content-type": "application/json" }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+        ...(signal && { signal }),
+      }),
+      signal,
+    );
+    return readJson<T>(response);
+  }
+}
