@@ -1,5 +1,6 @@
 import { BackendUnavailableError, badRequest, conflict, gone } from "../errors.js";
 import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
+import type { UploadRecord } from "../metadata/metadata-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
 import { recordArrival } from "./arrivals.js";
@@ -10,7 +11,7 @@ import { partLength } from "./part-plans.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { verifyUrl } from "./signed-urls.js";
-import { getUploadStatus, readUpload, type UploadRead, type UploadStatus } from "./upload-status.js";
+import { getUploadStatus, readUpload, statusOfRecord, type UploadRead, type UploadStatus } from "./upload-status.js";
 import type { PartInstructions } from "./upload-routes/upload-route.js";
 
 /** Part URLs asked for in one request. */
@@ -122,6 +123,7 @@ export async function completeMultipart(
   });
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let assembled = false;
+  let recorded: UploadRecord | undefined;
   try {
     let stored: PartInfo[] | undefined;
     try {
@@ -144,7 +146,7 @@ export async function completeMultipart(
     const head = await guard("object store", () => s.objects.head(ref));
     if (!head) throw gone("upload_closed", `Upload ${id} was aborted; its parts are gone.`);
     assembled = true;
-    await recordArrival(s, { ticket, via: "complete", consume: lease, ...(request.sha256 && !ticket.sha256 && { promisedSha256: request.sha256.toLowerCase() }) });
+    recorded = await recordArrival(s, { ticket, via: "complete", consume: lease, ...(request.sha256 && !ticket.sha256 && { promisedSha256: request.sha256.toLowerCase() }) });
   } catch (err) {
     // Before assembly the same parts can be completed again; after it, the object is kept in
     // staging and the ticket given back, so that the next complete (or the sweep) records it.
@@ -154,7 +156,8 @@ export async function completeMultipart(
   } finally {
     renewal.stop();
   }
-  return getUploadStatus(s, id);
+  // The answer is the record just written; read only when an earlier arrival's record stood.
+  return recorded ? statusOfRecord(recorded) : getUploadStatus(s, id);
 }
 
 /** The ticket of a multipart upload that still takes parts: issued, unexpired, not being completed. */

@@ -11,7 +11,7 @@ import type { PartRoute, RouteContext, UploadMethod, UploadRoute, UploadRouteDef
  * that serves under the configuration is chosen. Adding a route is one file beside these and
  * one line here.
  */
-const ROUTES: readonly UploadRouteDefinition[] = [edgeRoute, presignedPutRoute, presignedPostRoute, stsCredentialsRoute, gatewayRoute];
+export const UPLOAD_ROUTES: readonly UploadRouteDefinition[] = [edgeRoute, presignedPutRoute, presignedPostRoute, stsCredentialsRoute, gatewayRoute];
 
 /** The routes chosen at assembly: what issuing, part signing and the web page use. */
 export interface UploadRoutes {
@@ -23,7 +23,7 @@ export interface UploadRoutes {
   browserOrigins: readonly string[];
 }
 
-export function chooseUploadRoutes(context: RouteContext, definitions: readonly UploadRouteDefinition[] = ROUTES): UploadRoutes {
+export function chooseUploadRoutes(context: RouteContext, definitions: readonly UploadRouteDefinition[] = UPLOAD_ROUTES): UploadRoutes {
   const singles = new Map<UploadMethod, UploadRoute>();
   const refusals = new Map<UploadMethod, () => SluiceError>();
   let parts: PartRoute | undefined;
