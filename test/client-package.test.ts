@@ -15,7 +15,7 @@ import { build } from "esbuild";
 import { SINGLE_UPLOAD_HASH_MAX } from "../packages/client/src/upload.js";
 import { WIRE_FILE, generateClientWire } from "../scripts/gen-client.js";
 import { loadConfig } from "../src/config.js";
-import { partLength as serverPartLength, planParts } from "../src/domain/multipart.js";
+import { partLength as serverPartLength, planParts } from "../src/domain/part-plans.js";
 import { ROOT } from "./helpers/server.js";
 
 const PACKAGE = path.join(ROOT, "packages/client");
