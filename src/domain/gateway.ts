@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, tooLarge } from "../errors.js";
+import { BackendUnavailableError, SluiceError, badRequest, conflict, forbidden, gone, toSluiceError, tooLarge } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import type { ClaimResult } from "../tickets/ticket-store.js";
 import { mediaTypeEssence } from "./content-type.js";
@@ -75,7 +75,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
         const cause = findSluiceError(err);
         if (cause) throw cause;
         if (upload.signal?.aborted) throw badRequest("client_aborted", "The client went away before the body was complete.");
-        throw new BackendUnavailableError("object store", err);
+        throw toSluiceError("object store", err);
       });
     stored = true;
     const sha256 = hash?.digest("hex") ?? null;

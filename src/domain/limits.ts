@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Config, RateLimitConfig } from "../config.js";
-import { BackendUnavailableError, SluiceError } from "../errors.js";
+import { SluiceError, toSluiceError, type CodeWithStatus } from "../errors.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import type { Principal } from "./uploads.js";
 
@@ -87,12 +87,12 @@ export class UploadLimits {
   }
 
   /** `refund`: a refused request gives its points back (a quota counts what was issued, not what was asked). */
-  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: string, message: string, options: { refund?: boolean } = {}): Promise<void> {
+  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: CodeWithStatus<429>, message: string, options: { refund?: boolean } = {}): Promise<void> {
     const limiter = this.#limiter(kind, rate);
     try {
       await limiter.consume(subject, points);
     } catch (res) {
-      if (!(res instanceof RateLimiterRes)) throw new BackendUnavailableError("rate limiter", res);
+      if (!(res instanceof RateLimiterRes)) throw toSluiceError("rate limiter", res);
       if (options.refund) await limiter.reward(subject, points).catch(() => undefined);
       const retryAfter = String(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
       throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
@@ -116,7 +116,7 @@ async function guardLimiter<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new BackendUnavailableError("rate limiter", err);
+    throw toSluiceError("rate limiter", err);
   }
 }
 

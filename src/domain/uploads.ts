@@ -1,7 +1,6 @@
-import { BackendUnavailableError, SluiceError, badRequest, conflict, gone, notFound, tooLarge, unprocessable, unsupportedType } from "../errors.js";
+import { conflict, gone, notFound, toSluiceError, tooLarge, unprocessable, unsupportedType, type BackendName } from "../errors.js";
 import { newId } from "../internal/crypto.js";
 import type { KeyScope, UploadRecord, UploadState } from "../metadata/metadata-store.js";
-import { UnsafeObjectKeyError } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
 import type { ScopedCredentials } from "../storage/s3-credentials.js";
 import type { Ticket, TicketState } from "../tickets/ticket-store.js";
@@ -385,13 +384,10 @@ export async function recordArrival(
 }
 
 /** Runs a backend call, turning a failure to reach the backend into 503 (fail closed). */
-export async function guard<T>(backend: string, call: () => Promise<T>): Promise<T> {
+export async function guard<T>(backend: BackendName, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof SluiceError) throw err;
-    // A key no store can hold is bad input; the store itself is fine.
-    if (err instanceof UnsafeObjectKeyError) throw badRequest("invalid_key", err.message);
-    throw new BackendUnavailableError(backend, err);
+    throw toSluiceError(backend, err);
   }
 }

@@ -5,8 +5,8 @@ import { routePath } from "hono/route";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Services } from "../domain/services.js";
 import { guard, type Principal } from "../domain/uploads.js";
-import { SluiceError, unauthorized } from "../errors.js";
-import { errorResponse, invalidRequest } from "./errors.js";
+import { SluiceError, sluiceError, unauthorized } from "../errors.js";
+import { errorJson, errorResponse, invalidRequest } from "./errors.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
@@ -60,7 +60,7 @@ export function createApp(options: AppOptions): App {
   });
 
   app.onError((err, c) => errorResponse(c, err, logger));
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
+  app.notFound((c) => errorJson(c, sluiceError("not_found", `No route for ${c.req.method} ${c.req.path}.`)));
 
   // One middleware for every request: API-key auth on /v1/* (except the signed URLs), then
   // latency by route pattern (never the raw URL: upload URLs carry signatures). One rather
