@@ -1,3 +1,5 @@
+import { notFound } from "../errors.js";
+
 /**
  * Key prefixes are exact namespaces, not a hierarchy: a key scoped to `t/` reaches the uploads
  * it could have made itself (`t/<upload id>/<name>`) and nothing under `t/b/`, which belongs to
@@ -26,4 +28,14 @@ export function keyPrefixOfObjectKey(objectKey: string): string {
 export function isWithinKeyPrefix(keyPrefix: string | undefined, objectKey: string): boolean {
   if (keyPrefix === undefined || keyPrefix === "") return true;
   return keyPrefixOfObjectKey(objectKey) === keyPrefix;
+}
+
+/**
+ * The one check of a key's scope against an upload it names: a key scoped to a prefix reaches
+ * only uploads under it, and any other reads as unknown (404), so that a tenant learns nothing
+ * of another's ids. Returns the upload, for the caller to go on with.
+ */
+export function requireWithinKeyPrefix<U extends { id: string; key: string }>(keyPrefix: string | undefined, upload: U): U {
+  if (!isWithinKeyPrefix(keyPrefix, upload.key)) throw notFound(`Upload ${upload.id}`);
+  return upload;
 }
