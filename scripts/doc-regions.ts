@@ -6,6 +6,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { configurationReference } from "./config-reference.js";
+import { errorReference } from "./error-reference.js";
 import { replaceRegion } from "./markdown.js";
 
 export interface GeneratedRegion {
@@ -18,6 +19,7 @@ export interface GeneratedRegion {
 
 export const generatedRegions: GeneratedRegion[] = [
   { file: "docs/configuration.md", name: "config", render: configurationReference },
+  { file: "docs/errors.md", name: "errors", render: errorReference },
 ];
 
 export interface RegeneratedFile {

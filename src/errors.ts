@@ -1,16 +1,28 @@
 /**
  * The small set of errors that cross layers. Each carries the HTTP status and the
- * machine-readable code; the HTTP layer maps them to `{error: {code, message}}` in one place.
+ * machine-readable code, both checked against the registry in `errors/codes.ts`; the HTTP
+ * layer maps them to `{error: {code, message}}` in one place.
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 507;
+import { UnsafeObjectKeyError } from "./storage/object-store.js";
+import { ERROR_CODES, type CodeWithStatus, type ErrorCode, type ErrorStatus, type StatusOf } from "./errors/codes.js";
+
+export { ERROR_CODES, errorCodes, statusOf, type CodeWithStatus, type ErrorCode, type ErrorStatus } from "./errors/codes.js";
+
+/**
+ * A status and a code the registry pairs: `new SluiceError(429, "quota_exceeded", …)` compiles,
+ * `new SluiceError(400, "quota_exceeded", …)` and an unregistered code do not.
+ */
+type SluiceErrorArgs = {
+  [C in ErrorCode]: [status: StatusOf<C>, code: C, message: string, headers?: Record<string, string>];
+}[ErrorCode];
 
 export class SluiceError extends Error {
   readonly status: ErrorStatus;
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Extra response headers, e.g. `Retry-After` on 429. */
   readonly headers: Record<string, string>;
 
-  constructor(status: ErrorStatus, code: string, message: string, headers: Record<string, string> = {}) {
+  constructor(...[status, code, message, headers = {}]: SluiceErrorArgs) {
     super(message);
     this.name = "SluiceError";
     this.status = status;
@@ -19,25 +31,44 @@ export class SluiceError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string) => new SluiceError(400, code, message);
-export const unauthorized = (message = "Missing or invalid API key.") =>
-  new SluiceError(401, "unauthorized", message);
-export const forbidden = (code: string, message: string) => new SluiceError(403, code, message);
-export const notFound = (what: string) => new SluiceError(404, "not_found", `${what} was not found.`);
-export const conflict = (code: string, message: string) => new SluiceError(409, code, message);
-export const gone = (code: string, message: string) => new SluiceError(410, code, message);
-export const tooLarge = (message: string) => new SluiceError(413, "too_large", message);
-export const unsupportedType = (message: string) => new SluiceError(415, "type_not_allowed", message);
-export const unprocessable = (code: string, message: string) => new SluiceError(422, code, message);
+/** The error for a code, with the status the registry gives it. */
+export function sluiceError(code: ErrorCode, message: string, headers: Record<string, string> = {}): SluiceError {
+  // The registry pairs every code with its own status; the tuple union cannot see that through a generic code.
+  return new SluiceError(...([ERROR_CODES[code].status, code, message, headers] as SluiceErrorArgs));
+}
+
+export const badRequest = (code: CodeWithStatus<400>, message: string) => new SluiceError(400, code, message);
+export const unauthorized = (message = "Missing or invalid API key.") => sluiceError("unauthorized", message);
+export const forbidden = (code: CodeWithStatus<403>, message: string) => new SluiceError(403, code, message);
+export const notFound = (what: string) => sluiceError("not_found", `${what} was not found.`);
+export const conflict = (code: CodeWithStatus<409>, message: string) => new SluiceError(409, code, message);
+export const gone = (code: CodeWithStatus<410>, message: string) => new SluiceError(410, code, message);
+export const tooLarge = (message: string) => sluiceError("too_large", message);
+export const unsupportedType = (message: string) => sluiceError("type_not_allowed", message);
+export const unprocessable = (code: CodeWithStatus<422>, message: string) => new SluiceError(422, code, message);
+
+/** Every backend Sluice fails closed on, by the name its errors and `/readyz` give it. */
+export type BackendName = "object store" | "ticket store" | "metadata store" | "rate limiter" | "STS";
 
 /** A backend did not answer: fail closed rather than issue what cannot be enforced. */
 export class BackendUnavailableError extends SluiceError {
-  readonly backend: string;
-  constructor(backend: string, cause?: unknown) {
+  readonly backend: BackendName;
+  constructor(backend: BackendName, cause?: unknown) {
     super(503, "backend_unavailable", `The ${backend} is unavailable.`);
     this.backend = backend;
     if (cause !== undefined) this.cause = cause;
   }
+}
+
+/**
+ * The one mapping from what a backend call threw to what the caller is answered: a Sluice
+ * error passes as it is; a key no store can hold is the request's fault (400), the store
+ * itself being fine; anything else means the backend did not answer (503, fail closed).
+ */
+export function toSluiceError(backend: BackendName, err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  if (err instanceof UnsafeObjectKeyError) return badRequest("invalid_key", err.message);
+  return new BackendUnavailableError(backend, err);
 }
 
 /**

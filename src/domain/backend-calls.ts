@@ -1,15 +1,11 @@
-import { BackendUnavailableError, SluiceError, badRequest } from "../errors.js";
-import { UnsafeObjectKeyError } from "../storage/object-store.js";
+import { SluiceError, toSluiceError, type BackendName } from "../errors.js";
 
 /** Runs a backend call, turning a failure to reach the backend into 503 (fail closed). */
-export async function guard<T>(backend: string, call: () => Promise<T>): Promise<T> {
+export async function guard<T>(backend: BackendName, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof SluiceError) throw err;
-    // A key no store can hold is bad input; the store itself is fine.
-    if (err instanceof UnsafeObjectKeyError) throw badRequest("invalid_key", err.message);
-    throw new BackendUnavailableError(backend, err);
+    throw toSluiceError(backend, err);
   }
 }
 

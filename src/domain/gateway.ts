@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { BackendUnavailableError, badRequest, gone } from "../errors.js";
+import { BackendUnavailableError, badRequest, gone, toSluiceError } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import { recordArrival } from "./arrivals.js";
 import { findSluiceError, guard } from "./backend-calls.js";
@@ -72,7 +72,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
         const cause = findSluiceError(err);
         if (cause) throw cause;
         if (upload.signal?.aborted) throw badRequest("client_aborted", "The client went away before the body was complete.");
-        throw new BackendUnavailableError("object store", err);
+        throw toSluiceError("object store", err);
       });
     stored = true;
     const sha256 = hash?.digest("hex") ?? null;

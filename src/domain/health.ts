@@ -1,4 +1,4 @@
-import { BackendUnavailableError } from "../errors.js";
+import { BackendUnavailableError, type BackendName } from "../errors.js";
 import { answersWithin, type Pingable } from "../internal/ping.js";
 import { unref } from "../internal/timers.js";
 
@@ -9,15 +9,15 @@ import { unref } from "../internal/timers.js";
  * 503 now, and service resumes by itself once the backend answers again.
  */
 export class BackendHealth {
-  readonly #backends: Map<string, Pingable>;
-  readonly #down = new Set<string>();
+  readonly #backends: Map<BackendName, Pingable>;
+  readonly #down = new Set<BackendName>();
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(backends: Record<string, Pingable>, options: { intervalMs?: number; timeoutMs?: number } = {}) {
-    this.#backends = new Map(Object.entries(backends));
+  constructor(backends: Partial<Record<BackendName, Pingable>>, options: { intervalMs?: number; timeoutMs?: number } = {}) {
+    this.#backends = new Map(Object.entries(backends) as [BackendName, Pingable][]);
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#timeoutMs = options.timeoutMs ?? 2000;
   }
@@ -48,7 +48,7 @@ export class BackendHealth {
   }
 
   /** Throws 503 if any of these backends did not answer its last ping. */
-  require(...names: string[]): void {
+  require(...names: BackendName[]): void {
     if (this.#down.size === 0) return;
     for (const name of names) if (this.#down.has(name)) throw new BackendUnavailableError(name, new Error(`${name} did not answer its last health check`));
   }

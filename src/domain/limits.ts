@@ -1,5 +1,5 @@
 import type { Config, RateLimitConfig } from "../config.js";
-import { BackendUnavailableError, SluiceError } from "../errors.js";
+import { SluiceError, toSluiceError, type CodeWithStatus } from "../errors.js";
 import type { LimitStore } from "../limits/limit-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
 import type { Principal } from "./principal.js";
@@ -76,7 +76,7 @@ export class UploadLimits {
   }
 
   /** `refund`: a refused request gives its points back (a quota counts what was issued, not what was asked). */
-  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: string, message: string, options: { refund?: boolean } = {}): Promise<void> {
+  async #consume(kind: string, rate: RateLimitConfig, subject: string, points: number, code: CodeWithStatus<429>, message: string, options: { refund?: boolean } = {}): Promise<void> {
     // One window per kind and rate: keys' scopes may each have their own rate.
     const window = { name: `${kind}:${rate.points}/${rate.durationSeconds}`, points: rate.points, durationSeconds: rate.durationSeconds };
     const counted = await guardLimiter(() => this.#store.consume(window, subject, points));
@@ -91,6 +91,6 @@ async function guardLimiter<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new BackendUnavailableError("rate limiter", err);
+    throw toSluiceError("rate limiter", err);
   }
 }

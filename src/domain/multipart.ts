@@ -1,5 +1,5 @@
-import { BackendUnavailableError, badRequest, conflict, gone } from "../errors.js";
-import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
+import { BackendUnavailableError, badRequest, conflict, gone, toSluiceError } from "../errors.js";
+import { InvalidPartsError, LengthMismatchError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { sleep } from "../internal/async.js";
@@ -80,8 +80,8 @@ export async function receiveGatewayPart(
     const cause = findSluiceError(err);
     if (cause) throw cause;
     if (part.signal?.aborted) throw badRequest("client_aborted", "The client went away before the part was complete.");
-    if (err instanceof Error && err.name === "LengthMismatchError") throw badRequest("length_mismatch", err.message);
-    throw new BackendUnavailableError("object store", err);
+    if (err instanceof LengthMismatchError) throw badRequest("length_mismatch", err.message);
+    throw toSluiceError("object store", err);
   } finally {
     metered.stop();
   }
@@ -129,7 +129,7 @@ export async function completeMultipart(
     try {
       stored = await s.objects.multipart.listParts(ref, ticket.multipart.uploadId);
     } catch (err) {
-      if (!(err instanceof MultipartNotFoundError)) throw new BackendUnavailableError("object store", err);
+      if (!(err instanceof MultipartNotFoundError)) throw toSluiceError("object store", err);
       // Completed before, and the arrival not recorded (a crash in between): the object is there.
     }
     if (stored) {
@@ -140,7 +140,7 @@ export async function completeMultipart(
         await s.objects.multipart.complete(ref, ticket.multipart.uploadId, parts);
       } catch (err) {
         if (err instanceof InvalidPartsError) throw badRequest("invalid_parts", err.message);
-        if (!(err instanceof MultipartNotFoundError)) throw new BackendUnavailableError("object store", err);
+        if (!(err instanceof MultipartNotFoundError)) throw toSluiceError("object store", err);
       }
     }
     const head = await guard("object store", () => s.objects.head(ref));

@@ -1,7 +1,4 @@
 import { notFound } from "../errors.js";
-import type { Principal } from "./principal.js";
-import type { Services } from "./services.js";
-import { getUploadStatus } from "./upload-status.js";
 
 /**
  * Key prefixes are exact namespaces, not a hierarchy: a key scoped to `t/` reaches the uploads
@@ -34,14 +31,11 @@ export function isWithinKeyPrefix(keyPrefix: string | undefined, objectKey: stri
 }
 
 /**
- * Key scope, enforced for every request on one upload (status, cancel, complete, parts,
- * retry): a key scoped to a prefix reaches only the uploads under it, and any other reads as
- * unknown (404), exactly like one that does not exist. A full key reaches all, and costs no
- * read. `known`: the upload as the caller already read it, so that it is not read twice.
+ * The one check of a key's scope against an upload it names: a key scoped to a prefix reaches
+ * only uploads under it, and any other reads as unknown (404), so that a tenant learns nothing
+ * of another's ids. Returns the upload, for the caller to go on with.
  */
-export async function enforceKeyScope(s: Services, principal: Principal | undefined, uploadId: string, known?: { key: string }): Promise<void> {
-  const prefix = principal?.scope?.keyPrefix;
-  if (!prefix) return;
-  const key = known?.key ?? (await getUploadStatus(s, uploadId)).key;
-  if (!isWithinKeyPrefix(prefix, key)) throw notFound(`Upload ${uploadId}`);
+export function requireWithinKeyPrefix<U extends { id: string; key: string }>(keyPrefix: string | undefined, upload: U): U {
+  if (!isWithinKeyPrefix(keyPrefix, upload.key)) throw notFound(`Upload ${upload.id}`);
+  return upload;
 }

@@ -1,15 +1,16 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Services } from "../domain/services.js";
-import { guard } from "../domain/backend-calls.js";
 import type { Principal } from "../domain/principal.js";
-import { SluiceError, unauthorized } from "../errors.js";
-import { errorResponse, invalidRequest } from "./errors.js";
-import { registerEventRoutes } from "./routes/events.js";
-import { registerFileRoutes } from "./routes/files.js";
+import type { UploadStatus } from "../domain/upload-status.js";
+import { SluiceError, sluiceError } from "../errors.js";
+import { requireApiKey } from "./api-key-auth.js";
+import { errorJson, errorResponse, invalidRequest } from "./errors.js";
+import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
+import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
@@ -17,7 +18,12 @@ import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
 
 export interface AppEnv {
-  Variables: { principal: Principal };
+  Variables: {
+    /** Set by the API-key check on every route of the API-key group. */
+    principal: Principal;
+    /** An upload already read by the key-scope check, so that its route need not read it again. */
+    upload?: UploadStatus;
+  };
 }
 export type App = OpenAPIHono<AppEnv>;
 
@@ -43,38 +49,43 @@ export interface AppOptions {
 /** The status an error will be answered with, for metrics recorded before onError runs. */
 const errorStatus = (err: unknown) => (err instanceof SluiceError || err instanceof HTTPException ? err.status : 500);
 
-/** Routes reached with their own signature or secret instead of an API key. */
-const SIGNED_ROUTES = /^\/v1\/((uploads\/upl_[^/]+|files\/fil_[^/]+)\/content|uploads\/upl_[^/]+\/parts\/\d+|events\/s3)$/;
+/** Every sub-app validates requests the same way: a schema failure is a 400 naming the field. */
+const defaultHook = (result: { success: boolean; error?: unknown }) => {
+  if (!result.success) throw invalidRequest(result.error as Parameters<typeof invalidRequest>[0]);
+};
+
+/** An app for one group of routes, merged into the whole with `app.route("/", group)`. */
+export const newRouteGroup = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>({ defaultHook });
 
 /**
  * The HTTP API, written against Web-standard Request/Response so that the same app runs on
  * Node, AWS Lambda and Cloudflare Workers. Routes parse, authorize, call one domain function
  * and shape the response.
+ *
+ * Routes are grouped by how their caller proves itself, and each group brings its own check:
+ * - public: health, readiness, metrics, the OpenAPI document and the web page; no proof;
+ * - signed URL: the gateway's PUTs and downloads; the URL's signature, checked by the domain
+ *   as the first step of each (it alone knows what each URL signs, and the Lambda@Edge
+ *   handler reaches the same functions without this app);
+ * - events secret: storage events; the secret, checked before the event is read;
+ * - API key: everything else under /v1/, including paths no route has (401 before 404, so that
+ *   an unauthenticated caller learns nothing of the routes).
+ * The groups are mounted in that order: a route answers without calling on, so the API-key
+ * check, mounted on /v1/* last, runs only where no earlier group had the route.
  */
 export function createApp(options: AppOptions): App {
   const { services } = options;
   const { logger, metrics } = services;
-  const app: App = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw invalidRequest(result.error);
-    },
-  });
+  const app: App = new OpenAPIHono<AppEnv>({ defaultHook });
 
   app.onError((err, c) => errorResponse(c, err, logger));
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
+  app.notFound((c) => errorJson(c, sluiceError("not_found", `No route for ${c.req.method} ${c.req.path}.`)));
 
-  // One middleware for every request: API-key auth on /v1/* (except the signed URLs), then
-  // latency by route pattern (never the raw URL: upload URLs carry signatures). One rather
-  // than two, because each async middleware layer is measurable on the issue route.
+  // Latency by route pattern (never the raw URL: upload URLs carry signatures).
   app.use("*", async (c, next) => {
     const started = performance.now();
     let failure: unknown;
     try {
-      if (c.req.path.startsWith("/v1/") && !SIGNED_ROUTES.test(c.req.path)) {
-        const principal = authenticate(c.req.header("authorization"));
-        // Known keys are answered without a promise: an await per request is measurable here.
-        c.set("principal", principal instanceof Promise ? await principal : principal);
-      }
       await next();
     } catch (err) {
       failure = err; // answered by onError once this rethrows
@@ -82,10 +93,11 @@ export function createApp(options: AppOptions): App {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const status = failure === undefined ? c.res.status : errorStatus(failure);
-      // The route's own pattern, even when auth refused the request before its handler ran.
+      // The pattern of the route that answers (the first one for this method: groups mounted
+      // later only see what no earlier one answered), even when auth refused the request
+      // before its handler ran. Middleware is registered for every method.
       // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- Hono types a middleware's input as any
-      const matched = routePath(c, -1);
-      const route = matched === "/*" ? "unmatched" : matched;
+      const route = matchedRoutes(c).find((r) => r.method !== "ALL")?.path ?? "unmatched";
       metrics.observeHttp(c.req.method, route, status, seconds);
       if (status >= 500 || logger.isLevelEnabled("debug")) {
         logger[status >= 500 ? "warn" : "debug"]({ method: c.req.method, route, status, ms: Math.round(seconds * 1000) }, "request");
@@ -93,32 +105,32 @@ export function createApp(options: AppOptions): App {
     }
   });
 
-  function authenticate(header: string | undefined): Principal | Promise<Principal> {
-    const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
-    if (!match?.[1]) throw unauthorized("Send an API key as Authorization: Bearer <key>.");
-    const key = match[1];
-    const valid = (principal: Principal | undefined) => {
-      if (!principal) throw unauthorized("The API key is not valid.");
-      return principal;
-    };
-    const known = options.auth.cached(key);
-    if (known !== undefined) return valid(known.principal);
-    return guard("metadata store", () => options.auth.authenticate(key)).then(valid);
-  }
-
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
     description: "An API key (`sk_…`).",
   });
 
-  registerUploadRoutes(app, options);
-  registerGatewayRoutes(app, options);
-  registerFileRoutes(app, options);
-  registerKeyRoutes(app, options);
-  registerEventRoutes(app, options);
-  registerOperationRoutes(app, options);
-  registerWebRoutes(app, options);
+  const open = newRouteGroup();
+  registerOperationRoutes(open, options);
+  registerWebRoutes(open, options);
+  app.route("/", open);
+
+  const signed = newRouteGroup();
+  registerGatewayRoutes(signed, options);
+  registerDownloadRoutes(signed, options);
+  app.route("/", signed);
+
+  const storage = newRouteGroup<EventsEnv>();
+  registerEventRoutes(storage, options);
+  app.route("/", storage);
+
+  const keyed = newRouteGroup();
+  keyed.use("/v1/*", requireApiKey(options.auth));
+  registerUploadRoutes(keyed, options);
+  registerFileRoutes(keyed, options);
+  registerKeyRoutes(keyed, options);
+  app.route("/", keyed);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

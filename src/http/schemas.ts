@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { errorCodes } from "../errors.js";
 import { UPLOAD_STATES } from "../metadata/metadata-store.js";
 
 /** Routes that need an API key. */
@@ -9,7 +10,7 @@ export const json = <T>(schema: T) => ({ "application/json": { schema } });
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "type_not_allowed" }),
+      code: z.enum(errorCodes).openapi({ example: "type_not_allowed", description: "What went wrong, for programs; every code, its status and its meaning are listed in docs/errors.md." }),
       message: z.string().openapi({ example: "Content type text/html is not allowed." }),
     }),
   })

@@ -1,13 +1,30 @@
-import { z } from "@hono/zod-openapi";
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { handleStorageEvent, isAuthenticEvent, S3EventSchema } from "../../domain/storage-events.js";
 import { badRequest, unauthorized } from "../../errors.js";
-import { limitBody } from "../body-limit.js";
+import { BODY_LIMITS, limitBody, readJsonBody, type JsonBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
-import type { App, AppOptions } from "../app.js";
+import type { AppEnv, AppOptions } from "../app.js";
 import { errorResponses, json } from "../schemas.js";
 
-/** One event carries a handful of records; a megabyte is far more than any sender batches. */
-const MAX_EVENT_BYTES = 1024 * 1024;
+/** The events group's routes also see the body its check read. */
+export type EventsEnv = { Variables: AppEnv["Variables"] & { event: JsonBody } };
+
+/**
+ * The events group's check: the events secret, in a header or (Ceph RGW, which sends no
+ * headers) in every record. It needs the body, so it reads it, and hands it on to the route.
+ */
+function requireEventsSecret(eventsSecret: string): MiddlewareHandler<EventsEnv> {
+  return async (c, next) => {
+    const event = await readJsonBody(c);
+    const headers = { authorization: c.req.header("authorization"), signature: c.req.header("x-sluice-signature") };
+    if (!isAuthenticEvent(eventsSecret, headers, event.text, event.json ? event.value : undefined)) {
+      throw unauthorized("Send the events secret as a bearer token, as the Basic password, as an X-Sluice-Signature HMAC of the body, or as each record's opaqueData.");
+    }
+    c.set("event", event);
+    await next();
+  };
+}
 
 const EventResultsSchema = z
   .object({
@@ -22,7 +39,7 @@ const EventResultsSchema = z
   })
   .openapi("EventResults");
 
-export function registerEventRoutes(app: App, { services, eventsSecret }: AppOptions) {
+export function registerEventRoutes(app: OpenAPIHono<EventsEnv>, { services, eventsSecret }: AppOptions) {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/v1/events/s3",
@@ -33,19 +50,10 @@ export function registerEventRoutes(app: App, { services, eventsSecret }: AppOpt
     responses: { 200: { description: "Every record, and what became of it", content: json(EventResultsSchema) }, ...errorResponses(400, 401, 413, 503) },
   });
 
-  app.post("/v1/events/s3", limitBody(MAX_EVENT_BYTES), async (c) => {
-    const raw = await c.req.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = undefined;
-    }
-    if (!isAuthenticEvent(eventsSecret, { authorization: c.req.header("authorization"), signature: c.req.header("x-sluice-signature") }, raw, body)) {
-      throw unauthorized("Send the events secret as a bearer token, as the Basic password, as an X-Sluice-Signature HMAC of the body, or as each record's opaqueData.");
-    }
-    if (body === undefined) throw badRequest("invalid_json", "The event is not valid JSON.");
-    const event = S3EventSchema.safeParse(body);
+  app.post("/v1/events/s3", limitBody(BODY_LIMITS.storageEvent), requireEventsSecret(eventsSecret), async (c) => {
+    const body = c.get("event");
+    if (!body.json) throw badRequest("invalid_json", "The event is not valid JSON.");
+    const event = S3EventSchema.safeParse(body.value);
     if (!event.success) throw invalidRequest(event.error);
     const results = await handleStorageEvent(services, event.data);
     // Records with bad keys are skipped, and the rest answered 200, so that a sender that

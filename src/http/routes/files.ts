@@ -81,7 +81,10 @@ export function registerFileRoutes(app: App, { services }: AppOptions) {
     const d = await createDownload(services, c.req.valid("param").id, { once: q.once === "true", expiresIn: q.expiresIn, keyPrefix: principal.scope?.keyPrefix, requestedBy: principal.keyId });
     return c.json({ url: d.url, expiresAt: new Date(d.expiresAt).toISOString() }, 200);
   });
+}
 
+/** The signed download URLs that `/download` hands out: no API key, the URL's signature instead. */
+export function registerDownloadRoutes(app: App, { services }: AppOptions) {
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/files/{id}/content",

@@ -6,7 +6,7 @@ import type { Principal } from "../../domain/principal.js";
 import { forbidden, notFound } from "../../errors.js";
 import type { ApiKeyRecord, KeyScope } from "../../metadata/metadata-store.js";
 import type { App, AppOptions } from "../app.js";
-import { MAX_JSON_BYTES, limitBody } from "../body-limit.js";
+import { BODY_LIMITS, limitBody } from "../body-limit.js";
 import { errorResponses, json, security } from "../schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -77,7 +77,7 @@ const create = createRoute({
   summary: "Create an API key, optionally scoped (the key itself is shown in this answer only; Sluice keeps its hash)",
   security,
   request: { body: { content: json(z.object({ name: z.string().min(1).max(100), scope: ScopeSchema.optional() }).strict().openapi("ApiKeyRequest")), required: true } },
-  middleware: [limitBody(MAX_JSON_BYTES)] as const,
+  middleware: [limitBody(BODY_LIMITS.json)] as const,
   responses: { 201: { description: "The new key", content: json(KeySchema.extend({ key: z.string() }).openapi("NewApiKey")) }, ...errorResponses(400, 401, 403, 413, 503) },
 });
 const list = createRoute({

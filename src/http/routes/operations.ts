@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { errorCodes } from "../../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { answersWithin } from "../../internal/ping.js";
 
@@ -15,7 +16,7 @@ const ReadinessSchema = z
   .object({
     status: z.enum(["ready", "unavailable"]),
     backends: z.record(z.string(), z.enum(["up", "down"])),
-    error: z.object({ code: z.string(), message: z.string() }).optional(),
+    error: z.object({ code: z.enum(errorCodes), message: z.string() }).optional(),
   })
   .openapi("Readiness");
 

@@ -1,14 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { completeUpload } from "../../domain/complete.js";
-import { isWithinKeyPrefix } from "../../domain/scopes.js";
+import { requireWithinKeyPrefix } from "../../domain/scopes.js";
 import { cancelUpload } from "../../domain/cancel.js";
 import { issueUpload } from "../../domain/issue.js";
-import type { Principal } from "../../domain/principal.js";
 import { getUploadStatus } from "../../domain/upload-status.js";
 import { retryFailedUpload } from "../../domain/retry.js";
-import { badRequest, notFound } from "../../errors.js";
-import { MAX_JSON_BYTES, limitBody } from "../body-limit.js";
+import { badRequest } from "../../errors.js";
+import { BODY_LIMITS, limitBody, readJsonBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { partUrls, uploadedParts } from "../../domain/multipart.js";
@@ -69,7 +68,7 @@ const signParts = createRoute({
   summary: "Signed URLs for parts of a multipart upload (short-lived; ask again when they expire)",
   security,
   request: { params: IdParam("upl"), body: { content: json(PartUrlsRequestSchema), required: true } },
-  middleware: [limitBody(MAX_JSON_BYTES)] as const,
+  middleware: [limitBody(BODY_LIMITS.json)] as const,
   responses: { 200: { description: "One URL per part", content: json(PartUrlsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503) },
 });
 const listParts = createRoute({
@@ -81,9 +80,6 @@ const listParts = createRoute({
   responses: { 200: { description: "Stored parts", content: json(StoredPartsSchema) }, ...errorResponses(400, 401, 404, 409, 410, 503) },
 });
 const retry = onUpload("post", "/v1/uploads/{id}/retry", "Process a failed upload again (operators)", 409);
-
-/** 10,000 parts with their ETags fit well within this. */
-const MAX_COMPLETE_BYTES = 2 * 1024 * 1024;
 
 /**
  * The client's address: the socket's peer, or, behind `trustProxy` proxies that each append
@@ -101,12 +97,11 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   // The hottest route: the same schema, parsed directly rather than through the OpenAPI
   // validator middleware (measured: that middleware costs ~10% of this route's throughput).
   app.openAPIRegistry.registerPath(issue);
-  app.post("/v1/uploads", limitBody(MAX_JSON_BYTES), async (c) => {
+  app.post("/v1/uploads", limitBody(BODY_LIMITS.json), async (c) => {
     const principal = c.get("principal");
-    const body: unknown = await c.req.json().catch(() => {
-      throw badRequest("invalid_json", "The request body is not valid JSON.");
-    });
-    const parsed = UploadRequestSchema.safeParse(body);
+    const body = await readJsonBody(c);
+    if (!body.json) throw badRequest("invalid_json", "The request body is not valid JSON.");
+    const parsed = UploadRequestSchema.safeParse(body.value);
     if (!parsed.success) throw invalidRequest(parsed.error);
     const { ticket, upload, multipart, credentials } = await issueUpload(services, principal, parsed.data, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
     const expiresAt = new Date(ticket.expiresAt).toISOString();
@@ -115,41 +110,23 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
     if (multipart) return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart }, 201);
     return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, credentials: { ...credentials, expiresAt: new Date(credentials.expiresAt).toISOString() } }, 201);
   });
-  /** A key scoped to a prefix reaches only uploads under it; others' read as unknown (404). */
-  const reach = async (principal: Principal | undefined, id: string): Promise<void> => {
-    const prefix = principal?.scope?.keyPrefix;
-    if (prefix && !isWithinKeyPrefix(prefix, (await getUploadStatus(services, id)).key)) throw notFound(`Upload ${id}`);
-  };
-  // The signed gateway routes below this path have no principal (and need no check).
+  // One scope check for every route on one upload (`/v1/uploads/:id` and below): a scoped key
+  // reads the upload first, and the status route answers with what was read.
   app.use("/v1/uploads/:id/*", async (c, next) => {
-    const principal: Principal | undefined = c.get("principal"); // unset on the signed routes
-    await reach(principal, c.req.param("id"));
+    const keyPrefix = c.get("principal").scope?.keyPrefix;
+    if (keyPrefix) c.set("upload", requireWithinKeyPrefix(keyPrefix, await getUploadStatus(services, c.req.param("id"))));
     await next();
   });
-  app.openapi(status, async (c) => {
-    const found = await getUploadStatus(services, c.req.valid("param").id);
-    if (!isWithinKeyPrefix(c.get("principal").scope?.keyPrefix, found.key)) throw notFound(`Upload ${found.id}`);
-    return c.json(uploadView(found), 200);
-  });
-  app.openapi(cancel, async (c) => {
-    await reach(c.get("principal"), c.req.valid("param").id);
-    return c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200);
-  });
+  app.openapi(status, async (c) => c.json(uploadView(c.get("upload") ?? (await getUploadStatus(services, c.req.valid("param").id))), 200));
+  app.openapi(cancel, async (c) => c.json(uploadView(await cancelUpload(services, c.req.valid("param").id)), 200));
   // The body is optional (a single upload needs none), so it is parsed here rather than by the validator.
   app.openAPIRegistry.registerPath(complete);
-  app.post("/v1/uploads/:id/complete", limitBody(MAX_COMPLETE_BYTES), async (c) => {
+  app.post("/v1/uploads/:id/complete", limitBody(BODY_LIMITS.completion), async (c) => {
     const param = IdParam("upl").safeParse({ id: c.req.param("id") });
     if (!param.success) throw invalidRequest(param.error);
-    const text = await c.req.text();
-    let body: unknown = {};
-    if (text.trim() !== "") {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw badRequest("invalid_json", "The request body is not valid JSON.");
-      }
-    }
-    const parsed = CompleteRequestSchema.safeParse(body);
+    const body = await readJsonBody(c, { emptyAs: {} });
+    if (!body.json) throw badRequest("invalid_json", "The request body is not valid JSON.");
+    const parsed = CompleteRequestSchema.safeParse(body.value);
     if (!parsed.success) throw invalidRequest(parsed.error);
     return c.json(uploadView(await completeUpload(services, param.data.id, parsed.data)), 200);
   });

@@ -1,6 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { sluiceError } from "../../errors.js";
 import type { App, AppOptions } from "../app.js";
+import { errorJson } from "../errors.js";
 
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
@@ -34,7 +36,7 @@ export function registerWebRoutes(app: App, { webRoot, services }: AppOptions) {
   app.get("/assets/:name", async (c) => {
     const name = c.req.param("name");
     const type = ASSETS[name];
-    if (!type) return c.json({ error: { code: "not_found", message: "No such asset." } }, 404);
+    if (!type) return errorJson(c, sluiceError("not_found", "No such asset."));
     const body = await fs.readFile(path.join(root, name));
     return c.body(body, 200, { "content-type": type, "cache-control": "no-cache", "x-content-type-options": "nosniff" });
   });
