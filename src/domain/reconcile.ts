@@ -1,7 +1,7 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
-import { uploadIdOfKey } from "./upload-keys.js";
+import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 import { unref } from "../internal/timers.js";
 
 export interface ReconcileReport {
@@ -44,7 +44,7 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
   //    and nobody can finish them. (The lifecycle rule from `sluice setup` is the backstop.)
   for (const upload of await s.objects.multipart.listUploads(staging)) {
     const id = uploadIdOfKey(upload.key);
-    const entry = /^upl_[A-Za-z0-9_-]+$/.test(id) ? await s.tickets.get(id) : undefined;
+    const entry = isUploadId(id) ? await s.tickets.get(id) : undefined;
     const live = entry?.ticket.multipart?.uploadId === upload.uploadId && (entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > now));
     if (live) continue;
     if (!entry && now - upload.initiated.getTime() < UNKNOWN_MULTIPART_GRACE_MS) continue;

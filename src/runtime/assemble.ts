@@ -13,6 +13,7 @@ import { newId, newSecret } from "../internal/crypto.js";
 import type { Logger } from "../internal/logger.js";
 import { Metrics } from "../internal/metrics.js";
 import { MemoryLimitStore } from "../limits/memory.js";
+import type { LimitStore } from "../limits/limit-store.js";
 import { RedisLimitStore } from "../limits/redis.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
@@ -75,7 +76,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   const { objects, presigner, metadata, tickets, processors } = backends;
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? false });
   await metadata.migrate();
-  const limits = new UploadLimits(config, backends.limitsRedis ? new RedisLimitStore(backends.limitsRedis) : new MemoryLimitStore());
+  const limits = new UploadLimits(config, limitStoreFor(config, backends.limitsRedis));
   const health = new BackendHealth({ "ticket store": tickets, "metadata store": metadata, ...(limits.shared && { "rate limiter": limits }) });
 
   // Without a configured secret, one is made on first start and kept in the metadata store, so
@@ -132,4 +133,15 @@ export async function assembleSluice(config: Config, backends: Backends, options
       await metadata.close();
     },
   };
+}
+
+/**
+ * Where rate limits and quotas are counted: in the shared Redis the configuration names, or in
+ * this process. Configured for Redis without a client is a wiring fault: counting in memory
+ * instead would silently give each instance its own budget.
+ */
+export function limitStoreFor(config: Pick<Config, "rateLimitStore">, redis: Redis | undefined): LimitStore {
+  if (config.rateLimitStore.kind !== "redis") return new MemoryLimitStore();
+  if (!redis) throw new Error("Limits counted in Redis (SLUICE_RATE_LIMIT_STORE) need a Redis client.");
+  return new RedisLimitStore(redis);
 }
