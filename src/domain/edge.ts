@@ -6,12 +6,13 @@
  * no secret); the file's row is written in the region by the S3 event or the sweep, which
  * record a consumed ticket's bytes like any other arrival.
  */
-import { SluiceError, badRequest, tooLarge } from "../errors.js";
+import { SluiceError, badRequest } from "../errors.js";
 import type { Logger } from "../internal/logger.js";
 import type { Ticket, TicketStore } from "../tickets/ticket-store.js";
 import { guard } from "./backend-calls.js";
 import { refusal } from "./claims.js";
 import { mediaTypeEssence } from "./media-types.js";
+import { checkDeclaredLength } from "./metered-body.js";
 import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 
 /**
@@ -64,8 +65,7 @@ function checkAgainstTicket(ticket: Ticket, request: EdgeRequest): void {
     throw badRequest("content_type_mismatch", `Content-Type must be ${ticket.contentType}, as declared.`);
   }
   if (request.contentLength === undefined) throw new SluiceError(411, "length_required", "Send the body with a Content-Length header.");
-  if (request.contentLength > ticket.size) throw tooLarge(`The body is ${request.contentLength} bytes; ${ticket.size} were declared.`);
-  if (request.contentLength !== ticket.size) throw badRequest("length_mismatch", `The body is ${request.contentLength} bytes; ${ticket.size} were declared.`);
+  checkDeclaredLength(request.contentLength, ticket.size);
   if (!ticket.sha256 || request.contentSha256?.toLowerCase() !== ticket.sha256) {
     throw badRequest("checksum_mismatch", "x-amz-content-sha256 must be the sha256 promised for this upload.");
   }
