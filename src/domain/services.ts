@@ -4,7 +4,6 @@ import type { Metrics } from "../internal/metrics.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
 import type { ObjectStore } from "../storage/object-store.js";
 import type { Presigner } from "../storage/presign.js";
-import type { CredentialIssuer } from "../storage/credential-issuer.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { BackendHealth } from "./health.js";
 import type { UploadLimits } from "./limits.js";
@@ -28,8 +27,6 @@ export interface Services {
   objects: ObjectStore;
   /** Set when the store can presign (S3): direct uploads and downloads bypass Sluice. */
   presigner: Presigner | undefined;
-  /** Set when uploads may ask for scoped STS credentials (SLUICE_STS_ROLE_ARN). */
-  credentials?: CredentialIssuer | undefined;
   /** The ways of uploading this configuration serves, chosen once at assembly (`chooseUploadRoutes`). */
   routes: UploadRoutes;
   tickets: TicketStore;

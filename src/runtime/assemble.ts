@@ -91,7 +91,6 @@ export async function assembleSluice(config: Config, backends: Backends, options
     config,
     objects,
     presigner,
-    credentials: backends.credentials,
     routes: chooseUploadRoutes({ config, presigner, credentials: backends.credentials }),
     tickets,
     metadata,
