@@ -15,6 +15,7 @@ import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
 
@@ -112,7 +113,7 @@ export function createApp(options: AppOptions): App {
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
-    description: "An API key (`sk_…`).",
+    description: "An API key (`sk_…`), or a browser upload token (`sut_…`, from POST /v1/tokens) on the routes tokens may use.",
   });
 
   const open = newRouteGroup();
@@ -134,6 +135,7 @@ export function createApp(options: AppOptions): App {
   registerUploadRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
+  registerTokenRoutes(keyed, options);
   app.route("/", keyed);
 
   app.doc31("/openapi.json", {
