@@ -124,7 +124,7 @@ describe("file names", () => {
 
 describe("the lifecycle", () => {
   it("issues, uploads, archives, lists and downloads a file byte-identical", async () => {
-    const issued = await server.api("POST", "/v1/uploads", { ...uploadRequest(PNG), sha256: sha256(PNG), metadata: { album: "cats" }, expiresIn: 99999 });
+    const issued = await server.api("POST", "/v1/uploads", { ...uploadRequest(PNG), sha256: sha256(PNG), metadata: { album: "cats" }, expiresIn: 999999 });
     assert.equal(issued.status, 201);
     assert.match(issued.body.id, /^upl_[A-Za-z0-9_-]{22}$/);
     assert.equal(issued.body.state, "issued");
@@ -164,7 +164,10 @@ describe("the lifecycle", () => {
     const listed = await server.api("GET", "/v1/files?state=archived&limit=1000");
     assert.ok(listed.body.items.some((f: { id: string }) => f.id === final.fileId));
 
-    const download = await server.api("GET", `/v1/files/${final.fileId}/download`);
+    const download = await server.api("GET", `/v1/files/${final.fileId}/download?expiresIn=999999`);
+    assert.equal(download.status, 200, JSON.stringify(download.body));
+    const downloadTtl = Date.parse(download.body.expiresAt) - Date.now();
+    assert.ok(downloadTtl > 3500_000 && downloadTtl <= 3600_000, `a download's expiresIn is clamped too, got ${downloadTtl} ms`);
     const res = await fetch(download.body.url);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");

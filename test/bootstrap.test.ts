@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -34,6 +37,48 @@ describe("the first start", () => {
     } finally {
       await fs.rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it("on a busy port, stops with one line and stores no key; the next start on a free port prints one", async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-test-"));
+    const busy = net.createServer();
+    busy.listen(0, "127.0.0.1");
+    await once(busy, "listening");
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      await assert.rejects(startServer({ SLUICE_API_KEYS: "", PORT: String(port) }, { dataDir, keep: true }), (err: Error) => {
+        assert.match(err.message, new RegExp(`sluice: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another process \\(set PORT to a free one\\)\n`));
+        assert.ok(!err.message.includes("sk_"), err.message);
+        return true;
+      });
+      const db = new Database(path.join(dataDir, "sluice.db"), { readonly: true });
+      const count = db.prepare("select count(*) as n from api_keys").get() as { n: number };
+      db.close();
+      assert.equal(count.n, 0, "no key was stored by the start that could not listen");
+
+      const next = await startServer({ SLUICE_API_KEYS: "" }, { dataDir, keep: true });
+      const key = /API key \(shown once, keep it\): (sk_\S+)/.exec(next.stderr())?.[1];
+      await next.stop();
+      assert.ok(key, next.stderr());
+    } finally {
+      busy.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("prints the address it listens on, and the public URL apart when it differs", async () => {
+    const plain = await startServer({ SLUICE_API_KEYS: "" });
+    const port = new URL(plain.url).port;
+    await plain.stop();
+    assert.match(plain.stderr(), new RegExp(`^ {2}Sluice is listening on http://127\\.0\\.0\\.1:${port}\n {2}API key`));
+    assert.ok(!plain.stderr().includes("Public URL"), plain.stderr());
+
+    const proxied = await startServer({ SLUICE_API_KEYS: "", SLUICE_PUBLIC_URL: "https://uploads.example.com/sluice" });
+    await proxied.stop();
+    const lines = proxied.stderr().split("\n");
+    assert.equal(lines[0], `  Sluice is listening on http://127.0.0.1:${new URL(proxied.url).port}`);
+    assert.equal(lines[1], "  Public URL: https://uploads.example.com/sluice");
+    assert.match(lines[3] ?? "", /^ {2}Web uploader: https:\/\/uploads\.example\.com\/sluice\/#key=sk_/);
   });
 
   it("stops with one clear line naming a bad variable", async () => {

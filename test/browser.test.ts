@@ -85,6 +85,22 @@ describe("the web uploader", () => {
     await context.close();
   });
 
+  it("the first Tab lands on a visible control", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/#key=${server.key}`);
+    await page.locator("#upload-section:not([hidden])").waitFor();
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      const box = el?.getBoundingClientRect();
+      return { id: el?.id, width: box?.width ?? 0, height: box?.height ?? 0 };
+    });
+    assert.equal(focused.id, "pick-button", JSON.stringify(focused));
+    assert.ok(focused.width > 10 && focused.height > 10, `the focused control is visible: ${JSON.stringify(focused)}`);
+    await context.close();
+  });
+
   it("shows a rejected file with its reason", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

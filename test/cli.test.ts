@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CLI, runCli } from "./helpers/cli.js";
-import { startServer } from "./helpers/server.js";
+import { freePort, startServer } from "./helpers/server.js";
 
 const run = (args: string[]) =>
   promisify(execFile)(CLI, args, { env: { PATH: process.env.PATH ?? "", HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent/sluice-test-config" } }).then(
@@ -27,10 +27,14 @@ describe("the sluice bin", () => {
     }
   });
 
-  it("says in one line what is missing, with exit code 2", async () => {
+  it("says in one line what is missing, with exit code 2, and names the URL it could not reach", async () => {
     const noKey = await run(["upload", "/etc/hostname"]);
     assert.equal(noKey.code, 2);
     assert.equal(noKey.stderr, "sluice: no API key: pass --key, set SLUICE_API_KEY, or put apiKey in the config file\n");
+    const port = await freePort(); // closed again: nothing listens there
+    const unreachable = await run(["status", "upl_AAAAAAAAAAAAAAAAAAAAAA", "--url", `http://127.0.0.1:${port}`, "--key", "sk_x"]);
+    assert.equal(unreachable.code, 1);
+    assert.equal(unreachable.stderr, `sluice: Could not reach http://127.0.0.1:${port}/v1/uploads/upl_AAAAAAAAAAAAAAAAAAAAAA: connect ECONNREFUSED 127.0.0.1:${port} (network_error)\n`);
     const unknown = await run(["frobnicate"]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^sluice: unknown command "frobnicate"/);

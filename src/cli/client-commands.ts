@@ -250,7 +250,11 @@ export async function filesCommand(argv: string[]): Promise<number> {
       const f = await conn.client.getFile(id);
       const target = values.output ?? path.basename(f.filename.replace(/\\/g, "/")).replace(/^\.+/, "") ?? id;
       const { url } = await conn.client.downloadUrl(id, { once: values.once });
-      const response = await fetch(url);
+      const response = await fetch(url).catch((err: unknown) => {
+        const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+        // The signed query is a credential: the message names the URL without it.
+        throw new SluiceApiError(0, "network_error", `Could not reach ${url.replace(/[?#].*$/s, "")}: ${cause}`);
+      });
       if (!response.ok || !response.body) throw new SluiceApiError(response.status, "download_failed", `The download answered HTTP ${response.status}.`);
       await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), createWriteStream(target || id, { flags: values.force ? "w" : "wx" })).catch((err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new UsageError(`${target} exists; pass --force to overwrite it, or -o <path>`);

@@ -36,7 +36,15 @@ export const UploadRequestSchema = z
     size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ example: 12345, description: "Bytes." }),
     sha256: z.string().regex(/^[A-Fa-f0-9]{64}$/, "sha256 must be 64 hex digits").optional(),
     metadata: MetadataSchema.optional(),
-    expiresIn: z.number().int().min(1).max(7 * 24 * 3600).optional().openapi({ description: "Seconds; clamped to the configured bounds.", example: 300 }),
+    // No upper bound here: a larger value is clamped to SLUICE_URL_TTL_MAX (or the route's own
+    // bound), and the answer's expiresAt says what was granted.
+    expiresIn: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .openapi({ description: "Seconds. A value over the server's maximum (`SLUICE_URL_TTL_MAX`; for multipart uploads `SLUICE_MULTIPART_TTL`; for credentials STS's bounds) is clamped to it, not refused; `expiresAt` in the answer is the expiry granted.", example: 300 }),
     partSize: z
       .number()
       .int()

@@ -28,8 +28,13 @@ export type { LocalArrivalQueue } from "./adapter.js";
 export interface Sluice {
   services: Services;
   app: App;
-  /** Set on the very first start only: the API key created for the operator, to be shown once. */
-  bootstrapKey: string | undefined;
+  /**
+   * On the very first start only (no key configured, none ever stored), creates the API key
+   * for the operator, to be shown once; otherwise resolves to undefined. Called by a runtime
+   * once it can show the key: Node calls it after the port is bound, so that a start that
+   * fails to listen does not store a key nobody ever saw.
+   */
+  createBootstrapKey(): Promise<string | undefined>;
   /**
    * Starts background work: processing, and what the runtime's capabilities allow of the
    * rest: backend health checks (where timers may fire outside a request: not on Workers) and
@@ -107,14 +112,13 @@ export async function assembleSluice(config: Config, backends: Backends, options
     now: Date.now,
   };
 
-  const bootstrapKey = await bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() });
   const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: runtime.requestBody, peerAddress: runtime.peerAddress });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   return {
     services,
     app,
-    bootstrapKey,
+    createBootstrapKey: () => bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() }),
     start(startOptions = {}) {
       const healthChecks = startOptions.healthChecks ?? runtime.capabilities.backgroundTimers;
       const reconcileLoop = startOptions.reconcileLoop ?? runtime.capabilities.reconcileLoop;

@@ -101,14 +101,16 @@ export class SluiceApi {
   }
 
   async #api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const url = `${this.#base}${path}`;
     const response = await networkErrors(
-      this.fetchFn(`${this.#base}${path}`, {
+      this.fetchFn(url, {
         method,
         headers: { authorization: `Bearer ${this.#key}`, ...(body !== undefined && { "content-type": "application/json" }) },
         ...(body !== undefined && { body: JSON.stringify(body) }),
         ...(signal && { signal }),
       }),
       signal,
+      url,
     );
     return readJson<T>(response);
   }

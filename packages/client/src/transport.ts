@@ -83,6 +83,7 @@ export async function sendBody(instructions: UploadInstructions, file: Blob, opt
       ...(options.signal && { signal: options.signal }),
     }),
     options.signal,
+    instructions.url,
   );
   await readJson<unknown>(response);
   options.onProgress?.({ loaded: file.size, total: file.size });
@@ -130,7 +131,7 @@ export async function sendPart(url: PartUrl, body: Blob | Uint8Array, fetchFn: t
     response = await fetchFn(url.url, { method: "PUT", headers: url.headers, body: body as BodyInit, ...(signal && { signal }) });
   } catch (err) {
     if (signal?.aborted) throw new SluiceApiError(0, "aborted", "The upload was aborted.");
-    throw new SluiceApiError(0, "network_error", `Part ${url.partNumber} was interrupted: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SluiceApiError(0, "network_error", `Part ${url.partNumber} was interrupted (${withoutQuery(url.url)}): ${failureText(err)}`);
   }
   await response.arrayBuffer().catch(() => undefined);
   if (!response.ok) throw new SluiceApiError(response.status, "part_failed", `Part ${url.partNumber} failed with HTTP ${response.status}.`);
@@ -158,14 +159,29 @@ export async function withRetries<T>(options: TransportOptions, attempt: (n: num
   }
 }
 
-/** A fetch that failed to get any answer, as an error the retry loop knows. */
-export async function networkErrors(request: Promise<Response>, signal: AbortSignal | undefined): Promise<Response> {
+/**
+ * A fetch that failed to get any answer, as an error the retry loop knows, naming where it
+ * went: "fetch failed" alone does not tell a user which server (Sluice or storage) is down.
+ */
+export async function networkErrors(request: Promise<Response>, signal: AbortSignal | undefined, url: string): Promise<Response> {
   try {
     return await request;
   } catch (err) {
     if (signal?.aborted) throw new SluiceApiError(0, "aborted", "Aborted.");
-    throw new SluiceApiError(0, "network_error", `The request failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SluiceApiError(0, "network_error", `Could not reach ${withoutQuery(url)}: ${failureText(err)}`);
   }
+}
+
+/** A URL without its query: a signed URL's signature is a credential, and has no place in a message. */
+export function withoutQuery(url: string): string {
+  return url.replace(/[?#].*$/s, "");
+}
+
+/** Node's fetch says "fetch failed" and keeps the reason (ECONNREFUSED, ENOTFOUND, …) in `cause`. */
+function failureText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message ? cause.message : err.message;
 }
 
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {

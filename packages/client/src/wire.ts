@@ -1459,6 +1459,7 @@ export interface paths {
             parameters: {
                 query?: {
                     once?: "true" | "false";
+                    /** @description Seconds. Over `SLUICE_URL_TTL_MAX` it is clamped to it, not refused; `expiresAt` in the answer is the expiry granted. */
                     expiresIn?: number;
                 };
                 header?: never;
@@ -1950,7 +1951,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description Seconds; clamped to the configured bounds.
+             * @description Seconds. A value over the server's maximum (`SLUICE_URL_TTL_MAX`; for multipart uploads `SLUICE_MULTIPART_TTL`; for credentials STS's bounds) is clamped to it, not refused; `expiresAt` in the answer is the expiry granted.
              * @example 300
              */
             expiresIn?: number;

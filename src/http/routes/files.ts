@@ -49,7 +49,13 @@ const download = createRoute({
     params: IdParam("fil"),
     query: z.object({
       once: z.enum(["true", "false"]).default("false").openapi({ param: { name: "once", in: "query" } }),
-      expiresIn: z.coerce.number().int().min(1).max(7 * 24 * 3600).optional().openapi({ param: { name: "expiresIn", in: "query" } }),
+      expiresIn: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(Number.MAX_SAFE_INTEGER)
+        .optional()
+        .openapi({ param: { name: "expiresIn", in: "query" }, description: "Seconds. Over `SLUICE_URL_TTL_MAX` it is clamped to it, not refused; `expiresAt` in the answer is the expiry granted." }),
     }),
   },
   responses: { 200: { description: "The URL", content: json(DownloadSchema) }, ...errorResponses(400, 401, 404, 409, 503) },

@@ -22,6 +22,37 @@ function webRoot(): string | undefined {
 /** Gateway uploads (a single PUT or a part): their bodies have their own idle timer (meterBody). */
 const GATEWAY_UPLOAD = /^\/v1\/uploads\/upl_[^/?]+\/(content|parts\/\d+)(\?|$)/;
 
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+function listenFailure(err: NodeJS.ErrnoException): string {
+  if (err.code === "EADDRINUSE") return "the port is in use by another process (set PORT to a free one)";
+  if (err.code === "EACCES") return "permission denied (ports below 1024 need privileges; set PORT)";
+  if (err.code === "EADDRNOTAVAIL") return "the address is not on this machine (check HOST)";
+  return err.message;
+}
+
+/**
+ * What a person sees at start: the address Sluice listens on; the public URL when it differs
+ * (behind a proxy, SLUICE_PUBLIC_URL is where browsers reach it, not where it listens); and on
+ * the very first start, the key and a link that carries it.
+ */
+function startupBanner(config: Pick<Config, "host" | "port" | "publicUrl">, port: number, key: string | undefined): string {
+  const listening = `http://${hostPort(config.host, port)}`;
+  // PORT=0 picks a free port: the default public URL names port 0 until the real one is known.
+  const publicUrl = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
+  const lines = [`Sluice is listening on ${listening}`];
+  if (publicUrl !== listening) lines.push(`Public URL: ${publicUrl}`);
+  if (key) {
+    // Shown once, on the terminal only (never through the logger): only its hash is stored.
+    lines.push(`API key (shown once, keep it): ${key}`, `Web uploader: ${publicUrl}/#key=${key}`);
+  } else {
+    lines.push(`Web uploader: ${publicUrl}/ (paste an API key when asked)`);
+  }
+  return lines.map((l) => `  ${l}\n`).join("");
+}
+
 async function main() {
   let config: Config;
   try {
@@ -38,6 +69,11 @@ async function main() {
   const { logger } = sluice.services;
   if (!root) logger.warn("the web page is not built; run `npm run build` to serve it at /");
 
+  // Before listening (a busy port, a host not on this machine): one line that says what to change.
+  const cannotListen = (err: NodeJS.ErrnoException) => {
+    process.stderr.write(`sluice: cannot listen on ${hostPort(config.host, config.port)}: ${listenFailure(err)}\n`);
+    process.exit(1);
+  };
   const server = serve(
     {
       fetch: sluice.app.fetch,
@@ -57,18 +93,20 @@ async function main() {
       },
     },
     (info) => {
-    logger.info({ host: config.host, port: info.port }, "listening");
-    const base = config.publicUrl.replace(/:\d+$/, (m) => (config.port === 0 ? `:${info.port}` : m));
-    const lines = [`Sluice is listening on ${base}`];
-    if (sluice.bootstrapKey) {
-      // Shown once, on the terminal only (never through the logger): only its hash is stored.
-      lines.push(`API key (shown once, keep it): ${sluice.bootstrapKey}`, `Web uploader: ${base}/#key=${sluice.bootstrapKey}`);
-    } else {
-      lines.push(`Web uploader: ${base}/ (paste an API key when asked)`);
-    }
-    process.stderr.write(lines.map((l) => `  ${l}\n`).join(""));
+      server.off("error", cannotListen);
+      logger.info({ host: config.host, port: info.port }, "listening");
+      // Only now, with the port bound, is the first start's key made: a start that cannot
+      // listen must not store a key it never showed (the next start would ask for it).
+      sluice.createBootstrapKey().then(
+        (key) => process.stderr.write(startupBanner(config, info.port, key)),
+        (err: unknown) => {
+          logger.error({ err }, "could not create the first API key");
+          process.exit(1);
+        },
+      );
     },
   );
+  server.once("error", cannotListen);
   guardConnections(server as http.Server, {
     maxConnections: config.server.maxConnections,
     lingerMs: 5000,
