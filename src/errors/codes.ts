@@ -70,6 +70,7 @@ export const ERROR_CODES = {
   invalid_part_size: { status: 422, meaning: "The part size asked for is under the 5 MiB storage accepts, or makes too many parts." },
   sha256_required: { status: 422, meaning: "An upload through the CloudFront front needs the file's sha256, here and as x-amz-content-sha256 on the PUT." },
   post_unavailable: { status: 422, meaning: "A POST form was asked for, but this storage or mode cannot sign one." },
+  file_rejected: { status: 422, meaning: "The bytes arrived, and processing rejected the file (asked with `?wait=`, or by an uploader's protocol); the message gives the reason." },
   credentials_unavailable: { status: 422, meaning: "Scoped credentials were asked for, but no credential issuer (STS) is configured." },
   rate_limited: { status: 429, meaning: "Too many uploads asked for, by this key or this address; Retry-After says when to try again." },
   quota_exceeded: { status: 429, meaning: "The key's bytes a day, or its number of open uploads, is used up." },
