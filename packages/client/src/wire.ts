@@ -189,7 +189,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Stored in staging; processing has started */
+                /** @description Stored in staging; processing has started. The ETag header is S3's: the quoted hex MD5 of the bytes */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -308,7 +308,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The part is stored; its ETag is in the body and the ETag header */
+                /** @description The part is stored; its ETag (S3's: the quoted hex MD5 of the part's bytes) is in the body and the ETag header */
                 200: {
                     headers: {
                         [name: string]: unknown;
