@@ -4,17 +4,30 @@
  * real Chromium on another loopback origin can do and read.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import http from "node:http";
 import { after, before, describe, it } from "node:test";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { PNG, uploadRequest } from "./helpers/fixtures.js";
-import { startServer, type TestServer } from "./helpers/server.js";
+import { freePort, startServer, type TestServer } from "./helpers/server.js";
 
-const APP_ORIGIN = "http://localhost:5173";
+let APP_ORIGIN: string;
 let server: TestServer;
+/** The app's page, on another origin than Sluice (localhost against Sluice's 127.0.0.1, another port). */
+let appServer: http.Server;
 before(async () => {
+  const port = await freePort();
+  APP_ORIGIN = `http://localhost:${port}`;
+  appServer = http.createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>app</title>"));
+  appServer.listen(port, "127.0.0.1");
+  await once(appServer, "listening");
   server = await startServer({ SLUICE_CORS_ORIGINS: `${APP_ORIGIN}, https://other-app.example` });
 });
 after(async () => {
   await server?.stop();
+  appServer?.close();
 });
 
 const corsHeaders = (headers: Headers) => [...headers.keys()].filter((k) => k.startsWith("access-control-"));
@@ -82,5 +95,33 @@ describe("CORS", () => {
     const res = await fetch(`${server.url}/v1/uploads`, { method: "OPTIONS", headers: { origin: APP_ORIGIN } });
     assert.notEqual(res.status, 204, "not answered as a preflight");
     assert.equal(res.headers.get("access-control-allow-origin"), APP_ORIGIN);
+  });
+
+  it("lets a real Chromium page on another origin issue an upload with a token, PUT it through the gateway and read its ETag", async () => {
+    const minted = await server.api("POST", "/v1/tokens", { maxUploads: 1 });
+    assert.equal(minted.status, 201);
+    let browser: Browser | undefined;
+    try {
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(`${APP_ORIGIN}/`);
+      const seen = await page.evaluate(
+        async ({ sluice, token, png }) => {
+          const bytes = Uint8Array.from(atob(png), (ch) => ch.charCodeAt(0));
+          const issued = await fetch(`${sluice}/v1/uploads`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ filename: "cat.png", contentType: "image/png", size: bytes.length }),
+          });
+          const { upload } = (await issued.json()) as { upload: { url: string; headers: Record<string, string> } };
+          const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes });
+          return { origin: location.origin, issued: issued.status, put: put.status, etag: put.headers.get("etag") };
+        },
+        { sluice: server.url, token: minted.body.token as string, png: PNG.toString("base64") },
+      );
+      assert.deepEqual(seen, { origin: APP_ORIGIN, issued: 201, put: 200, etag: `"${createHash("md5").update(PNG).digest("hex")}"` });
+    } finally {
+      await browser?.close();
+    }
   });
 });

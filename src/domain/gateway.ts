@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { BackendUnavailableError, badRequest, gone, toSluiceError } from "../errors.js";
 import { ObjectExistsError } from "../storage/object-store.js";
 import { recordArrival } from "./arrivals.js";
 import { findSluiceError, guard } from "./backend-calls.js";
 import { keepLeaseAlive, refusal } from "./claims.js";
 import { mediaTypeEssence } from "./media-types.js";
-import { checkDeclaredLength, emptyStream, meterBody } from "./metered-body.js";
+import { checkDeclaredLength, emptyStream, meterBody, type ByteHash } from "./metered-body.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { verifyUrl } from "./signed-urls.js";
@@ -33,7 +33,7 @@ export interface GatewayUpload {
  * 4. on success the ticket is consumed and the arrival recorded; on any failure the partial
  *    object is discarded and the claim released, so the same URL may be retried.
  */
-export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string | null }> {
+export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): Promise<{ id: string; size: number; sha256: string | null; etag: string }> {
   verifyUrl(s, "PUT", upload.id, upload.expires, upload.signature);
   s.health?.require("ticket store", "metadata store");
 
@@ -41,7 +41,10 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
   if (!claim.ok) throw refusal(claim.reason);
   const { ticket, lease } = claim;
   const hash = ticket.sha256 ? createHash("sha256") : undefined;
-  const metered = meterBody(upload.body ?? emptyStream(), { size: ticket.size, hash, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
+  // The answer's ETag has S3's meaning (clients such as Uppy wait for it): storage's own where
+  // it has that meaning, else the MD5 of the bytes, hashed on the way like the SHA-256.
+  const md5 = s.objects.etagIsMd5 ? undefined : createHash("md5");
+  const metered = meterBody(upload.body ?? emptyStream(), { size: ticket.size, hash: both(hash, md5), idleTimeoutMs: s.config.bodyIdleTimeoutMs });
   // Renewed only while the body flows (or storage, not the client, is what is slow): a client
   // that stalls past the idle timeout is dropped by the meter, and, should that ever fail to
   // end the request, its claim still lapses one lease later instead of holding the URL.
@@ -87,7 +90,7 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
       await s.objects.delete(staging).catch(() => undefined);
       throw err;
     }
-    return { id: upload.id, size: info.size, sha256 };
+    return { id: upload.id, size: info.size, sha256, etag: md5 ? `"${md5.digest("hex")}"` : info.etag };
   } catch (err) {
     if (!stored) await s.tickets.release(upload.id, lease).catch(() => undefined); // the lease lapses on its own otherwise
     throw err;
@@ -95,6 +98,17 @@ export async function receiveGatewayUpload(s: Services, upload: GatewayUpload): 
     renewal.stop();
     metered.stop();
   }
+}
+
+/** One hash fed to two (either may be absent). */
+function both(a: Hash | undefined, b: Hash | undefined): ByteHash | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    update(data: Uint8Array) {
+      a.update(data);
+      b.update(data);
+    },
+  };
 }
 
 /** Whether an upload's record says its bytes arrived and wait for processing (false if the store cannot say). */

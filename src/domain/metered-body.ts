@@ -1,11 +1,15 @@
-import type { Hash } from "node:crypto";
 import { SluiceError, badRequest, tooLarge } from "../errors.js";
+
+/** What the meter feeds bytes to: a node:crypto Hash, or several. */
+export interface ByteHash {
+  update(data: Uint8Array): unknown;
+}
 
 export interface MeteredBodyOptions {
   /** Exactly this many bytes must arrive: more fails with 413 the moment it is seen, fewer with 400 at the end. */
   size: number;
-  /** Fed every byte on the way, when the client promised a SHA-256. */
-  hash?: Hash | undefined;
+  /** Fed every byte on the way (a SHA-256 the client promised, an MD5 for the ETag). */
+  hash?: ByteHash | undefined;
   /**
    * The longest wait for the client's next byte, in ms, counted only while storage is asking
    * for one (a slow store pauses the socket; that is not the client's stall).

@@ -9,7 +9,7 @@ import type { MultipartStore, ObjectStore } from "./object-store.js";
  * microtask, beside a network round trip). A load that fails is tried again on the next call
  * rather than remembered.
  */
-export function deferredObjectStore(name: string, load: () => Promise<ObjectStore>): ObjectStore {
+export function deferredObjectStore(name: string, load: () => Promise<ObjectStore>, options: { etagIsMd5: boolean } = { etagIsMd5: true }): ObjectStore {
   const store = once(load);
   const multipart: MultipartStore = {
     create: (ref, options) => store().then((s) => s.multipart.create(ref, options)),
@@ -22,6 +22,8 @@ export function deferredObjectStore(name: string, load: () => Promise<ObjectStor
   return {
     name,
     multipart,
+    // Known before the store is loaded: the gateway asks before its first byte.
+    etagIsMd5: options.etagIsMd5,
     prepare: (buckets) => store().then((s) => s.prepare(buckets)),
     put: (options) => store().then((s) => s.put(options)),
     head: (ref) => store().then((s) => s.head(ref)),

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { constants, createReadStream, createWriteStream, type Dirent, type Stats } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -33,6 +34,8 @@ import {
  * renamed (or hard-linked, for If-None-Match) into place, so an object appears whole or not at all.
  */
 export class FsObjectStore implements ObjectStore {
+  /** A file's ETag names the file (inode, size, time), cheap to check on every read; see FsMultipart for parts. */
+  readonly etagIsMd5 = false;
   readonly name = "filesystem object store";
   readonly #root: string;
   readonly #tmp: string;
@@ -239,9 +242,12 @@ interface UploadManifest {
 
 /**
  * Multipart uploads on the filesystem: `.multipart/<upload id>/` holds `upload.json` and one
- * file per part, named by its number. A part is written to a temporary file and renamed into
- * place, so a part is whole or absent, and writing it again replaces it (a new file, so a new
- * ETag). Completing streams the parts, in order, into one temporary file that is renamed to
+ * file per part, named by its number and the MD5 of its bytes (`00001.<md5 hex>`), which is
+ * its ETag, as on S3 (hashed while it is written). A part is written to a temporary file and
+ * renamed into place, so a part is whole or absent, and writing it again replaces it (other
+ * bytes, another ETag). Completing takes each part by the ETag named, so a replaced part's ETag
+ * no longer completes. Two writes of one part with different bytes at the same moment may
+ * remove each other; completing then says the part is missing, and the client sends it again. Completing streams the parts, in order, into one temporary file that is renamed to
  * the key: nothing is held in memory, and the object appears whole or not at all.
  */
 class FsMultipart implements MultipartStore {
@@ -275,8 +281,19 @@ class FsMultipart implements MultipartStore {
 
   async putPart(options: ObjectRef & { uploadId: string; partNumber: number; body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal }): Promise<{ etag: string }> {
     await this.#manifest(options, options.uploadId);
-    const tmp = await this.#writeTemp(options);
-    const part = this.#partPath(options.uploadId, options.partNumber);
+    const number = this.#partPath(options.uploadId, options.partNumber);
+    const md5 = createHash("md5");
+    const hashed = options.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          md5.update(chunk);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const tmp = await this.#writeTemp({ ...options, body: hashed });
+    const digest = md5.digest("hex");
+    const part = `${number}.${digest}`;
     try {
       await fs.rename(tmp, part);
     } catch (err) {
@@ -284,18 +301,26 @@ class FsMultipart implements MultipartStore {
       // Aborted or completed while this part was being written.
       throw isMissing(err) ? new MultipartNotFoundError(options.uploadId) : err;
     }
-    return { etag: etagOf(await fs.stat(part)) };
+    // The last write of a part wins: earlier bytes of the same part go.
+    const name = path.basename(number);
+    for (const other of await fs.readdir(path.dirname(number)).catch(() => [])) {
+      if (other.startsWith(`${name}.`) && other !== path.basename(part)) await fs.rm(path.join(path.dirname(number), other), { force: true });
+    }
+    return { etag: `"${digest}"` };
   }
 
   async listParts(ref: ObjectRef, uploadId: string): Promise<PartInfo[]> {
     await this.#manifest(ref, uploadId);
-    const parts: PartInfo[] = [];
+    const newest = new Map<number, PartInfo & { mtimeMs: number }>();
     for (const name of await fs.readdir(this.#uploadDir(uploadId))) {
-      if (!/^\d{5}$/.test(name)) continue;
+      const match = /^(\d{5})\.([0-9a-f]{32})$/.exec(name);
+      if (!match) continue;
       const stat = await fs.stat(path.join(this.#uploadDir(uploadId), name)).catch(() => undefined);
-      if (stat) parts.push({ partNumber: Number(name), etag: etagOf(stat), size: stat.size });
+      const partNumber = Number(match[1]);
+      const seen = newest.get(partNumber);
+      if (stat && (!seen || stat.mtimeMs > seen.mtimeMs)) newest.set(partNumber, { partNumber, etag: `"${match[2]}"`, size: stat.size, mtimeMs: stat.mtimeMs });
     }
-    return parts.sort((a, b) => a.partNumber - b.partNumber);
+    return [...newest.values()].map(({ partNumber, etag, size }) => ({ partNumber, etag, size })).sort((a, b) => a.partNumber - b.partNumber);
   }
 
   async complete(ref: ObjectRef, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<void> {
@@ -306,10 +331,15 @@ class FsMultipart implements MultipartStore {
     for (const { partNumber, etag } of parts) {
       if (partNumber <= previous) throw new InvalidPartsError("Parts must be listed in ascending order of part number, each once.");
       previous = partNumber;
-      const file = this.#partPath(uploadId, partNumber);
+      const number = this.#partPath(uploadId, partNumber);
+      const md5 = unquote(etag);
+      if (!/^[0-9a-f]{32}$/.test(md5)) throw new InvalidPartsError(`Part ${partNumber}'s ETag does not match the stored part.`);
+      const file = `${number}.${md5}`;
       const stat = await fs.stat(file).catch(() => undefined);
-      if (!stat) throw new InvalidPartsError(`Part ${partNumber} has not been uploaded.`);
-      if (unquote(etagOf(stat)) !== unquote(etag)) throw new InvalidPartsError(`Part ${partNumber}'s ETag does not match the stored part.`);
+      if (!stat) {
+        const stored = await fs.readdir(path.dirname(number)).catch(() => []);
+        throw new InvalidPartsError(stored.some((n) => n.startsWith(`${path.basename(number)}.`)) ? `Part ${partNumber}'s ETag does not match the stored part.` : `Part ${partNumber} has not been uploaded.`);
+      }
       files.push(file);
     }
     const tmp = path.join(this.#tmp, newId("mpc"));

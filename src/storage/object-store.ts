@@ -79,6 +79,12 @@ export interface ObjectStore {
   ping(): Promise<void>;
   /** Uploads in parts (S3's multipart upload), for files too large or too slow for one request. */
   readonly multipart: MultipartStore;
+  /**
+   * Whether `put`'s ETag has S3's meaning for a single PUT: the quoted hex MD5 of the bytes
+   * (S3 and its kin: yes; the filesystem, whose ETags name the file, not its bytes: no, and
+   * the gateway hashes the bytes itself). Parts always do (`MultipartStore.putPart`).
+   */
+  readonly etagIsMd5: boolean;
 }
 
 /** A part stored in a multipart upload. */
@@ -102,7 +108,10 @@ export interface MultipartUploadInfo {
 export interface MultipartStore {
   /** Starts an upload; returns its id. */
   create(ref: ObjectRef, options: { contentType: string }): Promise<string>;
-  /** Stores one part. The body must be exactly `contentLength` bytes, or nothing is stored. */
+  /**
+   * Stores one part. The body must be exactly `contentLength` bytes, or nothing is stored. Its
+   * ETag has S3's meaning, the quoted hex MD5 of the part's bytes, which the gateway passes on.
+   */
   putPart(options: ObjectRef & { uploadId: string; partNumber: number; body: ReadableStream<Uint8Array>; contentLength: number; signal?: AbortSignal }): Promise<{ etag: string }>;
   /** The parts stored so far, by part number. Throws MultipartNotFoundError for an unknown (completed, aborted) upload. */
   listParts(ref: ObjectRef, uploadId: string): Promise<PartInfo[]>;

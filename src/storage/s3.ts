@@ -96,6 +96,8 @@ export async function presignPostForm(client: S3Client, ref: ObjectRef, options:
 
 /** Objects in any S3-compatible store (AWS S3, Ceph RGW, MinIO, R2) through AWS SDK v3. */
 export class S3ObjectStore implements ObjectStore {
+  /** A plain PutObject's ETag is the MD5 of its bytes (not with SSE-KMS or SSE-C, which Sluice does not ask for). */
+  readonly etagIsMd5 = true;
   readonly name = "S3 object store";
   readonly #s3: S3Client;
   readonly #singleCopyMax: number;

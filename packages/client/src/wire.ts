@@ -125,6 +125,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a client needs to know before uploading: limits, multipart sizes, upload methods and endpoints (public, no key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The limits */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Limits"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads/{id}/content": {
         parameters: {
             query?: never;
@@ -153,7 +189,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Stored in staging; processing has started */
+                /** @description Stored in staging; processing has started. The ETag header is S3's: the quoted hex MD5 of the bytes */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -272,7 +308,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The part is stored; its ETag is in the body and the ETag header */
+                /** @description The part is stored; its ETag (S3's: the quoted hex MD5 of the part's bytes) is in the body and the ETag header */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1772,6 +1808,42 @@ export interface components {
                 /** @enum {string} */
                 code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "not_found" | "method_not_allowed" | "body_timeout" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "length_required" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
+            };
+        };
+        Limits: {
+            /** @description Largest file, in bytes (SLUICE_MAX_SIZE). */
+            maxSize: number;
+            /** @description Type patterns accepted (SLUICE_ALLOWED_TYPES). */
+            allowedTypes: string[];
+            /** @description How large files are split. */
+            multipart: {
+                /** @description Files larger than this are uploaded in parts. */
+                threshold: number;
+                /** @description The part size offered (it grows for files that would need more than maxParts). */
+                partSize: number;
+                minPartSize: number;
+                maxParts: number;
+            };
+            /** @enum {string} */
+            uploadMode: "direct" | "gateway" | "edge";
+            /** @description The `method`s POST /v1/uploads serves here. */
+            uploadMethods: string[];
+            defaultMethod: string;
+            urlTtl: {
+                defaultSeconds: number;
+                maxSeconds: number;
+            };
+            tus: {
+                /** @description A tus client's `endpoint`. */
+                endpoint: string;
+            };
+            companion: {
+                /** @description @uppy/aws-s3's `companionEndpoint`. */
+                endpoint: string;
+            };
+            tokens: {
+                defaultLifetimeSeconds: number;
+                maxLifetimeSeconds: number;
             };
         };
         GatewayResult: {

@@ -37,7 +37,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
       body: { content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
     },
     responses: {
-      200: { description: "Stored in staging; processing has started", content: { "application/json": { schema: GatewayResultSchema } } },
+      200: { description: "Stored in staging; processing has started. The ETag header is S3's: the quoted hex MD5 of the bytes", content: { "application/json": { schema: GatewayResultSchema } } },
       ...errorResponses(400, 403, 408, 409, 410, 413, 503, 507),
     },
   });
@@ -54,7 +54,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
         body: options.requestBody ? options.requestBody(c) : c.req.raw.body,
         signal: c.req.raw.signal,
       });
-      return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200);
+      return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200, { etag: result.etag });
     } catch (err) {
       return refusedUpload(c, err);
     }
@@ -73,7 +73,7 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
       body: { content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } }, required: true },
     },
     responses: {
-      200: { description: "The part is stored; its ETag is in the body and the ETag header", content: { "application/json": { schema: GatewayPartResultSchema } } },
+      200: { description: "The part is stored; its ETag (S3's: the quoted hex MD5 of the part's bytes) is in the body and the ETag header", content: { "application/json": { schema: GatewayPartResultSchema } } },
       ...errorResponses(400, 403, 408, 409, 410, 413, 503, 507),
     },
   });
