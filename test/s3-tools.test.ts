@@ -37,11 +37,11 @@ const ROLE = "arn:aws:iam:::role/sluice-uploader";
 /** Debian's own binaries, by path: a `pip install awscli` or a pyenv shim earlier on PATH is not what is under test. */
 const TOOLS = { aws: "/usr/bin/aws", rclone: "/usr/bin/rclone", s3cmd: "/usr/bin/s3cmd" };
 
-// Step 1, for every tool: ask Sluice for credentials scoped to this one upload ($SLUICE is
+// Step 1, for every tool: ask Sluice for credentials scoped to this one upload ($SLUICE_URL is
 // Sluice's URL, $KEY an API key or a browser token), and a helper that reads them.
 const ASK = String.raw`
 FILE=cat.png TYPE=image/png
-R=$(curl -sf -X POST "$SLUICE/v1/uploads" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
+R=$(curl -sf -X POST "$SLUICE_URL/v1/uploads" -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
   -d '{"filename":"'"$FILE"'","contentType":"'"$TYPE"'","size":'"$(stat -c %s "$FILE")"',"method":"credentials"}')
 c() { node -p "JSON.parse(process.argv[1]).credentials.$1" "$R"; }
 `;
@@ -49,7 +49,7 @@ c() { node -p "JSON.parse(process.argv[1]).credentials.$1" "$R"; }
 // Step 3, for every tool: tell Sluice the bytes are there; it checks them and archives the file.
 const COMPLETE = String.raw`
 ID=$(node -p 'JSON.parse(process.argv[1]).id' "$R")
-curl -sf -X POST "$SLUICE/v1/uploads/$ID/complete" -H "authorization: Bearer $KEY"
+curl -sf -X POST "$SLUICE_URL/v1/uploads/$ID/complete" -H "authorization: Bearer $KEY"
 `;
 
 // Step 2 with the AWS CLI: the credentials in its environment variables.
@@ -112,7 +112,7 @@ describe("S3 tools from Debian with scoped credentials on RGW", () => {
       const env = {
         PATH: [bin, path.dirname(process.execPath), "/usr/bin", "/bin"].join(":"),
         HOME: dir,
-        SLUICE: sluice.server.url,
+        SLUICE_URL: sluice.server.url,
         KEY: sluice.server.key,
         // Nothing leaves loopback: no instance metadata lookups, no pager.
         AWS_EC2_METADATA_DISABLED: "true",
