@@ -1,7 +1,7 @@
 /**
- * The S3 tools people already have, from Debian (the AWS CLI, rclone, s3cmd), uploading with
- * the scoped credentials of `"method": "credentials"` on Ceph RGW, each configured the way its
- * users configure it (environment variables, a config file, flags). Each test runs one shell
+ * The S3 tools people already have, from Debian (the AWS CLI, rclone, s3cmd, and curl with
+ * --aws-sigv4), uploading with the scoped credentials of `"method": "credentials"` on Ceph
+ * RGW, each configured the way its users configure it (environment variables, a config file, flags). Each test runs one shell
  * script, exactly as docs/clients.md shows it: ask Sluice, upload with the tool, `complete`.
  * Every tool points at loopback only: the endpoint is RGW's, the region is given (no lookup),
  * and the AWS CLI never asks the instance metadata service.
@@ -83,6 +83,13 @@ EOF
 s3cmd -c s3cfg put "$FILE" "s3://$(c bucket)/$(c key)" --mime-type "$TYPE"
 `;
 
+// Step 2 with curl alone: it signs the PUT itself (SigV4 with the session token), path style.
+const CURL = String.raw`
+curl -sf -T "$FILE" "$(c endpoint)/$(c bucket)/$(c key)" -H "content-type: $TYPE" \
+  -H "x-amz-security-token: $(c sessionToken)" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+  --aws-sigv4 "aws:amz:$(c region):s3" --user "$(c accessKeyId):$(c secretAccessKey)"
+`;
+
 describe("S3 tools from Debian with scoped credentials on RGW", () => {
   let sluice: SluiceOnRgw;
   before(async () => {
@@ -162,6 +169,12 @@ describe("S3 tools from Debian with scoped credentials on RGW", () => {
     const body = png(64 * 1024);
     const { id, stdout } = await runScript(S3CMD, body);
     assert.match(stdout, /upload: 'cat\.png' -> 's3:\/\//);
+    await assertArchived(id, body);
+  });
+
+  it("curl (--aws-sigv4) uploads, and the file is archived", async () => {
+    const body = png(64 * 1024);
+    const { id } = await runScript(CURL, body);
     await assertArchived(id, body);
   });
 
