@@ -18,6 +18,13 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+# The S3 tools people use, uploading with Sluice's scoped credentials (test/s3-tools.test.ts).
+# Debian's own, by path: an `aws` from pip or a pyenv shim earlier on PATH is not what is tested.
+# SLUICE_USR_BIN moves /usr/bin for the script's own test.
+usr_bin=${SLUICE_USR_BIN:-/usr/bin}
+[ -x "$usr_bin/aws" ] || missing+=(awscli)
+[ -x "$usr_bin/rclone" ] || missing+=(rclone)
+[ -x "$usr_bin/s3cmd" ] || missing+=(s3cmd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

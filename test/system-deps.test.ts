@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ROOT } from "./helpers/server.js";
 
-const PRESENT = ["chromium", "ceph-mon", "ceph-osd", "radosgw", "ceph", "uuidgen", "curl", "redis-server", "setpriv"];
+const PRESENT = ["chromium", "ceph-mon", "ceph-osd", "radosgw", "ceph", "uuidgen", "curl", "redis-server", "setpriv", "aws", "rclone", "s3cmd"];
 
 describe("scripts/ensure-system-deps.sh on a fresh machine", () => {
   let dir: string;
@@ -36,8 +36,8 @@ describe("scripts/ensure-system-deps.sh on a fresh machine", () => {
     return async () => (await fs.readFile(log, "utf8")).trim().split("\n");
   }
 
-  const run = (policy: string) =>
-    spawnSync("/bin/bash", [script], { env: { PATH: bin, SLUICE_POLICY_RC: policy }, encoding: "utf8" });
+  const run = (policy: string, usrBin = bin) =>
+    spawnSync("/bin/bash", [script], { env: { PATH: bin, SLUICE_POLICY_RC: policy, SLUICE_USR_BIN: usrBin }, encoding: "utf8" });
 
   it("installs the missing package and exits 0 when a policy file was already there, leaving that file as it was", async () => {
     const calls = await aptGet(0);
@@ -51,7 +51,17 @@ describe("scripts/ensure-system-deps.sh on a fresh machine", () => {
     assert.match(lines[0] ?? "", /^update /);
     assert.match(lines[1] ?? "", /^install -y -qq --no-install-recommends (.* )?memcached policy=yes$/);
     assert.ok(!lines[1]?.includes("redis-server"), "only what is missing is installed");
+    assert.ok(!/awscli|rclone|s3cmd/.test(lines[1] ?? ""), "the S3 tools are there");
     assert.equal(await fs.readFile(policy, "utf8"), original);
+  });
+
+  it("installs Debian's awscli, rclone and s3cmd when they are not in /usr/bin", async () => {
+    const calls = await aptGet(0);
+    const empty = path.join(dir, "empty-usr-bin");
+    await fs.mkdir(empty, { recursive: true });
+    const result = run(path.join(dir, "tools-policy-rc.d"), empty);
+    assert.equal(result.status, 0, result.stderr + result.stdout);
+    assert.match((await calls())[1] ?? "", /--no-install-recommends (.* )?awscli rclone s3cmd policy=yes$/);
   });
 
   it("makes a policy file for the install when there was none, and removes it afterwards", async () => {
