@@ -8,6 +8,7 @@ import type { Principal } from "../domain/principal.js";
 import type { UploadStatus } from "../domain/upload-status.js";
 import { SluiceError, sluiceError } from "../errors.js";
 import { requireApiKey } from "./api-key-auth.js";
+import { allowCrossOrigin } from "./cors.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
@@ -78,6 +79,9 @@ export function createApp(options: AppOptions): App {
   const { logger, metrics } = services;
   const app: App = new OpenAPIHono<AppEnv>({ defaultHook });
 
+  // First of all: a preflight is answered before any check of a key or signature, and every
+  // answer below, errors included, carries the CORS headers an allowed origin needs to read it.
+  app.use("*", allowCrossOrigin(services.config.corsOrigins));
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) => errorJson(c, sluiceError("not_found", `No route for ${c.req.method} ${c.req.path}.`)));
 
