@@ -4,7 +4,8 @@
  * (never an API key) that the app's own server minted for this visitor. Bundled by esbuild
  * for test/uppy.test.ts; `?uploader=tus` or `?uploader=aws-s3` picks the plugin.
  */
-import Uppy, { type UppyFile } from "@uppy/core";
+import Uppy from "@uppy/core";
+import type { UppyFile } from "@uppy/core";
 import Dashboard from "@uppy/dashboard";
 import Tus from "@uppy/tus";
 import AwsS3 from "@uppy/aws-s3";
