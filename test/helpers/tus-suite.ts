@@ -12,18 +12,21 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Upload } from "tus-js-client";
 import { HTML, PNG, sha256 } from "./fixtures.js";
-import { waitForFinal, type TestServer } from "./server.js";
+import { eventually, waitForFinal, type TestServer } from "./server.js";
 import { runTusClient } from "./tus-client.js";
 
 export interface TusTarget {
   server: TestServer;
   /** Where a second instance (same stores) answers, to send alternate PATCHes to; absent if there is one. */
   otherUrl?: string | undefined;
+  /** The keys in the staging bucket (S3), to see the pending parts. */
+  stagingKeys?: (() => Promise<string[]>) | undefined;
   close(): Promise<void>;
 }
 
 /** The server settings the suite needs (its size limit and part size). */
-export const TUS_SUITE_ENV = { SLUICE_MAX_SIZE: String(40 * 1024 * 1024), SLUICE_PART_SIZE: String(5 * 1024 * 1024) };
+/** The sweep runs every second, so that pending parts are seen to survive it. */
+export const TUS_SUITE_ENV = { SLUICE_MAX_SIZE: String(40 * 1024 * 1024), SLUICE_PART_SIZE: String(5 * 1024 * 1024), SLUICE_RECONCILE_INTERVAL: "1" };
 const MIB = 1024 * 1024;
 const CHUNK = 2 * MIB;
 
@@ -111,6 +114,13 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       assert.equal(stored.status, 200);
       assert.equal(stored.headers.get("upload-offset"), String(3 * CHUNK));
       assert.equal(stored.headers.get("upload-length"), String(file.length));
+      if (target.stagingKeys) {
+        // 6 MiB sent: part 1 is whole (5 MiB); the sixth MiB waits in storage as part 2's pending bytes, past the sweep.
+        await new Promise((r) => setTimeout(r, 1500));
+        const pending = (await target.stagingKeys()).filter((k) => k.includes(idOf(url)));
+        assert.equal(pending.length, 1);
+        assert.match(pending[0]!, /\/resume\.png\.tus-part-2$/);
+      }
 
       const second = await runTusClient(options);
       assert.deepEqual(second.events.find((e) => e.event === "resuming"), { event: "resuming", url });
@@ -119,6 +129,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       const firstChunk = second.events.find((e) => e.event === "chunk");
       assert.equal(firstChunk?.event === "chunk" && firstChunk.accepted, 4 * CHUNK);
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
+      if (target.stagingKeys) await eventually(async () => assert.deepEqual((await target.stagingKeys!()).filter((k) => k.includes(idOf(url))), []));
     });
 
     it("refuses a second use of a finished upload", async () => {
