@@ -15,6 +15,7 @@ import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
@@ -116,7 +117,7 @@ export function createApp(options: AppOptions): App {
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
-    description: "An API key (`sk_…`).",
+    description: "An API key (`sk_…`), or a browser upload token (`sut_…`, from POST /v1/tokens) on the routes tokens may use.",
   });
 
   const open = newRouteGroup();
@@ -140,6 +141,7 @@ export function createApp(options: AppOptions): App {
   registerTusCreationRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
+  registerTokenRoutes(keyed, options);
   app.route("/", keyed);
 
   app.doc31("/openapi.json", {
