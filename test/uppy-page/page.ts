@@ -32,7 +32,8 @@ const uppy = new Uppy({ restrictions: { allowedFileTypes: ["image/*"] } }).use(D
 if (uploader === "tus") {
   uppy.use(Tus, { endpoint: `${sluice}/v1/tus/`, headers: { authorization: `Bearer ${token}` } });
 } else {
-  uppy.use(AwsS3, { companionEndpoint: sluice, shouldUseMultipart: (file) => (file.size ?? 0) > MULTIPART_ABOVE });
+  // @uppy/aws-s3 6 sends no headers to Companion: the token goes in the endpoint's path.
+  uppy.use(AwsS3, { companionEndpoint: `${sluice}/companion/${token}`, shouldUseMultipart: (file) => (file.size ?? 0) > MULTIPART_ABOVE });
 }
 
 function outcomeOf(file: UppyFile<Record<string, unknown>, Record<string, never>>): UploadOutcome["files"][number] {
