@@ -65,7 +65,6 @@ export const ERROR_CODES = {
   unknown_upload: { status: 410, meaning: "The ticket behind this upload URL is no longer known." },
   upload_closed: { status: 410, meaning: "The multipart upload is no longer open for parts." },
   upload_sealed: { status: 410, meaning: "A tus upload whose last byte has arrived: it is sealed, and takes no more bytes." },
-  file_rejected: { status: 410, alsoStatus: [422], meaning: "The file was rejected by processing (the message says why): 422 on the request that delivered it, 410 on a later look at its tus URL." },
   length_required: { status: 411, meaning: "An upload through the edge needs a Content-Length header." },
   tus_version_unsupported: { status: 412, meaning: "A tus request with a Tus-Resumable version other than 1.0.0." },
   // 413 to 429: the content or the caller's allowance.
@@ -76,6 +75,11 @@ export const ERROR_CODES = {
   invalid_part_size: { status: 422, meaning: "The part size asked for is under the 5 MiB storage accepts, or makes too many parts." },
   sha256_required: { status: 422, meaning: "An upload through the CloudFront front needs the file's sha256, here and as x-amz-content-sha256 on the PUT." },
   post_unavailable: { status: 422, meaning: "A POST form was asked for, but this storage or mode cannot sign one." },
+  file_rejected: {
+    status: 422,
+    alsoStatus: [410],
+    meaning: "The bytes arrived, and processing rejected the file (asked with `?wait=`, or by an uploader's protocol: the tus PATCH that delivered the last byte); the message gives the reason. 410 on a later HEAD of a rejected upload's tus URL.",
+  },
   credentials_unavailable: { status: 422, meaning: "Scoped credentials were asked for, but no credential issuer (STS) is configured." },
   rate_limited: { status: 429, meaning: "Too many uploads asked for, by this key or this address; Retry-After says when to try again." },
   quota_exceeded: { status: 429, meaning: "The key's bytes a day, or its number of open uploads, is used up." },

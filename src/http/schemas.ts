@@ -197,6 +197,19 @@ export const IdParam = (prefix: "upl" | "fil") =>
       .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_AAAAAAAAAAAAAAAAAAAAAA` }),
   });
 
+/** `?wait=N` on a completion: wait up to N seconds (at most 30) for the verdict. */
+export const VerdictWaitQuery = z.object({
+  wait: z
+    .string()
+    .regex(/^\d{1,6}$/, "wait must be whole seconds")
+    .optional()
+    .openapi({
+      param: { name: "wait", in: "query" },
+      description: "Wait up to this many seconds (at most 30; more is read as 30) for processing's verdict: 200 with the archived upload, 422 `file_rejected` with the reason, or the upload as it stands when the verdict is not in yet.",
+      example: "10",
+    }),
+});
+
 export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 460 | 503 | 507)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s], content: { "application/json": { schema: ErrorSchema } } }]),

@@ -6,6 +6,7 @@ import { cancelUpload } from "../../domain/cancel.js";
 import { issueUpload } from "../../domain/issue.js";
 import { getUploadStatus } from "../../domain/upload-status.js";
 import { retryFailedUpload } from "../../domain/retry.js";
+import { clampVerdictWait, refuseRejected, waitForVerdict } from "../../domain/verdict.js";
 import { badRequest } from "../../errors.js";
 import { BODY_LIMITS, limitBody, readJsonBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
@@ -20,6 +21,7 @@ import {
   StoredPartsSchema,
   UploadRequestSchema,
   UploadSchema,
+  VerdictWaitQuery,
   errorResponses,
   json,
   security,
@@ -59,8 +61,8 @@ const complete = createRoute({
   path: "/v1/uploads/{id}/complete",
   summary: "Say the bytes are uploaded (idempotent); Sluice checks the object, assembles a multipart upload's parts, and starts processing",
   security,
-  request: { params: IdParam("upl"), body: { content: json(CompleteRequestSchema), required: false } },
-  responses: { 200: { description: "The upload", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 503, 507) },
+  request: { params: IdParam("upl"), query: VerdictWaitQuery, body: { content: json(CompleteRequestSchema), required: false } },
+  responses: { 200: { description: "The upload (archived, when `wait` was given and the verdict came in time)", content: json(UploadSchema) }, ...errorResponses(400, 401, 404, 409, 410, 413, 422, 503, 507) },
 });
 const signParts = createRoute({
   method: "post",
@@ -128,7 +130,12 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
     if (!body.json) throw badRequest("invalid_json", "The request body is not valid JSON.");
     const parsed = CompleteRequestSchema.safeParse(body.value);
     if (!parsed.success) throw invalidRequest(parsed.error);
-    return c.json(uploadView(await completeUpload(services, param.data.id, parsed.data)), 200);
+    const wait = VerdictWaitQuery.safeParse({ wait: c.req.query("wait") });
+    if (!wait.success) throw invalidRequest(wait.error);
+    const completed = await completeUpload(services, param.data.id, parsed.data);
+    if (!wait.data.wait || Number(wait.data.wait) === 0) return c.json(uploadView(completed), 200);
+    const verdict = await waitForVerdict(services, completed.id, { timeoutMs: clampVerdictWait(Number(wait.data.wait)) * 1000, known: completed });
+    return c.json(uploadView(refuseRejected(verdict)), 200);
   });
   app.openapi(signParts, async (c) => c.json({ parts: (await partUrls(services, c.req.valid("param").id, c.req.valid("json").partNumbers)).map((p) => ({ ...p, expiresAt: new Date(p.expiresAt).toISOString() })) }, 200));
   app.openapi(listParts, async (c) => c.json({ parts: await uploadedParts(services, c.req.valid("param").id) }, 200));
