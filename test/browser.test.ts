@@ -106,7 +106,7 @@ describe("the web uploader", () => {
     await page.keyboard.press("Enter");
     await pickFilesWithKeyboard(page, [{ name: "a.txt", mimeType: "text/plain", buffer: Buffer.from("a") }]);
     await page.locator("#key-section:not([hidden])").waitFor();
-    assert.equal(await page.locator("#key-error").innerText(), "That API key was refused.");
+    assert.equal(await page.locator("#key-error").innerText(), "That API key or token was refused (a token may have expired).");
     await page.keyboard.type(server.key);
     await page.keyboard.press("Enter");
     assert.equal(await page.isVisible("#upload-section"), true);

@@ -12,9 +12,7 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { partLength, type MultipartPlan } from "@sluice/client";
 import { build } from "esbuild";
-import { SINGLE_UPLOAD_HASH_MAX } from "../packages/client/src/upload.js";
 import { WIRE_FILE, generateClientWire } from "../scripts/gen-client.js";
-import { loadConfig } from "../src/config.js";
 import { partLength as serverPartLength, planParts } from "../src/domain/part-plans.js";
 import { ROOT } from "./helpers/server.js";
 
@@ -89,10 +87,6 @@ describe("the client's wire types", () => {
 });
 
 describe("what the client cannot read from the API equals the server's", () => {
-  it("hashes first exactly the files the server's default threshold sends in one request", () => {
-    assert.equal(SINGLE_UPLOAD_HASH_MAX, loadConfig({}).multipartThreshold);
-  });
-
   it("cuts a multipart file into the same part lengths", () => {
     const MIB = 1024 ** 2;
     for (const size of [0, 1, 5 * MIB - 1, 5 * MIB, 5 * MIB + 1, 64 * MIB + 3, 1024 ** 3 + 7, 5 * 1024 ** 4]) {

@@ -14,6 +14,7 @@ import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
+import { registerLimitRoutes } from "./routes/limits.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
@@ -66,7 +67,8 @@ export const newRouteGroup = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>
  * and shape the response.
  *
  * Routes are grouped by how their caller proves itself, and each group brings its own check:
- * - public: health, readiness, metrics, the OpenAPI document and the web page; no proof;
+ * - public: health, readiness, metrics, the limits (`GET /v1/limits`), the OpenAPI document
+ *   and the web page; no proof;
  * - signed URL: the gateway's PUTs, downloads and tus upload URLs; the URL's signature, checked by the domain
  *   as the first step of each (it alone knows what each URL signs, and the Lambda@Edge
  *   handler reaches the same functions without this app);
@@ -122,6 +124,7 @@ export function createApp(options: AppOptions): App {
 
   const open = newRouteGroup();
   registerOperationRoutes(open, options);
+  registerLimitRoutes(open, options);
   registerWebRoutes(open, options);
   app.route("/", open);
 

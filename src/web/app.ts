@@ -1,7 +1,9 @@
 /**
  * The web uploader. It uses the client SDK, so it knows the API only through it.
  * The API key comes from the URL fragment (`/#key=sk_…`, as printed at first start; a fragment
- * never reaches the server or its logs) or from the form, and is kept in localStorage.
+ * never reaches the server or its logs) or from the form, and is kept in localStorage. A
+ * browser upload token (`sut_…`, `/#token=sut_…` or `#key=`) works in its place: it uploads
+ * and follows its uploads, and the page offers no download for it (tokens may not download).
  */
 import { SluiceApiError, SluiceClient, type UploadStatus } from "@sluice/client";
 
@@ -31,7 +33,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 function takeKeyFromFragment(): void {
   const params = new URLSearchParams(location.hash.slice(1));
-  const key = params.get("key");
+  const key = params.get("token") ?? params.get("key");
   if (key) {
     localStorage.setItem(STORAGE_KEY, key);
     history.replaceState(null, "", location.pathname + location.search); // out of the address bar and history
@@ -40,7 +42,13 @@ function takeKeyFromFragment(): void {
 
 function client(): SluiceClient | undefined {
   const key = localStorage.getItem(STORAGE_KEY);
-  return key ? new SluiceClient({ baseUrl: location.origin, apiKey: key }) : undefined;
+  if (!key) return undefined;
+  return isBrowserToken(key) ? new SluiceClient({ baseUrl: location.origin, token: key }) : new SluiceClient({ baseUrl: location.origin, apiKey: key });
+}
+
+/** Browser upload tokens are `sut_…` (see POST /v1/tokens). */
+function isBrowserToken(credential: string): boolean {
+  return credential.startsWith("sut_");
 }
 
 function showSections(): void {
@@ -112,7 +120,7 @@ async function uploadOne(api: SluiceClient, file: File): Promise<void> {
     row.progress.value = row.progress.max;
     const final = await api.waitForUpload(issued.id, { onState: (s) => row.setState(s.state, describe(s)) });
     row.setState(final.state, describe(final));
-    if (final.state === "archived" && final.fileId) {
+    if (final.state === "archived" && final.fileId && !isBrowserToken(localStorage.getItem(STORAGE_KEY) ?? "")) {
       const fileId = final.fileId;
       const button = document.createElement("button");
       button.type = "button";
@@ -128,7 +136,7 @@ async function uploadOne(api: SluiceClient, file: File): Promise<void> {
     }
   } catch (err) {
     row.setState("error", `Upload failed: ${message(err)}`);
-    if (err instanceof SluiceApiError && err.status === 401) forgetKey("That API key was refused.");
+    if (err instanceof SluiceApiError && err.status === 401) forgetKey("That API key or token was refused (a token may have expired).");
   }
 }
 
@@ -157,7 +165,7 @@ function init(): void {
     const input = $<HTMLInputElement>("key-input");
     const key = input.value.trim();
     if (!/^\S+$/.test(key)) {
-      $("key-error").textContent = "Enter an API key.";
+      $("key-error").textContent = "Enter an API key or browser upload token.";
       return;
     }
     localStorage.setItem(STORAGE_KEY, key);

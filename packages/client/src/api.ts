@@ -1,25 +1,47 @@
 /** Sluice's HTTP API, one method per call, typed by the generated wire types. */
-import { FINAL_STATES, type ApiKeyInfo, type ApiKeyScope, type CompleteRequest, type Download, type FileInfo, type FileList, type IssuedUpload, type NewApiKey, type PartUrl, type StoredPart, type UploadRequest, type UploadStatus } from "./types.js";
+import { FINAL_STATES, type BrowserToken, type Limits, type TokenRequest, type ApiKeyInfo, type ApiKeyScope, type CompleteRequest, type Download, type FileInfo, type FileList, type IssuedUpload, type NewApiKey, type PartUrl, type StoredPart, type UploadRequest, type UploadStatus } from "./types.js";
 import { delay, networkErrors, readJson } from "./transport.js";
 import type { components } from "./wire.js";
 
-export interface SluiceApiOptions {
+/**
+ * Where the server is, and the credential: an API key (`apiKey`, on a server) or a browser
+ * upload token (`token`, minted by the app's server with `createToken`, in a browser). Both are
+ * sent the same way; a token may only upload and follow its own uploads.
+ */
+export type SluiceApiOptions = {
   /** The server, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
-  apiKey: string;
   fetch?: typeof fetch;
-}
+} & ({ apiKey: string; token?: undefined } | { token: string; apiKey?: undefined });
 
 export class SluiceApi {
   readonly #base: string;
   readonly #key: string;
+  #limits: Promise<Limits> | undefined;
   /** The fetch every request goes through (the one given, or the platform's). */
   protected readonly fetchFn: typeof fetch;
 
   constructor(options: SluiceApiOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, "");
-    this.#key = options.apiKey;
+    this.#key = options.apiKey ?? options.token;
     this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /**
+   * The server's limits and endpoints (`GET /v1/limits`, public), read once per client and
+   * kept: they change only when the server restarts with another configuration.
+   */
+  limits(signal?: AbortSignal): Promise<Limits> {
+    this.#limits ??= this.#api<Limits>("GET", "/v1/limits", undefined, signal).catch((err: unknown) => {
+      this.#limits = undefined; // a failure is not kept: the next call asks again
+      throw err;
+    });
+    return this.#limits;
+  }
+
+  /** Mints a browser upload token for one end user (with an API key; on the app's server, never in a browser). */
+  createToken(request: TokenRequest = {}): Promise<BrowserToken> {
+    return this.#api("POST", "/v1/tokens", request);
   }
 
   requestUpload(request: UploadRequest, signal?: AbortSignal): Promise<IssuedUpload> {

@@ -20,13 +20,13 @@ export * from "./types.js";
 export { partLength, type UploadOptions, type UploadResult } from "./upload.js";
 export type { components as WireSchemas, paths as WirePaths } from "./wire.js";
 
-export interface SluiceClientOptions extends SluiceApiOptions {
+export type SluiceClientOptions = SluiceApiOptions & {
   /**
    * Sends one part and returns its ETag. The default uses XMLHttpRequest in browsers and fetch
    * elsewhere; a platform may send a part more cheaply (Node streams a file range from disk).
    */
   sendPart?: PartSender;
-}
+};
 
 export class SluiceClient extends SluiceApi {
   readonly #sendPart: (part: OutgoingPart) => Promise<string>;

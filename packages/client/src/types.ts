@@ -31,5 +31,12 @@ export type ApiKeyInfo = Schemas["ApiKey"];
 /** A new key: the key itself is in this answer only. */
 export type NewApiKey = Schemas["NewApiKey"];
 
+/** What `GET /v1/limits` says: the server's limits, multipart sizes, upload methods and endpoints. */
+export type Limits = Schemas["Limits"];
+/** What `POST /v1/tokens` takes: a browser upload token's scope, lifetime and fixed metadata. */
+export type TokenRequest = Schemas["TokenRequest"];
+/** A minted browser upload token: the token itself is in this answer only. */
+export type BrowserToken = Schemas["BrowserToken"];
+
 /** States an upload never leaves. */
 export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];

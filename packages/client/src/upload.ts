@@ -10,13 +10,6 @@ import type { SourceFile } from "./sources.js";
 import { FINAL_STATES, type MultipartPlan, type PartUrl, type UploadStatus } from "./types.js";
 import { sendBody, withRetries, type OutgoingPart, type TransportOptions } from "./transport.js";
 
-/**
- * Up to this size, `checksum: true` hashes a file before asking for its upload. It is the
- * server's default multipart threshold (SLUICE_MULTIPART_THRESHOLD), which the API does not
- * publish: a constant, kept equal to the server's default by test/client-package.test.ts.
- */
-export const SINGLE_UPLOAD_HASH_MAX = 64 * 1024 ** 2;
-
 export interface UploadOptions extends TransportOptions {
   metadata?: Record<string, string>;
   /** Parts sent at once (multipart). Default 4. */
@@ -65,7 +58,9 @@ export async function uploadFile(channel: UploadChannel, file: SourceFile, optio
   if (options.resume) return resumeUpload(channel, options.resume, file, options);
   // A single upload promises its hash before sending, so it is hashed first (streamed, not
   // held); a multipart upload is hashed as its parts are read, and the hash goes with complete.
-  const promised = options.checksum && file.size <= SINGLE_UPLOAD_HASH_MAX ? await file.hash() : undefined;
+  // Which one the server will plan, its published threshold says.
+  const single = options.checksum === true && file.size <= (await api.limits(options.signal)).multipart.threshold;
+  const promised = single ? await file.hash() : undefined;
   const issued = await api.requestUpload(
     {
       filename: file.name,

@@ -125,6 +125,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a client needs to know before uploading: limits, multipart sizes, upload methods and endpoints (public, no key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The limits */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Limits"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads/{id}/content": {
         parameters: {
             query?: never;
@@ -2244,6 +2280,42 @@ export interface components {
                 /** @enum {string} */
                 code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
+            };
+        };
+        Limits: {
+            /** @description Largest file, in bytes (SLUICE_MAX_SIZE). */
+            maxSize: number;
+            /** @description Type patterns accepted (SLUICE_ALLOWED_TYPES). */
+            allowedTypes: string[];
+            /** @description How large files are split. */
+            multipart: {
+                /** @description Files larger than this are uploaded in parts. */
+                threshold: number;
+                /** @description The part size offered (it grows for files that would need more than maxParts). */
+                partSize: number;
+                minPartSize: number;
+                maxParts: number;
+            };
+            /** @enum {string} */
+            uploadMode: "direct" | "gateway" | "edge";
+            /** @description The `method`s POST /v1/uploads serves here. */
+            uploadMethods: string[];
+            defaultMethod: string;
+            urlTtl: {
+                defaultSeconds: number;
+                maxSeconds: number;
+            };
+            tus: {
+                /** @description A tus client's `endpoint`. */
+                endpoint: string;
+            };
+            companion: {
+                /** @description @uppy/aws-s3's `companionEndpoint`. */
+                endpoint: string;
+            };
+            tokens: {
+                defaultLifetimeSeconds: number;
+                maxLifetimeSeconds: number;
             };
         };
         GatewayResult: {

@@ -20,6 +20,8 @@ export interface UploadRoutes {
   forMethod(method: UploadMethod): UploadRoute;
   /** Where a multipart upload's parts go. */
   parts: PartRoute;
+  /** The `method`s a single upload may ask for here, in order of preference. */
+  methods: readonly UploadMethod[];
   /** Every origin outside Sluice that a web page sends bytes to, for its Content-Security-Policy. */
   browserOrigins: readonly string[];
 }
@@ -48,6 +50,7 @@ export function chooseUploadRoutes(context: RouteContext, definitions: readonly 
       throw new Error(`No upload route serves ${method}.`);
     },
     parts,
+    methods: [...singles.keys()],
     browserOrigins: [...new Set(origins)],
   };
 }
