@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   length_mismatch: { status: 400, meaning: "The body's length is not the size that was declared." },
   content_type_mismatch: { status: 400, meaning: "The upload's Content-Type is not the type that was declared." },
   checksum_mismatch: { status: 400, meaning: "The x-amz-content-sha256 sent is not the SHA-256 promised for the upload." },
+  invalid_form: { status: 400, meaning: "A form upload that is not the shape of an S3 POST policy form: fields, then the file last, then the closing boundary." },
   client_aborted: { status: 400, meaning: "The client went away before the whole body arrived; nothing was kept." },
   storage_refused: {
     status: 502,
@@ -33,6 +34,7 @@ export const ERROR_CODES = {
   // 401 and 403: who is asking.
   unauthorized: { status: 401, meaning: "No valid API key (or, on storage events, no valid events secret)." },
   invalid_signature: { status: 403, meaning: "A signed URL whose signature does not match, or that was altered." },
+  bucket_credentials: { status: 403, meaning: "Companion's `GET /s3/sts`: Sluice never hands out credentials for a whole bucket; its scoped credentials are per upload (`\"method\": \"credentials\"`)." },
   scoped_key: { status: 403, meaning: "A scoped key asked for what only a full key may do (manage keys)." },
   // 404 to 411: the resource or the method.
   not_found: { status: 404, meaning: "No such upload, file, key or route (or one a scoped key may not see)." },
@@ -53,7 +55,7 @@ export const ERROR_CODES = {
   key_revoked: { status: 410, meaning: "The API key that issued this URL has been revoked." },
   unknown_upload: { status: 410, meaning: "The ticket behind this upload URL is no longer known." },
   upload_closed: { status: 410, meaning: "The multipart upload is no longer open for parts." },
-  length_required: { status: 411, meaning: "An upload through the edge needs a Content-Length header." },
+  length_required: { status: 411, meaning: "An upload through the edge, or a form or part whose size was not given in advance (Companion routes), needs a Content-Length header." },
   // 413 to 429: the content or the caller's allowance.
   too_large: { status: 413, meaning: "The body or the declared size is over the limit (the server's, or the key's)." },
   type_not_allowed: { status: 415, meaning: "The content type is not on the allow-list (the server's, or the key's)." },

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ApiKeyAuthenticator } from "../domain/api-keys.js";
 import type { Principal } from "../domain/principal.js";
 import { toSluiceError, unauthorized } from "../errors.js";
@@ -9,15 +9,14 @@ import type { AppEnv } from "./app.js";
  * principal for the routes. Not async: a known key is answered without a promise, as an await
  * per request is measurable on the issue route.
  */
-export function requireApiKey(auth: ApiKeyAuthenticator): MiddlewareHandler<AppEnv> {
+export function requireApiKey(auth: ApiKeyAuthenticator, credentialOf: (c: Context) => string | undefined = bearerCredential): MiddlewareHandler<AppEnv> {
   const valid = (principal: Principal | undefined) => {
     if (!principal) throw unauthorized("The API key is not valid.");
     return principal;
   };
   return (c, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
-    if (!match?.[1]) throw unauthorized("Send an API key as Authorization: Bearer <key>.");
-    const key = match[1];
+    const key = credentialOf(c);
+    if (!key) throw unauthorized("Send an API key as Authorization: Bearer <key>.");
     const known = auth.cached(key);
     if (known !== undefined) {
       c.set("principal", valid(known.principal));
@@ -33,4 +32,9 @@ export function requireApiKey(auth: ApiKeyAuthenticator): MiddlewareHandler<AppE
       },
     );
   };
+}
+
+/** Where a credential is sent: `Authorization: Bearer <key>`. */
+function bearerCredential(c: Context): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
 }

@@ -9,6 +9,7 @@ import type { UploadStatus } from "../domain/upload-status.js";
 import { SluiceError, sluiceError } from "../errors.js";
 import { requireApiKey } from "./api-key-auth.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
+import { registerCompanionRoutes } from "./routes/companion.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
@@ -131,6 +132,12 @@ export function createApp(options: AppOptions): App {
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
   app.route("/", keyed);
+
+  // Uppy Companion's S3 routes, outside /v1/ (Uppy appends /s3/… to its endpoint), with the
+  // API-key check (a key or a token) mounted on them.
+  const companion = newRouteGroup();
+  registerCompanionRoutes(companion, options);
+  app.route("/", companion);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
