@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   checksum_mismatch: { status: 400, meaning: "The x-amz-content-sha256 sent is not the SHA-256 promised for the upload." },
   invalid_tus_request: { status: 400, meaning: "A tus request whose headers are missing or malformed (Upload-Length, Upload-Offset, Upload-Metadata, Upload-Concat), or that asks for what Sluice does not do (Upload-Defer-Length)." },
   checksum_algorithm_unsupported: { status: 400, meaning: "A tus Upload-Checksum names an algorithm other than sha1, sha256 or md5." },
+  invalid_form: { status: 400, meaning: "A form upload that is not the shape of an S3 POST policy form: fields, then the file last, then the closing boundary." },
   client_aborted: { status: 400, meaning: "The client went away before the whole body arrived; nothing was kept." },
   storage_refused: {
     status: 502,
@@ -35,6 +36,7 @@ export const ERROR_CODES = {
   // 401 and 403: who is asking.
   unauthorized: { status: 401, meaning: "No valid API key or browser upload token (expired, malformed, or its key revoked), or, on storage events, no valid events secret." },
   invalid_signature: { status: 403, meaning: "A signed URL whose signature does not match, or that was altered." },
+  bucket_credentials: { status: 403, meaning: "Companion's `GET /s3/sts`: Sluice never hands out credentials for a whole bucket; its scoped credentials are per upload (`\"method\": \"credentials\"`)." },
   scoped_key: { status: 403, meaning: "A scoped key asked for what only a full key may do (manage keys)." },
   token_not_allowed: {
     status: 403,
@@ -65,7 +67,7 @@ export const ERROR_CODES = {
   unknown_upload: { status: 410, meaning: "The ticket behind this upload URL is no longer known." },
   upload_closed: { status: 410, meaning: "The multipart upload is no longer open for parts." },
   upload_sealed: { status: 410, meaning: "A tus upload whose last byte has arrived: it is sealed, and takes no more bytes." },
-  length_required: { status: 411, meaning: "An upload through the edge needs a Content-Length header." },
+  length_required: { status: 411, meaning: "An upload through the edge, or a form or part whose size was not given in advance (Companion routes), needs a Content-Length header." },
   tus_version_unsupported: { status: 412, meaning: "A tus request with a Tus-Resumable version other than 1.0.0." },
   // 413 to 429: the content or the caller's allowance.
   too_large: { status: 413, meaning: "The body or the declared size is over the limit (the server's, or the key's)." },

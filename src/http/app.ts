@@ -10,6 +10,7 @@ import { SluiceError, sluiceError } from "../errors.js";
 import { requireApiKey } from "./api-key-auth.js";
 import { allowCrossOrigin } from "./cors.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
+import { registerCompanionRoutes } from "./routes/companion.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
@@ -146,6 +147,12 @@ export function createApp(options: AppOptions): App {
   registerKeyRoutes(keyed, options);
   registerTokenRoutes(keyed, options);
   app.route("/", keyed);
+
+  // Uppy Companion's S3 routes, outside /v1/ (Uppy appends /s3/… to its endpoint), with the
+  // API-key check (a key or a token) mounted on them.
+  const companion = newRouteGroup();
+  registerCompanionRoutes(companion, options);
+  app.route("/", companion);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

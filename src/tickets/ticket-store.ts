@@ -23,7 +23,13 @@ export interface Ticket {
   /** The client's file name, as given. */
   filename: string;
   contentType: string;
+  /** The declared size; or, with `sizeIsLimit`, the most the upload may be. */
   size: number;
+  /**
+   * Set when the client did not say the size before the upload (Uppy's Companion routes):
+   * `size` is then the limit, the bytes may be fewer, and the record takes the size that arrived.
+   */
+  sizeIsLimit?: true | undefined;
   /** Lowercase hex SHA-256 the client promised, or null. */
   sha256: string | null;
   metadata: Record<string, string>;

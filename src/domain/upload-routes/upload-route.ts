@@ -26,6 +26,12 @@ export interface UploadRequest {
   method?: UploadMethod | undefined;
   /** For a multipart upload: the part size the client would like (it grows if the file needs more than 10,000 parts). */
   partSize?: number | undefined;
+  /**
+   * The client cannot say the size before the upload (Uppy's Companion routes): `size` is
+   * ignored, the ticket binds the largest size allowed instead, and the client chose between
+   * one request and parts itself.
+   */
+  sizeUnknown?: "single" | "multipart" | undefined;
 }
 
 export interface UploadInstructions {
@@ -103,10 +109,11 @@ export interface PartRoute {
   readonly name: string;
   readonly browserOrigins: readonly string[];
   /**
-   * One part's URL, binding its exact length. `expires` is the last whole second it may be
-   * used in, never past the upload's own expiry; `now` is when it is signed.
+   * One part's URL, binding its exact length (undefined: the client picks it, within the plan's
+   * largest part). `expires` is the last whole second it may be used in, never past the
+   * upload's own expiry; `now` is when it is signed.
    */
-  partUrl(s: Services, ticket: Ticket & { multipart: MultipartPlan }, part: { partNumber: number; contentLength: number; expires: number; now: number }): Promise<PartInstructions>;
+  partUrl(s: Services, ticket: Ticket & { multipart: MultipartPlan }, part: { partNumber: number; contentLength: number | undefined; expires: number; now: number }): Promise<PartInstructions>;
 }
 
 /** What routes are chosen from. */
