@@ -1,19 +1,25 @@
 /**
  * Stock Uppy in real headless Chromium, on a page served from another origin than Sluice's:
- * the Dashboard with @uppy/tus as its users configure it (test/uppy-page/page.ts), Sluice on
- * the filesystem. The page holds a token minted by the app's server, never a key.
+ * the Dashboard with @uppy/tus, and @uppy/aws-s3 with `companionEndpoint`, as their users
+ * configure them (test/uppy-page/page.ts). Sluice on the filesystem (gateway mode) and on
+ * Ceph RGW (direct mode). The page holds a token minted by the app's server, never a key.
  * What Uppy shows is checked against what Sluice recorded and archived.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "./helpers/browser.js";
 import { PNG } from "./helpers/fixtures.js";
-import { startServer, waitForFinal, type TestServer } from "./helpers/server.js";
+import { startSluiceOnRgw, type SluiceOnRgw } from "./helpers/rgw.js";
+import { ROOT, startServer, waitForFinal, type TestServer } from "./helpers/server.js";
 import { bundleUppyPage, startUppyApp, type UppyApp, type UppyPageBundle } from "./helpers/uppy-app.js";
 import type { UploadOutcome } from "./uppy-page/page.js";
 
+const run = promisify(execFile);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** The metadata the app fixes in the token: the browser cannot change it. */
@@ -33,7 +39,6 @@ after(async () => {
  * visitor (images only, a few uploads, ten minutes, its user id fixed).
  */
 async function browserCredential(sluice: TestServer): Promise<string> {
-  if (process.env.DEBUG_KEY) return sluice.key;
   const { status, body } = await sluice.api("POST", "/v1/tokens", { allowedTypes: ["image/*"], maxSize: 16 * MiB, maxUploads: 5, expiresIn: 600, metadata: VISITOR });
   assert.equal(status, 201, `POST /v1/tokens: ${JSON.stringify(body)}`);
   return body.token as string;
@@ -123,18 +128,22 @@ async function assertArchived(sluice: TestServer, run: UppyRun, picked: PickedFi
   assert.equal(status.state, "archived", `${picked.name}: ${JSON.stringify(status)}`);
   const record = await sluice.api("GET", `/v1/files/${status.fileId}`);
   assert.equal(record.body.size, picked.data.byteLength);
-  if (!process.env.DEBUG_KEY) assert.equal(record.body.metadata.userId, VISITOR.userId, "the token's metadata, fixed by the app");
+  assert.equal(record.body.metadata.userId, VISITOR.userId, "the token's metadata, fixed by the app");
   const download = await sluice.api("GET", `/v1/files/${status.fileId}/download`);
   assert.equal(download.status, 200, JSON.stringify(download.body));
   const bytes = Buffer.from(await (await fetch(download.body.url)).arrayBuffer());
   assert.ok(bytes.equals(picked.data), `${picked.name}: the archived bytes differ from the file`);
 }
 
-/** Uppy shows the file failed (an error, not complete), as Sluice's verdict said, with `reason` in its message. */
-function assertShownFailed(run: UppyRun, picked: PickedFile, reason: RegExp): void {
+/**
+ * Uppy shows the file failed (an error, not complete) because of Sluice's verdict: `verdict`
+ * matches its error message, or the answer Uppy kept with it (see `errorAnswer`).
+ */
+function assertShownFailed(run: UppyRun, picked: PickedFile, verdict: RegExp): void {
   const file = run.outcome.files.find((f) => f.name === picked.name);
   assert.ok(file, `Uppy has no ${picked.name}`);
-  assert.match(file.error ?? "", reason, `${picked.name}: Uppy's error`);
+  assert.ok(file.error, `${picked.name} has no error in Uppy`);
+  assert.match(`${file.error}\n${file.errorAnswer ?? ""}`, verdict, `${picked.name}: Uppy's error`);
   assert.equal(file.complete, false, `${picked.name} is marked complete`);
   assert.equal(run.dashboard[picked.name], "error", JSON.stringify(run.dashboard));
 }
@@ -173,6 +182,57 @@ describe("Uppy on another origin, Sluice on the filesystem (gateway mode)", () =
     await assertArchived(sluice, run, image);
     assertShownFailed(run, fake, /422.*file_rejected.*content/s);
     assertOnlyTheToken(app, sluice, run, tokens);
+    assert.deepEqual(run.errors, []);
+  });
+
+  it("@uppy/aws-s3 with companionEndpoint: a single upload and one over the multipart threshold are archived, a text file named .png is shown failed", async () => {
+    const small = { name: "small.png", data: png(200 * KiB) };
+    const large = { name: "large.png", data: png(5 * MiB + 64 * KiB) };
+    const fake = { name: "fake.png", data: NOT_AN_IMAGE };
+    const run = await uploadWithUppy({ app, sluiceUrl: sluice.url, uploader: "aws-s3", files: [small, large, fake] });
+    await assertArchived(sluice, run, small);
+    await assertArchived(sluice, run, large);
+    assert.ok(run.requests.some((r) => /^POST \/companion\/[^/]+\/s3\/multipart\/[^/]+\/complete$/.test(r)), `the large file went in parts: ${run.requests.join(", ")}`);
+    // Uppy's message is its generic "network error"; the answer it kept is Sluice's verdict.
+    assertShownFailed(run, fake, /^422 .*"file_rejected".*content/m);
+    assertOnlyTheToken(app, sluice, run, tokens);
+    assert.deepEqual(run.errors, []);
+  });
+});
+
+describe("Uppy on another origin, Sluice on Ceph RGW (direct mode)", () => {
+  let app: UppyApp;
+  let rgw: SluiceOnRgw;
+  const tokens: string[] = [];
+  before(async () => {
+    app = await startUppyApp(bundle, async () => {
+      const token = await browserCredential(rgw.server);
+      tokens.push(token);
+      return { sluice: rgw.server.url, token };
+    });
+    // A single upload is a browser's POST straight to the bucket, with no `complete` after it:
+    // Sluice learns of it from storage (events, or here the sweep, every 2 s).
+    rgw = await startSluiceOnRgw({ SLUICE_CORS_ORIGINS: app.origin, SLUICE_ALLOWED_TYPES: "image/*", SLUICE_RECONCILE_INTERVAL: "2" });
+    // The buckets' CORS for the page's origin, as an operator applies it.
+    await run(process.execPath, [path.join(ROOT, "dist/cli/main.js"), "setup", "--events", "none"], {
+      env: { PATH: process.env.PATH ?? "", ...rgw.env, SLUICE_DATA_DIR: rgw.server.dataDir },
+    });
+  });
+  after(async () => {
+    await rgw?.close();
+    await app?.close();
+  });
+
+  it("@uppy/aws-s3 with companionEndpoint: a single POST and a multipart upload go straight to the bucket and are archived", async () => {
+    const small = { name: "small.png", data: png(200 * KiB) };
+    const large = { name: "large.png", data: png(5 * MiB + 64 * KiB) };
+    const run = await uploadWithUppy({ app, sluiceUrl: rgw.server.url, storageUrl: rgw.rgw.endpoint, uploader: "aws-s3", files: [small, large] });
+    await assertArchived(rgw.server, run, small, 30_000);
+    await assertArchived(rgw.server, run, large);
+    const toStorage = run.requests.filter((r) => r.split(" ")[1]?.startsWith(`/${rgw.staging}`));
+    assert.ok(toStorage.some((r) => r.startsWith("POST ")), `the small file was a POST to the bucket: ${run.requests.join(", ")}`);
+    assert.ok(toStorage.some((r) => r.startsWith("PUT ")), `the large file's parts were PUT to the bucket: ${run.requests.join(", ")}`);
+    assertOnlyTheToken(app, rgw.server, run, tokens);
     assert.deepEqual(run.errors, []);
   });
 });

@@ -20,7 +20,16 @@ interface SluiceSession {
 
 /** What the test reads once Uppy has finished: each file as Uppy holds it. */
 export interface UploadOutcome {
-  files: { name: string; complete: boolean; error: string | null; uploadURL: string | null; key: string | null }[];
+  files: {
+    name: string;
+    complete: boolean;
+    /** What the Dashboard shows. */
+    error: string | null;
+    /** The HTTP answer behind the error, when Uppy kept it (status and body), for the test to see Sluice's verdict. */
+    errorAnswer: string | null;
+    uploadURL: string | null;
+    key: string | null;
+  }[];
 }
 
 const { sluice, token } = (await (await fetch("/sluice-session", { method: "POST" })).json()) as SluiceSession;
@@ -36,12 +45,20 @@ if (uploader === "tus") {
   uppy.use(AwsS3, { companionEndpoint: `${sluice}/companion/${token}`, shouldUseMultipart: (file) => (file.size ?? 0) > MULTIPART_ABOVE });
 }
 
+// Uppy's aws-s3 reports any non-2xx answer as a "network error" whose request it keeps.
+const errorAnswers = new Map<string, string>();
+uppy.on("upload-error", (file, error) => {
+  const request = (error as { request?: unknown }).request;
+  if (file && request instanceof XMLHttpRequest) errorAnswers.set(file.id, `${request.status} ${request.responseText}`);
+});
+
 function outcomeOf(file: UppyFile<Record<string, unknown>, Record<string, never>>): UploadOutcome["files"][number] {
   const body = file.response?.body as { key?: unknown } | undefined;
   return {
     name: file.name ?? "",
     complete: file.progress.uploadComplete === true,
     error: file.error ?? null,
+    errorAnswer: errorAnswers.get(file.id) ?? null,
     uploadURL: file.response?.uploadURL ?? null,
     key: typeof body?.key === "string" ? body.key : null,
   };
