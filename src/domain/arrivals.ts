@@ -5,7 +5,7 @@ import { guard } from "./backend-calls.js";
 import { stagingHeldUntil } from "./pipeline.js";
 import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
-import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
+import { isTusPendingPartKey, isUploadId, uploadIdOfKey } from "./upload-keys.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -44,6 +44,12 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
   if (!record) {
     const entry = await guard("ticket store", () => s.tickets.get(id));
+    if (entry?.ticket.protocol === "tus" && (isTusPendingPartKey(entry.ticket.key, key) || (entry.ticket.tusPartial && entry.ticket.key === key))) {
+      // A tus upload's bytes waiting for the rest of their part, or a tus partial upload's bytes
+      // waiting for the final upload that takes them: kept while the upload may go on.
+      const live = entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > s.now());
+      return live ? "known" : remove("the tus upload it belongs to is over");
+    }
     if (entry?.ticket.kind !== "upload" || entry.ticket.key !== key) return remove("no upload owns this key");
     switch (entry.state) {
       case "issued":
@@ -95,36 +101,42 @@ export async function recordArrival(
   s: Services,
   arrival: {
     ticket: Ticket;
-    via: "gateway" | "complete" | "event" | "reconcile";
+    via: "gateway" | "complete" | "tus" | "event" | "reconcile";
     consume: string | null;
     receivedSha256?: string;
     /** A SHA-256 the client gave only when it completed (a multipart upload hashed as it was sent), for processing to verify. */
     promisedSha256?: string;
+    /** The size that arrived, when the caller knows it: needed (or read from storage) for a ticket whose size is a limit. */
+    size?: number;
   },
 ): Promise<UploadRecord | undefined> {
   const { ticket } = arrival;
   // Bytes that arrive after their key was revoked are recorded as rejected and removed, never
   // archived: a presigned URL stays usable at storage until it expires, but not for long.
   const revoked = !(await ownerIsLive(s, ticket.ownerId));
+  const size = ticket.sizeIsLimit ? await arrivedSize(s, ticket, arrival.size) : ticket.size;
+  // Storage and the gateway hold such bytes to the limit already; this holds whatever else reports them.
+  const overLimit = size > ticket.size;
+  const refused = revoked || overLimit;
   const now = s.now();
   const record: UploadRecord = {
     id: ticket.id,
-    state: revoked ? "rejected" : "uploaded",
+    state: refused ? "rejected" : "uploaded",
     key: ticket.key,
     filename: ticket.filename,
     declaredType: ticket.contentType,
     contentType: null,
-    size: ticket.size,
+    size,
     sha256: ticket.sha256 ?? arrival.promisedSha256 ?? null,
     receivedSha256: arrival.receivedSha256 ?? null,
     metadata: ticket.metadata,
-    reason: revoked ? KEY_REVOKED_REASON : null,
+    reason: revoked ? KEY_REVOKED_REASON : overLimit ? `too_large: received ${size} bytes; this upload may be at most ${ticket.size}` : null,
     apiKeyId: ticket.ownerId,
     attempts: 0,
     // A caller that holds the ticket's claim (the gateway) finishes the arrival itself, and
     // queues it once the ticket is consumed; the sweep leaves the record to it for one lease,
     // so that it never processes bytes the gateway is about to take back out.
-    nextAttemptAt: revoked ? null : arrival.consume ? now + s.config.ticketLeaseMs : now,
+    nextAttemptAt: refused ? null : arrival.consume ? now + s.config.ticketLeaseMs : now,
     leaseOwner: null,
     leaseUntil: null,
     expiresAt: ticket.expiresAt,
@@ -142,7 +154,7 @@ export async function recordArrival(
     // here leaves the same state as a failed insert. A record that is final (archived,
     // rejected, deleted) is not revived: these bytes are a second upload.
     const { state, reason, nextAttemptAt, sha256, receivedSha256 } = record;
-    const revive = { state, reason, nextAttemptAt, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
+    const revive = { state, reason, nextAttemptAt, size, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
     const revived = await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
     if (!revived) throw gone("already_used", "This upload URL has already been used.");
   }
@@ -151,13 +163,21 @@ export async function recordArrival(
     // The key's open-upload slot is free again (if this fails, the slot lapses at expiry).
     await s.limits.close(ticket).catch(() => undefined);
     s.metrics.uploaded.inc({ via: arrival.via });
-    s.logger.info({ uploadId: ticket.id, via: arrival.via, ...(revoked && { keyRevoked: true }) }, "upload arrived");
+    s.logger.info({ uploadId: ticket.id, via: arrival.via, ...(revoked && { keyRevoked: true }), ...(overLimit && { overLimit: true }) }, "upload arrived");
   }
-  if (revoked) {
+  if (refused) {
     // If this delete fails, the object is removed the next time it is reported (the record says rejected).
     await guard("object store", () => s.objects.delete({ bucket: s.config.buckets.staging, key: ticket.key }));
     return inserted ? record : undefined;
   }
   s.arrivals.enqueue(ticket.id);
   return inserted ? record : undefined;
+}
+
+/** The size of bytes whose size was not declared: as the caller saw it, or as storage holds it. */
+async function arrivedSize(s: Services, ticket: Ticket, seen: number | undefined): Promise<number> {
+  if (seen !== undefined) return seen;
+  const head = await guard("object store", () => s.objects.head({ bucket: s.config.buckets.staging, key: ticket.key }));
+  if (!head) throw gone("upload_closed", `Upload ${ticket.id}'s bytes are no longer in staging.`);
+  return head.size;
 }

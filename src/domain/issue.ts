@@ -4,7 +4,7 @@ import type { Ticket } from "../tickets/ticket-store.js";
 import { guard } from "./backend-calls.js";
 import { hasForbiddenCharacters, safeKeyName } from "./filenames.js";
 import { isTypeAllowed, mediaTypeEssence } from "./media-types.js";
-import { MIN_PART_SIZE, planParts } from "./part-plans.js";
+import { MIN_PART_SIZE, openPartPlan, planParts } from "./part-plans.js";
 import type { Principal } from "./principal.js";
 import type { Services } from "./services.js";
 import { metadataUnderToken } from "./tokens.js";
@@ -17,8 +17,12 @@ import type { IssuedUpload, UploadRequest } from "./upload-routes/upload-route.j
  * The route (gateway, presigned PUT or POST, scoped credentials, edge) was chosen at assembly;
  * it sets the ticket's lifetime and turns the stored ticket into the client's instructions.
  */
-export async function issueUpload(s: Services, principal: Principal, request: UploadRequest, options: { clientAddress?: string | undefined } = {}): Promise<IssuedUpload> {
+export async function issueUpload(s: Services, principal: Principal, asked: UploadRequest, options: { clientAddress?: string | undefined } = {}): Promise<IssuedUpload> {
   const { config } = s;
+  const scope = principal.scope;
+  // A size not known before the upload is bound by the largest allowed: what storage and the
+  // gateway hold the bytes to, and what arrival checks the real size against.
+  const request = asked.sizeUnknown ? { ...asked, size: Math.min(config.maxSize, scope?.maxSize ?? Infinity) } : asked;
   if (hasForbiddenCharacters(request.filename)) {
     throw unprocessable("invalid_filename", "filename must not contain NUL, control or bidirectional-override characters.");
   }
@@ -29,7 +33,6 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   if (!isTypeAllowed(contentType, config.allowedTypes)) {
     throw unsupportedType(`Content type ${contentType} is not allowed.`);
   }
-  const scope = principal.scope;
   // A token's fixed metadata and its id ride on every upload it issues, whichever route asked.
   const metadata = principal.token ? metadataUnderToken(principal.token, request.metadata) : (request.metadata ?? {});
   if (scope) {
@@ -38,7 +41,7 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     if (scope.allowedTypes && !isTypeAllowed(contentType, scope.allowedTypes)) throw unsupportedType(`Content type ${contentType} is not allowed for ${whose}.`);
   }
   const route = s.routes.forMethod(request.method ?? config.uploadMethod);
-  const multipart = route.plansParts && request.size > config.multipartThreshold;
+  const multipart = request.sizeUnknown ? request.sizeUnknown === "multipart" : route.plansParts && request.size > config.multipartThreshold;
   if (!multipart) route.check?.(request);
   if (request.partSize !== undefined && request.partSize < MIN_PART_SIZE) {
     throw unprocessable("invalid_part_size", `partSize must be at least ${MIN_PART_SIZE} bytes (5 MiB).`);
@@ -86,6 +89,7 @@ async function issueChecked(
     expiresAt: now + ttlSeconds * 1000,
   };
   if (scope?.openTickets !== undefined) ticket.holdsSlot = true;
+  if (request.sizeUnknown) ticket.sizeIsLimit = true;
   const opened = s.limits.open(principal, ticket.id, ticket.expiresAt);
   if (opened) await opened;
   if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
@@ -110,7 +114,7 @@ async function issueChecked(
  */
 async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: number): Promise<IssuedUpload> {
   try {
-    const plan = planParts(ticket.size, preferredPartSize);
+    const plan = ticket.sizeIsLimit ? openPartPlan(ticket.size) : planParts(ticket.size, preferredPartSize);
     const ref = { bucket: s.config.buckets.staging, key: ticket.key };
     const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
     const withPlan: Ticket = { ...ticket, multipart: { uploadId, ...plan } };

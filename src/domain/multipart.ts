@@ -1,4 +1,4 @@
-import { BackendUnavailableError, badRequest, conflict, gone, toSluiceError } from "../errors.js";
+import { BackendUnavailableError, badRequest, conflict, gone, sluiceError, toSluiceError, tooLarge } from "../errors.js";
 import { InvalidPartsError, LengthMismatchError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
@@ -7,7 +7,7 @@ import { recordArrival } from "./arrivals.js";
 import { findSluiceError, guard } from "./backend-calls.js";
 import { keepLeaseAlive } from "./claims.js";
 import { checkDeclaredLength, emptyStream, meterBody } from "./metered-body.js";
-import { partLength } from "./part-plans.js";
+import { MIN_PART_SIZE, partLength, plannedPartLength } from "./part-plans.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { verifyUrl } from "./signed-urls.js";
@@ -34,7 +34,7 @@ export async function partUrls(s: Services, id: string, partNumbers: readonly nu
   const expires = Math.floor(Math.min(now + s.config.urlTtlSeconds * 1000, ticket.expiresAt) / 1000);
   // Presigned at storage, or through Sluice's gateway: the part route chosen at assembly.
   const { parts } = s.routes;
-  return Promise.all([...new Set(partNumbers)].map((partNumber) => parts.partUrl(s, ticket, { partNumber, contentLength: partLength(ticket, partNumber), expires, now })));
+  return Promise.all([...new Set(partNumbers)].map((partNumber) => parts.partUrl(s, ticket, { partNumber, contentLength: plannedPartLength(ticket, partNumber), expires, now })));
 }
 
 /** The parts storage holds so far, for a client that resumes. */
@@ -60,7 +60,7 @@ export async function receiveGatewayPart(
   verifyUrl(s, "PUT", part.id, part.expires, part.signature, [String(part.partNumber)]);
   const ticket = await openMultipart(s, part.id);
   checkPartNumber(ticket, part.partNumber);
-  const length = partLength(ticket, part.partNumber);
+  const length = ticket.sizeIsLimit ? openPartLength(ticket, part.partNumber, part.contentLength) : partLength(ticket, part.partNumber);
   checkDeclaredLength(part.contentLength, length, (declared) => `Part ${part.partNumber} is ${length} bytes; the body is ${declared}.`);
   const metered = meterBody(part.body ?? emptyStream(), { size: length, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
   const body = metered.body;
@@ -146,7 +146,13 @@ export async function completeMultipart(
     const head = await guard("object store", () => s.objects.head(ref));
     if (!head) throw gone("upload_closed", `Upload ${id} was aborted; its parts are gone.`);
     assembled = true;
-    recorded = await recordArrival(s, { ticket, via: "complete", consume: lease, ...(request.sha256 && !ticket.sha256 && { promisedSha256: request.sha256.toLowerCase() }) });
+    recorded = await recordArrival(s, {
+      ticket,
+      via: "complete",
+      consume: lease,
+      size: head.size,
+      ...(request.sha256 && !ticket.sha256 && { promisedSha256: request.sha256.toLowerCase() }),
+    });
   } catch (err) {
     // Before assembly the same parts can be completed again; after it, the object is kept in
     // staging and the ticket given back, so that the next complete (or the sweep) records it.
@@ -173,7 +179,18 @@ function openPlan(id: string, { status, ticket }: UploadRead): Ticket & { multip
   if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
   if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being completed right now.`);
   if (!ticket?.multipart) throw conflict("not_multipart", `Upload ${id} is a single upload, not a multipart one.`);
+  if (ticket.protocol === "tus") throw conflict("not_multipart", `Upload ${id} is a tus upload: send its bytes to its tus URL.`);
   return ticket as Ticket & { multipart: MultipartPlan };
+}
+
+/**
+ * A part of an upload whose client picks the part sizes: its Content-Length is needed (storage
+ * takes a part of a known length), and no part may be longer than the plan's largest.
+ */
+function openPartLength(ticket: Ticket & { multipart: MultipartPlan }, partNumber: number, declared: number | undefined): number {
+  if (declared === undefined) throw sluiceError("length_required", `Part ${partNumber} needs a Content-Length header: this upload's size was not given in advance.`);
+  if (declared > ticket.multipart.partSize) throw tooLarge(`Part ${partNumber} is ${declared} bytes; no part of this upload may be over ${ticket.multipart.partSize}.`);
+  return declared;
 }
 
 function checkPartNumber(ticket: Ticket & { multipart: MultipartPlan }, n: number) {
@@ -182,13 +199,18 @@ function checkPartNumber(ticket: Ticket & { multipart: MultipartPlan }, n: numbe
   }
 }
 
-/** Every part of the plan, once, in order: the first gap or disorder is named. */
+/**
+ * Every part of the plan, once, in order: the first gap or disorder is named. When the client
+ * picked the part sizes, the parts it lists are the plan: 1 to however many it sent.
+ */
 function checkPartList(ticket: Ticket & { multipart: MultipartPlan }, parts: readonly { partNumber: number }[]) {
   parts.forEach((p, i) => {
     checkPartNumber(ticket, p.partNumber);
     if (i > 0 && p.partNumber <= parts[i - 1]!.partNumber) throw badRequest("invalid_parts", "Parts must be listed in ascending order of part number, each once.");
   });
-  for (let n = 1; n <= ticket.multipart.partCount; n++) {
+  const count = ticket.sizeIsLimit ? parts.length : ticket.multipart.partCount;
+  if (count === 0) throw badRequest("invalid_parts", "No part has been uploaded.");
+  for (let n = 1; n <= count; n++) {
     if (parts[n - 1]?.partNumber !== n) throw badRequest("invalid_parts", `Part ${n} is missing from the list; this upload has ${ticket.multipart.partCount} parts.`);
   }
 }
@@ -201,8 +223,25 @@ function checkStoredParts(ticket: Ticket & { multipart: MultipartPlan }, parts: 
     const found = byNumber.get(partNumber);
     if (!found) throw badRequest("invalid_parts", `Part ${partNumber} has not been uploaded.`);
     if (unquote(found.etag) !== unquote(etag)) throw badRequest("invalid_parts", `Part ${partNumber}'s ETag does not match the stored part; it was uploaded again, or the ETag is wrong.`);
+    if (ticket.sizeIsLimit) continue;
     if (found.size !== partLength(ticket, partNumber)) throw badRequest("invalid_parts", `Part ${partNumber} is ${found.size} bytes; the plan says ${partLength(ticket, partNumber)}.`);
   }
+  if (ticket.sizeIsLimit) checkOpenPartSizes(ticket, parts, byNumber);
+}
+
+/**
+ * The real size of an upload whose size was not given in advance, before storage assembles
+ * it: every part but the last at least 5 MiB (as S3 demands, and the filesystem store does
+ * not check), and all of them together within the limit the ticket binds.
+ */
+function checkOpenPartSizes(ticket: Ticket, parts: readonly { partNumber: number }[], stored: ReadonlyMap<number, PartInfo>) {
+  let total = 0;
+  parts.forEach(({ partNumber }, i) => {
+    const size = stored.get(partNumber)!.size;
+    if (i < parts.length - 1 && size < MIN_PART_SIZE) throw badRequest("invalid_parts", `Part ${partNumber} is ${size} bytes; every part but the last must be at least 5 MiB.`);
+    total += size;
+  });
+  if (total > ticket.size) throw tooLarge(`The parts add up to ${total} bytes; this upload may be at most ${ticket.size}.`);
 }
 
 async function waitForCompletion(s: Services, id: string): Promise<UploadStatus> {

@@ -20,6 +20,8 @@ const TOKEN_ROUTES: readonly { method: string; path: RegExp }[] = [
   { method: "POST", path: /^\/v1\/uploads\/[^/]+\/complete$/ },
   { method: "*", path: /^\/v1\/tus(\/|$)/ },
   { method: "*", path: /^\/s3(\/|$)/ },
+  // The same Companion routes with the credential in the path (@uppy/aws-s3 6 sends no headers).
+  { method: "*", path: /^\/companion\/[^/]+\/s3(\/|$)/ },
 ];
 
 export function isTokenRoute(method: string, path: string): boolean {
@@ -38,15 +40,14 @@ function requireTokenRoute(c: Context): void {
  * Not async: a known key is answered without a promise, as an await per request is
  * measurable on the issue route.
  */
-export function requireApiKey(auth: ApiKeyAuthenticator): MiddlewareHandler<AppEnv> {
+export function requireApiKey(auth: ApiKeyAuthenticator, credentialOf: (c: Context) => string | undefined = bearerCredential): MiddlewareHandler<AppEnv> {
   const valid = (principal: Principal | undefined) => {
     if (!principal) throw unauthorized("The API key is not valid.");
     return principal;
   };
   return (c, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
-    if (!match?.[1]) throw unauthorized("Send an API key or browser upload token as Authorization: Bearer <key>.");
-    const key = match[1];
+    const key = credentialOf(c);
+    if (!key) throw unauthorized("Send an API key or browser upload token as Authorization: Bearer <key>.");
     if (isBrowserToken(key)) {
       return auth.authenticateToken(key).then(
         (principal) => {
@@ -74,4 +75,9 @@ export function requireApiKey(auth: ApiKeyAuthenticator): MiddlewareHandler<AppE
       },
     );
   };
+}
+
+/** Where a credential is sent: `Authorization: Bearer <key>`. */
+function bearerCredential(c: Context): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
 }

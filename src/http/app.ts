@@ -10,6 +10,7 @@ import { SluiceError, sluiceError } from "../errors.js";
 import { requireApiKey } from "./api-key-auth.js";
 import { allowCrossOrigin } from "./cors.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
+import { registerCompanionRoutes } from "./routes/companion.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
@@ -17,6 +18,7 @@ import { registerKeyRoutes } from "./routes/keys.js";
 import { registerLimitRoutes } from "./routes/limits.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTokenRoutes } from "./routes/tokens.js";
+import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
 
@@ -68,7 +70,7 @@ export const newRouteGroup = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>
  * Routes are grouped by how their caller proves itself, and each group brings its own check:
  * - public: health, readiness, metrics, the limits (`GET /v1/limits`), the OpenAPI document
  *   and the web page; no proof;
- * - signed URL: the gateway's PUTs and downloads; the URL's signature, checked by the domain
+ * - signed URL: the gateway's PUTs, downloads and tus upload URLs; the URL's signature, checked by the domain
  *   as the first step of each (it alone knows what each URL signs, and the Lambda@Edge
  *   handler reaches the same functions without this app);
  * - events secret: storage events; the secret, checked before the event is read;
@@ -112,6 +114,9 @@ export function createApp(options: AppOptions): App {
     }
   });
 
+  // tus's own rules hold for every answer under its prefix, from any group (and for a 401).
+  app.use("/v1/tus/*", tusProtocol);
+
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
@@ -127,6 +132,7 @@ export function createApp(options: AppOptions): App {
   const signed = newRouteGroup();
   registerGatewayRoutes(signed, options);
   registerDownloadRoutes(signed, options);
+  registerTusUploadRoutes(signed, options);
   app.route("/", signed);
 
   const storage = newRouteGroup<EventsEnv>();
@@ -136,10 +142,17 @@ export function createApp(options: AppOptions): App {
   const keyed = newRouteGroup();
   keyed.use("/v1/*", requireApiKey(options.auth));
   registerUploadRoutes(keyed, options);
+  registerTusCreationRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
   registerTokenRoutes(keyed, options);
   app.route("/", keyed);
+
+  // Uppy Companion's S3 routes, outside /v1/ (Uppy appends /s3/… to its endpoint), with the
+  // API-key check (a key or a token) mounted on them.
+  const companion = newRouteGroup();
+  registerCompanionRoutes(companion, options);
+  app.route("/", companion);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

@@ -17,7 +17,7 @@ export interface Presigner {
    * length must be exactly `contentLength`.
    */
   postForm(ref: ObjectRef, options: PresignPostOptions): Promise<PresignedPost>;
-  /** A presigned UploadPart of a multipart upload, binding the part's exact length. */
+  /** A presigned UploadPart of a multipart upload, binding the part's exact length when one is given. */
   partUrl(ref: ObjectRef, options: PresignPartOptions): Promise<string>;
   /**
    * A presigned GetObject that answers with the given `Content-Disposition`, type and
@@ -46,12 +46,15 @@ export interface PresignPutOptions extends Expiry {
 export interface PresignPartOptions extends Expiry {
   uploadId: string;
   partNumber: number;
-  contentLength: number;
+  /** Undefined: any length (the client picks its part sizes; completion checks them). */
+  contentLength: number | undefined;
 }
 
 export interface PresignPostOptions extends Expiry {
   contentType: string;
+  /** Exactly this many bytes; or, with `lengthIsLimit`, from 0 to this many. */
   contentLength: number;
+  lengthIsLimit?: boolean | undefined;
 }
 
 export interface PresignGetOptions extends Expiry {

@@ -56,7 +56,8 @@ export class S3Presigner implements Presigner {
   }
 
   partUrl(ref: ObjectRef, options: PresignPartOptions): Promise<string> {
-    return this.#presign("PUT", ref, { "content-length": String(options.contentLength) }, {
+    const length: Record<string, string> = options.contentLength === undefined ? {} : { "content-length": String(options.contentLength) };
+    return this.#presign("PUT", ref, length, {
       partNumber: String(options.partNumber),
       uploadId: options.uploadId,
       "x-id": "UploadPart",

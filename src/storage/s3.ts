@@ -88,7 +88,7 @@ export async function presignPostForm(client: S3Client, ref: ObjectRef, options:
     Fields: { "Content-Type": options.contentType },
     Conditions: [
       ["eq", "$Content-Type", options.contentType],
-      ["content-length-range", options.contentLength, options.contentLength],
+      ["content-length-range", options.lengthIsLimit ? 0 : options.contentLength, options.contentLength],
     ],
   });
   return { url, fields };

@@ -23,7 +23,13 @@ export interface Ticket {
   /** The client's file name, as given. */
   filename: string;
   contentType: string;
+  /** The declared size; or, with `sizeIsLimit`, the most the upload may be. */
   size: number;
+  /**
+   * Set when the client did not say the size before the upload (Uppy's Companion routes):
+   * `size` is then the limit, the bytes may be fewer, and the record takes the size that arrived.
+   */
+  sizeIsLimit?: true | undefined;
   /** Lowercase hex SHA-256 the client promised, or null. */
   sha256: string | null;
   metadata: Record<string, string>;
@@ -34,6 +40,16 @@ export interface Ticket {
   expiresAt: number;
   /** Set when the bytes come in parts: storage's upload id and the plan the client follows. */
   multipart?: MultipartPlan | undefined;
+  /**
+   * Set when the bytes come by the tus protocol (`domain/tus.ts`): in order, in PATCHes of any
+   * length, into the multipart upload of `multipart`. Such an upload takes no part URLs.
+   */
+  protocol?: "tus" | undefined;
+  /**
+   * A tus partial upload (concatenation): it only holds bytes, assembled in staging at `key`
+   * once complete, until a final upload takes them. It is never recorded or processed itself.
+   */
+  tusPartial?: true | undefined;
   /** Set when the upload holds one of its key's open-upload slots (a scoped key's quota), to give back when it ends. */
   holdsSlot?: true | undefined;
 }

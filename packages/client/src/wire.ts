@@ -279,6 +279,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/uploads/{id}/form": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload the bytes through Sluice as an S3 POST-policy form, the file last (the URL from GET /s3/params in gateway mode; signed, no API key); with `wait`, answers once the verdict is in */
+        post: {
+            parameters: {
+                query: {
+                    /** @description Unix seconds */
+                    expires: string;
+                    signature: string;
+                    /** @description Wait up to this many seconds (at most 30; more is read as 30) for processing's verdict: 200 with the archived upload, 422 `file_rejected` with the reason, or the upload as it stands when the verdict is not in yet. */
+                    wait?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        key: string;
+                        /** Format: binary */
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Stored (and, with `wait`, archived, or still being processed) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body stopped arriving (no byte within SLUICE_BODY_IDLE_TIMEOUT); the URL may be retried at once */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The object store is out of space (the filesystem store): nothing was stored; retry later */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads/{id}/parts/{partNumber}": {
         parameters: {
             query?: never;
@@ -556,6 +689,280 @@ export interface paths {
             };
         };
         patch?: never;
+        trace?: never;
+    };
+    "/v1/tus/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** tus termination: cancels the upload; its URL then gives 410 */
+        delete: {
+            parameters: {
+                query: {
+                    expires: string;
+                    signature: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description See the tus 1.0.0 protocol */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Tus-Resumable missing or not 1.0.0 (tus) */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        /** tus: where the upload stands (Upload-Offset, Upload-Length, Upload-Metadata); spends nothing. A rejected file answers 410 */
+        head: {
+            parameters: {
+                query: {
+                    expires: string;
+                    signature: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description See the tus 1.0.0 protocol */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Tus-Resumable missing or not 1.0.0 (tus) */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** tus: the next bytes at Upload-Offset (application/offset+octet-stream; Upload-Checksum optional). The one that delivers the last byte seals the upload and waits (bounded) for the verdict: 422 if the file is rejected */
+        patch: {
+            parameters: {
+                query: {
+                    expires: string;
+                    signature: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description See the tus 1.0.0 protocol */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body stopped arriving (no byte within SLUICE_BODY_IDLE_TIMEOUT); the URL may be retried at once */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Tus-Resumable missing or not 1.0.0 (tus) */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Checksum mismatch (tus): the chunk was discarded; send it again */
+                460: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/events/s3": {
@@ -1289,6 +1696,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tus/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tus 1.0.0 creation (and creation-with-upload): a one-time upload, answered 201 with its upload URL in Location
+         * @description Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (checked against the limits before any byte is taken: 413 over the maximum), `Upload-Metadata` (`filename` and `filetype` name the file and its type; other keys are the upload's metadata). A body sent as `application/offset+octet-stream` is the upload's first bytes. The Location is a signed URL for HEAD, PATCH and DELETE, needing no key. Concatenation: `Upload-Concat: partial` (with Upload-Length) creates a partial upload that only holds bytes; `Upload-Concat: final;<url> <url>…` (with the file's Upload-Metadata) makes the one-time upload from complete partials of the same caller, checked against the limits before any byte moves, and answers once it is sealed (422 if processing rejects the file within the wait).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/offset+octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description Created: Location, Upload-Expires (and Upload-Offset with a body) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Tus-Resumable missing or not 1.0.0 (tus) */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Checksum mismatch (tus): the chunk was discarded; send it again */
+                460: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/files": {
         parameters: {
             query?: never;
@@ -1871,6 +2400,762 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/s3/params": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: a POST form for a whole file (size unknown: bound by the limit); in gateway mode the form goes to Sluice and answers once the verdict is in */
+        get: {
+            parameters: {
+                query: {
+                    filename: string;
+                    type?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{method: "POST", url, fields, headers, expires}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Companion: start a multipart upload (size unknown: bound by the limit, parts signed on demand) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        filename: string;
+                        type?: string;
+                        metadata?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description `{key, uploadId, bucket}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: the parts stored so far */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `[{PartNumber, ETag, Size}]` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            PartNumber: number;
+                            ETag: string;
+                            Size: number;
+                        }[];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Companion: abort the upload (Sluice cancels it; its parts go) */
+        delete: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/{partNumber}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: a signed URL for one part (1 to 10,000; its length is the client's, checked at completion) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                    partNumber: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{url, expires}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: signed URLs for several parts */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                    partNumbers: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{presignedUrls: {"1": url}}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Companion: assemble the parts, check the real size against the limit, and wait (up to 30 s) for the verdict: 422 file_rejected with the reason */
+        post: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        parts: {
+                            PartNumber: number;
+                            ETag: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description `{location, key, bucket, state}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The object store is out of space (the filesystem store): nothing was stored; retry later */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/sts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: bucket-wide STS credentials; always refused (403 bucket_credentials): Sluice's credentials are per upload */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1883,7 +3168,7 @@ export interface components {
             };
             error?: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "length_required" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
             };
         };
@@ -1939,7 +3224,7 @@ export interface components {
                  * @example type_not_allowed
                  * @enum {string}
                  */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "length_required" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 /** @example Content type text/html is not allowed. */
                 message: string;
             };
@@ -1974,8 +3259,11 @@ export interface components {
             expiresAt: string;
             /** @description For a file up to the multipart threshold: the one request that sends it. */
             upload?: {
-                /** @enum {string} */
-                method: "PUT" | "POST";
+                /**
+                 * @description `PATCH`: `url` is a tus 1.0.0 upload URL (for `method: tus`); give it to a tus client as its `uploadUrl`.
+                 * @enum {string}
+                 */
+                method: "PUT" | "POST" | "PATCH";
                 url: string;
                 /** @description Send these exactly as given: they are signed. */
                 headers: {
@@ -2042,10 +3330,10 @@ export interface components {
             /** @description Multipart only: the part size you would like, in bytes (at least 5 MiB). It grows when the file would need more than 10,000 parts. */
             partSize?: number;
             /**
-             * @description `POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). `credentials` asks for temporary STS credentials that may upload this one key and nothing else, for clients that send the file with the AWS SDK's own uploader (direct mode on S3 with SLUICE_STS_ROLE_ARN set). Default: the configured method, `PUT` unless set.
+             * @description `POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). `credentials` asks for temporary STS credentials that may upload this one key and nothing else, for clients that send the file with the AWS SDK's own uploader (direct mode on S3 with SLUICE_STS_ROLE_ARN set). `tus` asks for a tus 1.0.0 upload URL (`upload.method` is `PATCH`), for a tus client's `uploadUrl` (a browser given the URL by the app's server holds no key). Default: the configured method, `PUT` unless set.
              * @enum {string}
              */
-            method?: "PUT" | "POST" | "credentials";
+            method?: "PUT" | "POST" | "credentials" | "tus";
         };
         Upload: {
             id: string;

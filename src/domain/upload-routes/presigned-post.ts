@@ -19,7 +19,7 @@ export const presignedPostRoute: UploadRouteDefinition = {
         // Signed from the ticket's own clock, so that the form and the ticket expire together.
         const form = await presigner.postForm(
           { bucket: staging, key: ticket.key },
-          { contentType: ticket.contentType, contentLength: ticket.size, expiresIn: ttlSeconds, signingDate: new Date(ticket.createdAt) },
+          { contentType: ticket.contentType, contentLength: ticket.size, lengthIsLimit: ticket.sizeIsLimit, expiresIn: ttlSeconds, signingDate: new Date(ticket.createdAt) },
         );
         return { upload: { method: "POST", url: form.url, headers: {}, fields: form.fields } };
       },

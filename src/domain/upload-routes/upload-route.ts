@@ -11,8 +11,8 @@ import type { CredentialIssuer } from "../../storage/credential-issuer.js";
 import type { MultipartPlan, Ticket } from "../../tickets/ticket-store.js";
 import type { Services } from "../services.js";
 
-/** What a client asks for: a PUT, a POST form, or scoped credentials for its own S3 client. */
-export type UploadMethod = "PUT" | "POST" | "credentials";
+/** What a client asks for: a PUT, a POST form, scoped credentials for its own S3 client, or a tus upload URL. */
+export type UploadMethod = "PUT" | "POST" | "credentials" | "tus";
 
 export interface UploadRequest {
   filename: string;
@@ -26,10 +26,17 @@ export interface UploadRequest {
   method?: UploadMethod | undefined;
   /** For a multipart upload: the part size the client would like (it grows if the file needs more than 10,000 parts). */
   partSize?: number | undefined;
+  /**
+   * The client cannot say the size before the upload (Uppy's Companion routes): `size` is
+   * ignored, the ticket binds the largest size allowed instead, and the client chose between
+   * one request and parts itself.
+   */
+  sizeUnknown?: "single" | "multipart" | undefined;
 }
 
 export interface UploadInstructions {
-  method: "PUT" | "POST";
+  /** PATCH: a tus upload URL (tus 1.0.0), for a tus client's `uploadUrl`. */
+  method: "PUT" | "POST" | "PATCH";
   url: string;
   headers: Record<string, string>;
   /** POST only: form fields, sent before the `file` field. */
@@ -102,10 +109,11 @@ export interface PartRoute {
   readonly name: string;
   readonly browserOrigins: readonly string[];
   /**
-   * One part's URL, binding its exact length. `expires` is the last whole second it may be
-   * used in, never past the upload's own expiry; `now` is when it is signed.
+   * One part's URL, binding its exact length (undefined: the client picks it, within the plan's
+   * largest part). `expires` is the last whole second it may be used in, never past the
+   * upload's own expiry; `now` is when it is signed.
    */
-  partUrl(s: Services, ticket: Ticket & { multipart: MultipartPlan }, part: { partNumber: number; contentLength: number; expires: number; now: number }): Promise<PartInstructions>;
+  partUrl(s: Services, ticket: Ticket & { multipart: MultipartPlan }, part: { partNumber: number; contentLength: number | undefined; expires: number; now: number }): Promise<PartInstructions>;
 }
 
 /** What routes are chosen from. */

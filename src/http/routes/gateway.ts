@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { receiveGatewayUpload } from "../../domain/gateway.js";
+import { receiveGatewayForm, receiveGatewayUpload } from "../../domain/gateway.js";
+import { clampVerdictWait, refuseRejected, waitForVerdict } from "../../domain/verdict.js";
 import { receiveGatewayPart } from "../../domain/multipart.js";
 import { SluiceError } from "../../errors.js";
 import type { App, AppOptions } from "../app.js";
-import { errorResponse } from "../errors.js";
-import { GatewayPartResultSchema, GatewayResultSchema, errorResponses } from "../schemas.js";
+import { errorResponse, invalidRequest } from "../errors.js";
+import { GatewayPartResultSchema, GatewayResultSchema, VerdictWaitQuery, errorResponses } from "../schemas.js";
 
 const signedQuery = z.object({
   expires: z.string().openapi({ param: { name: "expires", in: "query" }, description: "Unix seconds" }),
@@ -55,6 +56,44 @@ export function registerGatewayRoutes(app: App, options: AppOptions) {
         signal: c.req.raw.signal,
       });
       return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200, { etag: result.etag });
+    } catch (err) {
+      return refusedUpload(c, err);
+    }
+  });
+
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/v1/uploads/{id}/form",
+    summary: "Upload the bytes through Sluice as an S3 POST-policy form, the file last (the URL from GET /s3/params in gateway mode; signed, no API key); with `wait`, answers once the verdict is in",
+    request: {
+      params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+      query: signedQuery.extend(VerdictWaitQuery.shape),
+      body: { content: { "multipart/form-data": { schema: z.object({ key: z.string(), file: z.string().openapi({ format: "binary" }) }) } }, required: true },
+    },
+    responses: {
+      200: { description: "Stored (and, with `wait`, archived, or still being processed)", content: { "application/json": { schema: GatewayResultSchema } } },
+      ...errorResponses(400, 403, 408, 409, 410, 413, 422, 503, 507),
+    },
+  });
+
+  app.post("/v1/uploads/:id/form", async (c) => {
+    const length = c.req.header("content-length");
+    try {
+      const wait = VerdictWaitQuery.safeParse({ wait: c.req.query("wait") });
+      if (!wait.success) throw invalidRequest(wait.error);
+      const result = await receiveGatewayForm(services, {
+        id: c.req.param("id"),
+        expires: c.req.query("expires"),
+        signature: c.req.query("signature"),
+        contentType: c.req.header("content-type"),
+        contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+        body: options.requestBody ? options.requestBody(c) : c.req.raw.body,
+        signal: c.req.raw.signal,
+      });
+      const seconds = clampVerdictWait(Number(wait.data.wait ?? 0));
+      if (seconds === 0) return c.json({ id: result.id, state: "uploaded" as const, size: result.size, sha256: result.sha256 }, 200);
+      const verdict = refuseRejected(await waitForVerdict(services, result.id, { timeoutMs: seconds * 1000 }));
+      return c.json({ id: result.id, state: verdict.state, size: result.size, sha256: result.sha256 }, 200);
     } catch (err) {
       return refusedUpload(c, err);
     }
