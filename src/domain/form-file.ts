@@ -2,6 +2,8 @@ import { SluiceError, badRequest, sluiceError } from "../errors.js";
 
 /** The most the fields before the file may take: a POST policy's fields are a few hundred bytes. */
 const MAX_FIELDS_BYTES = 64 * 1024;
+/** More than any envelope this reader takes (fields, the file's headers, the closing boundary). */
+export const MAX_FORM_ENVELOPE_BYTES = 2 * MAX_FIELDS_BYTES;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -6,7 +6,7 @@ import { recordArrival } from "./arrivals.js";
 import { findSluiceError, guard } from "./backend-calls.js";
 import { keepLeaseAlive, refusal } from "./claims.js";
 import { mediaTypeEssence } from "./media-types.js";
-import { openFormFile } from "./form-file.js";
+import { MAX_FORM_ENVELOPE_BYTES, openFormFile } from "./form-file.js";
 import { checkDeclaredLength, emptyStream, meterBody, type ByteHash } from "./metered-body.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
@@ -70,6 +70,11 @@ export interface GatewayForm {
 export async function receiveGatewayForm(s: Services, form: GatewayForm): Promise<{ id: string; size: number; sha256: string | null }> {
   verifyUrl(s, "POST", form.id, form.expires, form.signature);
   return receiveClaimedBody(s, form.id, form.signal, async (ticket) => {
+    // A form clearly over the limit is refused before a byte is read, as a PUT's is by its
+    // Content-Length; one near the limit is told by the file's own length, once the envelope is read.
+    if (form.contentLength !== undefined && form.contentLength > ticket.size + MAX_FORM_ENVELOPE_BYTES) {
+      throw tooLarge(`The form is ${form.contentLength} bytes; this upload may be at most ${ticket.size}.`);
+    }
     const file = await openFormFile(form.body ?? emptyStream(), { contentType: form.contentType, contentLength: form.contentLength, idleTimeoutMs: s.config.bodyIdleTimeoutMs });
     try {
       const size = ticket.sizeIsLimit ? lengthWithinLimit(ticket, file.length) : ticket.size;
