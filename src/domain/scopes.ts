@@ -1,4 +1,5 @@
 import { notFound } from "../errors.js";
+import type { Principal } from "./principal.js";
 
 /**
  * Key prefixes are exact namespaces, not a hierarchy: a key scoped to `t/` reaches the uploads
@@ -30,12 +31,18 @@ export function isWithinKeyPrefix(keyPrefix: string | undefined, objectKey: stri
   return keyPrefixOfObjectKey(objectKey) === keyPrefix;
 }
 
+/** Whether a caller needs `requireWithinKeyPrefix` at all: a full key reaches every upload. */
+export const isConfinedCaller = (principal: Pick<Principal, "scope" | "token">) => principal.token !== undefined || !!principal.scope?.keyPrefix;
+
 /**
- * The one check of a key's scope against an upload it names: a key scoped to a prefix reaches
- * only uploads under it, and any other reads as unknown (404), so that a tenant learns nothing
- * of another's ids. Returns the upload, for the caller to go on with.
+ * The one check of a caller's scope against an upload it names: a key scoped to a prefix
+ * reaches only uploads under it, and a browser upload token only the uploads it issued itself
+ * (`tokenId`, from the metadata entry `issueUpload` fixes), under its prefix. Any other reads
+ * as unknown (404), so that a tenant or a browser learns nothing of another's ids. Returns the
+ * upload, for the caller to go on with.
  */
-export function requireWithinKeyPrefix<U extends { id: string; key: string }>(keyPrefix: string | undefined, upload: U): U {
-  if (!isWithinKeyPrefix(keyPrefix, upload.key)) throw notFound(`Upload ${upload.id}`);
+export function requireWithinKeyPrefix<U extends { id: string; key: string; tokenId?: string | undefined }>(principal: Pick<Principal, "scope" | "token">, upload: U): U {
+  if (!isWithinKeyPrefix(principal.scope?.keyPrefix, upload.key)) throw notFound(`Upload ${upload.id}`);
+  if (principal.token && upload.tokenId !== principal.token.id) throw notFound(`Upload ${upload.id}`);
   return upload;
 }

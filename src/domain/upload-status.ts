@@ -3,6 +3,7 @@ import type { UploadRecord, UploadState } from "../metadata/metadata-store.js";
 import type { Ticket, TicketState } from "../tickets/ticket-store.js";
 import { guard } from "./backend-calls.js";
 import type { Services } from "./services.js";
+import { TOKEN_METADATA_KEY } from "./tokens.js";
 
 /** An upload's state as clients see it: from its record once the bytes arrived, from its ticket before. */
 export interface UploadStatus {
@@ -14,6 +15,8 @@ export interface UploadStatus {
   arrived: boolean;
   expiresAt: number;
   createdAt: number;
+  /** The browser upload token that issued it, if one did (`TOKEN_METADATA_KEY` in its metadata). */
+  tokenId?: string | undefined;
   /** A multipart upload's plan, while it takes parts. */
   multipart?: { partSize: number; partCount: number } | undefined;
 }
@@ -45,6 +48,7 @@ export function statusOfTicket(s: Pick<Services, "now">, ticket: Ticket, state: 
     arrived: false,
     expiresAt: ticket.expiresAt,
     createdAt: ticket.createdAt,
+    ...tokenOf(ticket.metadata),
     ...(ticket.multipart && { multipart: { partSize: ticket.multipart.partSize, partCount: ticket.multipart.partCount } }),
   };
   switch (state) {
@@ -63,5 +67,10 @@ export function statusOfTicket(s: Pick<Services, "now">, ticket: Ticket, state: 
 }
 
 export function statusOfRecord(r: UploadRecord): UploadStatus {
-  return { id: r.id, state: r.state, key: r.key, reason: r.reason, arrived: true, expiresAt: r.expiresAt, createdAt: r.createdAt };
+  return { id: r.id, state: r.state, key: r.key, reason: r.reason, arrived: true, expiresAt: r.expiresAt, createdAt: r.createdAt, ...tokenOf(r.metadata) };
 }
+
+const tokenOf = (metadata: Record<string, string>) => {
+  const tokenId = metadata[TOKEN_METADATA_KEY];
+  return tokenId === undefined ? {} : { tokenId };
+};

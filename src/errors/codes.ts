@@ -33,9 +33,17 @@ export const ERROR_CODES = {
     meaning: "Storage refused the request behind the edge: 502 when it refused CloudFront (origin access control), 400 when it refused the body (its x-amz-content-sha256).",
   },
   // 401 and 403: who is asking.
-  unauthorized: { status: 401, meaning: "No valid API key (or, on storage events, no valid events secret)." },
+  unauthorized: { status: 401, meaning: "No valid API key or browser upload token (expired, malformed, or its key revoked), or, on storage events, no valid events secret." },
   invalid_signature: { status: 403, meaning: "A signed URL whose signature does not match, or that was altered." },
   scoped_key: { status: 403, meaning: "A scoped key asked for what only a full key may do (manage keys)." },
+  token_not_allowed: {
+    status: 403,
+    meaning:
+      "A browser upload token was sent where tokens are not accepted: a token may issue uploads, send their parts, complete them and read their own status (also through tus and the Companion routes), never list, download, delete, manage keys or mint tokens.",
+  },
+  token_scope_exceeded: { status: 403, meaning: "A token was asked for with more than the key minting it may do (another key prefix, a type or size beyond the key's)." },
+  token_used_up: { status: 403, meaning: "The browser upload token has issued as many uploads as it allows (its maxUploads)." },
+  metadata_fixed: { status: 403, meaning: "The request's metadata gives another value to a key the browser upload token fixes." },
   // 404 to 411: the resource or the method.
   not_found: { status: 404, meaning: "No such upload, file, key or route (or one a scoped key may not see)." },
   method_not_allowed: { status: 405, meaning: "Only PUT uploads go through the CloudFront distribution; a tus upload URL takes HEAD, PATCH and DELETE." },

@@ -8,6 +8,7 @@ import type { Principal } from "../domain/principal.js";
 import type { UploadStatus } from "../domain/upload-status.js";
 import { SluiceError, sluiceError } from "../errors.js";
 import { requireApiKey } from "./api-key-auth.js";
+import { allowCrossOrigin } from "./cors.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
@@ -15,6 +16,7 @@ import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
+import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
 
@@ -79,6 +81,9 @@ export function createApp(options: AppOptions): App {
   const { logger, metrics } = services;
   const app: App = new OpenAPIHono<AppEnv>({ defaultHook });
 
+  // First of all: a preflight is answered before any check of a key or signature, and every
+  // answer below, errors included, carries the CORS headers an allowed origin needs to read it.
+  app.use("*", allowCrossOrigin(services.config.corsOrigins));
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) => errorJson(c, sluiceError("not_found", `No route for ${c.req.method} ${c.req.path}.`)));
 
@@ -112,7 +117,7 @@ export function createApp(options: AppOptions): App {
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
-    description: "An API key (`sk_…`).",
+    description: "An API key (`sk_…`), or a browser upload token (`sut_…`, from POST /v1/tokens) on the routes tokens may use.",
   });
 
   const open = newRouteGroup();
@@ -136,6 +141,7 @@ export function createApp(options: AppOptions): App {
   registerTusCreationRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
+  registerTokenRoutes(keyed, options);
   app.route("/", keyed);
 
   app.doc31("/openapi.json", {

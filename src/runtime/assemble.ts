@@ -85,7 +85,8 @@ export async function assembleSluice(config: Config, backends: Backends, options
   const eventsSecret = config.eventsSecret ?? (await metadata.getOrInitSetting("events_secret", newSecret(32)));
   const { runtime } = options;
   const { arrivals } = runtime;
-  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys });
+  const signer = new UrlSigner(signingSecret);
+  const auth = new ApiKeyAuthenticator({ metadata, configuredKeys: config.apiKeys, tokenSigner: signer });
 
   const services: Services = {
     config,
@@ -96,7 +97,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     metadata,
     limits,
     health,
-    signer: new UrlSigner(signingSecret),
+    signer,
     keys: auth,
     processors,
     arrivals,

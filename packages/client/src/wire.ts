@@ -2154,6 +2154,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mint a short-lived browser upload token, scoped within the calling key, for one end user's browser */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TokenRequest"];
+                };
+            };
+            responses: {
+                /** @description The token */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BrowserToken"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2166,7 +2242,7 @@ export interface components {
             };
             error?: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
             };
         };
@@ -2186,7 +2262,7 @@ export interface components {
                  * @example type_not_allowed
                  * @enum {string}
                  */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 /** @example Content type text/html is not allowed. */
                 message: string;
             };
@@ -2420,6 +2496,47 @@ export interface components {
         };
         ApiKeyList: {
             items: components["schemas"]["ApiKey"][];
+        };
+        BrowserToken: {
+            /** @description The bearer token (`sut_…`), for `Authorization: Bearer`. Shown in this answer only; Sluice keeps no copy. */
+            token: string;
+            /** @description `tok_…`: names the token; its uploads carry it as metadata `sluice-token`. */
+            id: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description The lifetime granted, in seconds (after clamping). */
+            expiresIn: number;
+            keyPrefix?: string;
+            allowedTypes?: string[];
+            maxSize?: number;
+            maxUploads?: number;
+            metadata: {
+                [key: string]: string;
+            };
+        };
+        TokenRequest: {
+            /** @description The token's uploads get this key prefix. A scoped key's tokens keep its own prefix (the only one allowed). */
+            keyPrefix?: string;
+            /** @description Types the token may upload, within the key's. */
+            allowedTypes?: string[];
+            /** @description Largest file in bytes, within the key's. */
+            maxSize?: number;
+            /** @description How many uploads the token may issue in its life. Default: no count beyond the key's own limits. */
+            maxUploads?: number;
+            /**
+             * @description Seconds the token lives; default 900, clamped to at most 3600 (the answer gives the lifetime granted).
+             * @example 900
+             */
+            expiresIn?: number;
+            /**
+             * @description Metadata every upload the token issues carries, such as the end user's id. The browser cannot change these values (403 metadata_fixed).
+             * @example {
+             *       "userId": "u_123"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
         };
     };
     responses: never;

@@ -14,15 +14,18 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Safe in any S3 key and any path: segments of letters, digits and `._-`, each followed by a slash. */
 const KEY_PREFIX = /^([A-Za-z0-9][A-Za-z0-9._-]{0,62}\/){1,8}$/;
 
+/** Scopes are shared by keys and browser upload tokens (`routes/tokens.ts`). */
+export const AllowedTypesSchema = z.array(z.string().toLowerCase().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1).max(100);
+export const KeyPrefixSchema = z
+  .string()
+  .regex(KEY_PREFIX, "keyPrefix must be path segments of letters, digits and ._- each ending in /, such as tenant-a/")
+  .refine((p) => !p.split("/").some((seg) => seg === "." || seg === ".." || seg.startsWith("upl_")), "keyPrefix must not contain . or .. segments or upl_ ids");
+
 const ScopeSchema = z
   .object({
-    allowedTypes: z.array(z.string().toLowerCase().regex(mimePattern, "expected type/subtype patterns such as image/*")).min(1).max(100).optional(),
+    allowedTypes: AllowedTypesSchema.optional(),
     maxSize: z.number().int().min(0).max(5 * 1024 ** 4).optional().openapi({ description: "Largest file in bytes (within SLUICE_MAX_SIZE)." }),
-    keyPrefix: z
-      .string()
-      .regex(KEY_PREFIX, "keyPrefix must be path segments of letters, digits and ._- each ending in /, such as tenant-a/")
-      .refine((p) => !p.split("/").some((seg) => seg === "." || seg === ".." || seg.startsWith("upl_")), "keyPrefix must not contain . or .. segments or upl_ ids")
-      .optional()
+    keyPrefix: KeyPrefixSchema.optional()
       .openapi({ description: "Every object key this key's uploads get starts with it; the key sees only files under it." }),
     rateLimit: z.string().regex(RATE_PATTERN, "expected N/sec, N/min or N/hour").refine((r) => r.toLowerCase() !== "off", "a key's rate cannot be off").optional().openapi({ description: "Its own rate on POST /v1/uploads, e.g. 10/min." }),
     bytesPerDay: z.number().int().min(1).optional().openapi({ description: "Bytes it may issue in a rolling day." }),

@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { completeUpload } from "../../domain/complete.js";
-import { requireWithinKeyPrefix } from "../../domain/scopes.js";
+import { isConfinedCaller, requireWithinKeyPrefix } from "../../domain/scopes.js";
 import { cancelUpload } from "../../domain/cancel.js";
 import { issueUpload } from "../../domain/issue.js";
 import { getUploadStatus } from "../../domain/upload-status.js";
@@ -113,10 +113,10 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
     return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, credentials: { ...credentials, expiresAt: new Date(credentials.expiresAt).toISOString() } }, 201);
   });
   // One scope check for every route on one upload (`/v1/uploads/:id` and below): a scoped key
-  // reads the upload first, and the status route answers with what was read.
+  // or a browser token reads the upload first, and the status route answers with what was read.
   app.use("/v1/uploads/:id/*", async (c, next) => {
-    const keyPrefix = c.get("principal").scope?.keyPrefix;
-    if (keyPrefix) c.set("upload", requireWithinKeyPrefix(keyPrefix, await getUploadStatus(services, c.req.param("id"))));
+    const principal = c.get("principal");
+    if (isConfinedCaller(principal)) c.set("upload", requireWithinKeyPrefix(principal, await getUploadStatus(services, c.req.param("id"))));
     await next();
   });
   app.openapi(status, async (c) => c.json(uploadView(c.get("upload") ?? (await getUploadStatus(services, c.req.valid("param").id))), 200));
