@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Upload } from "tus-js-client";
 import { HTML, PNG, sha256 } from "./fixtures.js";
+import { sendChunked } from "./raw-http.js";
 import { eventually, waitForFinal, type TestServer } from "./server.js";
 import { runTusClient } from "./tus-client.js";
 
@@ -225,6 +226,18 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       assert.equal(((await second.json()) as { error: { code: string } }).error.code, "upload_in_progress");
       req.end(file.subarray(1000));
       assert.equal(await firstAnswer, 204);
+      assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
+    });
+
+    it("holds a chunked PATCH to what the upload lacks (413), and keeps none of its last part", async () => {
+      const created = await create(server, token, MIB);
+      const url = created.headers.get("location") ?? "";
+      const long = await sendChunked(url, { method: "PATCH", headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": "0" }, totalBytes: 3 * MIB });
+      assert.equal(long.status, 413);
+      assert.equal(long.body.error?.code, "too_large");
+      assert.equal((await head(url)).headers.get("upload-offset"), "0");
+      const file = pngFile(MIB);
+      assert.equal((await patch(url, 0, file)).status, 204);
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
     });
 
