@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Upload } from "tus-js-client";
 import { sha256 } from "./helpers/fixtures.js";
 import { startServer, waitForFinal, type TestServer } from "./helpers/server.js";
-import { TUS_SUITE_ENV, browserCredential, pngFile, tusSuite } from "./helpers/tus-suite.js";
+import { TUS_SUITE_ENV, browserToken, pngFile, tusSuite } from "./helpers/tus-suite.js";
 
 tusSuite("filesystem", async () => {
   const server = await startServer(TUS_SUITE_ENV);
@@ -21,7 +21,7 @@ describe("tus-js-client as docs/clients.md shows it", () => {
   it("uploads a file to <sluice>/v1/tus/ with a token, and the file is archived", async () => {
     const file = pngFile(7 * 1024 * 1024);
     const sluiceUrl = server.url;
-    const token = browserCredential(server);
+    const token = await browserToken(server);
     const url = await new Promise<string>((resolve, reject) => {
       const upload = new Upload(file, {
         endpoint: `${sluiceUrl}/v1/tus/`,

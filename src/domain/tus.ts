@@ -284,8 +284,10 @@ export async function storedProgress(s: Services, ticket: TusTicket): Promise<St
   }
   const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
   let partsDone = 0;
-  while (partsDone < ticket.multipart.partCount && byNumber.get(partsDone + 1)?.size === partLength(ticket, partsDone + 1)) partsDone++;
-  if (partsDone === ticket.multipart.partCount) return { partsDone, pending: 0, offset: ticket.size };
+  // The last part counts only once the upload is assembled (above): stored but not assembled
+  // (a crash in between), its bytes are asked for again, so that the PATCH that sends them
+  // seals the upload. Otherwise HEAD would say "complete" of an upload nobody will seal.
+  while (partsDone < ticket.multipart.partCount - 1 && byNumber.get(partsDone + 1)?.size === partLength(ticket, partsDone + 1)) partsDone++;
   const pendingPart = await guard("object store", () => s.objects.head({ bucket: ref.bucket, key: tusPendingPartKey(ticket.key, partsDone + 1) }));
   const pending = pendingPart?.size ?? 0;
   return { partsDone, pending, offset: partsDone * ticket.multipart.partSize + pending };
@@ -353,14 +355,15 @@ export async function writeChunk(
       if (next.done) break;
       let bytes = next.value;
       while (bytes.byteLength > 0) {
-        if (size === 0) throw tooLarge("The chunk runs past the end of the upload."); // the meter stops it first
         const take = Math.min(bytes.byteLength, size - filled);
+        if (take === 0) throw tooLarge("The chunk runs past the end of the upload."); // the meter stops it first
         buffer.set(bytes.subarray(0, take), filled);
         filled += take;
         offset += take;
         added = true;
         bytes = bytes.subarray(take);
-        if (filled === size && !options.holdUntilChecked) await storePart();
+        // The last part waits for the body's clean end: a body that then runs long stores none of it.
+        if (filled === size && !options.holdUntilChecked && partNumber < partCount) await storePart();
       }
     }
   } finally {

@@ -49,7 +49,8 @@ export function statusOfTicket(s: Pick<Services, "now">, ticket: Ticket, state: 
     expiresAt: ticket.expiresAt,
     createdAt: ticket.createdAt,
     ...tokenOf(ticket.metadata),
-    ...(ticket.multipart && { multipart: { partSize: ticket.multipart.partSize, partCount: ticket.multipart.partCount } }),
+    // A tus upload's parts are Sluice's own affair: its client sends PATCHes, not parts.
+    ...(ticket.multipart && ticket.protocol !== "tus" && { multipart: { partSize: ticket.multipart.partSize, partCount: ticket.multipart.partCount } }),
   };
   switch (state) {
     case "claimed":

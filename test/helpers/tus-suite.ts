@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Upload } from "tus-js-client";
 import { HTML, PNG, sha256 } from "./fixtures.js";
+import { sendChunked } from "./raw-http.js";
 import { eventually, waitForFinal, type TestServer } from "./server.js";
 import { runTusClient } from "./tus-client.js";
 
@@ -37,8 +38,12 @@ export function pngFile(size: number): Buffer {
   return bytes;
 }
 
-/** The credential a client sends; the lead switches this to a browser token once tokens land (i17-access). */
-export const browserCredential = (server: TestServer) => server.key;
+/** A browser upload token for one end user, minted by the app's server with its key (what a browser holds). */
+export async function browserToken(server: TestServer, request: Record<string, unknown> = {}): Promise<string> {
+  const minted = await server.api("POST", "/v1/tokens", { metadata: { userId: "u_1" }, ...request });
+  assert.equal(minted.status, 201, JSON.stringify(minted.body));
+  return (minted.body as { token: string }).token;
+}
 
 /** Uploads a buffer with tus-js-client in this process; resolves with its URL, or rejects with its error. */
 export function tusUpload(endpoint: string, file: Buffer, options: { credential: string; chunkSize?: number; parallelUploads?: number; filetype?: string; uploadUrl?: string }): Promise<string> {
@@ -72,9 +77,9 @@ const head = (url: string) => fetch(url, { method: "HEAD", headers: tusHeaders }
 const patch = (url: string, offset: number, body: Uint8Array, headers: Record<string, string> = {}) =>
   fetch(url, { method: "PATCH", headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": String(offset), ...headers }, body: new Uint8Array(body) });
 
-async function create(server: TestServer, length: number, extra: Record<string, string> = {}): Promise<Response> {
+async function create(server: TestServer, token: string, length: number, extra: Record<string, string> = {}): Promise<Response> {
   const metadata = `filename ${Buffer.from("cat.png").toString("base64")},filetype ${Buffer.from("image/png").toString("base64")}`;
-  return fetch(`${server.url}/v1/tus/`, { method: "POST", headers: { ...tusHeaders, authorization: `Bearer ${browserCredential(server)}`, "upload-length": String(length), "upload-metadata": metadata, ...extra } });
+  return fetch(`${server.url}/v1/tus/`, { method: "POST", headers: { ...tusHeaders, authorization: `Bearer ${token}`, "upload-length": String(length), "upload-metadata": metadata, ...extra } });
 }
 
 export function tusSuite(name: string, start: () => Promise<TusTarget>, options: { twoInstances?: boolean } = {}) {
@@ -83,9 +88,11 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
     let server: TestServer;
     let endpoint: string;
     let scratch: string;
+    let token: string;
     before(async () => {
       target = await start();
       server = target.server;
+      token = await browserToken(server);
       endpoint = `${server.url}/v1/tus/`;
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-tus-"));
     });
@@ -96,7 +103,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
 
     it("uploads in chunks smaller than a part; the archived bytes are the file's", async () => {
       const file = pngFile(12 * MIB + 12345);
-      const url = await tusUpload(endpoint, file, { credential: browserCredential(server), chunkSize: CHUNK });
+      const url = await tusUpload(endpoint, file, { credential: token, chunkSize: CHUNK });
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
     });
 
@@ -105,7 +112,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       const filePath = path.join(scratch, "resume.png");
       await fs.writeFile(filePath, file);
       const urlStorage = path.join(scratch, "urls.json");
-      const options = { endpoint, file: filePath, urlStorage, chunkSize: CHUNK, headers: { authorization: `Bearer ${browserCredential(server)}` }, metadata: { filename: "resume.png", filetype: "image/png" } };
+      const options = { endpoint, file: filePath, urlStorage, chunkSize: CHUNK, headers: { authorization: `Bearer ${token}` }, metadata: { filename: "resume.png", filetype: "image/png" } };
 
       const first = await runTusClient({ ...options, killAfterChunks: 3 });
       assert.equal(first.signal, "SIGKILL");
@@ -135,12 +142,14 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
     it("uploads with parallelUploads: 3 (concatenation), and a partial serves one final upload only", async () => {
       const file = pngFile(13 * MIB + 7);
       const partials: string[] = [];
+      // A token that may upload one file: the partials are not uploads of their own.
+      const oneUpload = await browserToken(server, { maxUploads: 1 });
       const url = await new Promise<string>((resolve, reject) => {
         const upload = new Upload(file, {
           endpoint,
           parallelUploads: 3,
           chunkSize: CHUNK,
-          headers: { authorization: `Bearer ${browserCredential(server)}` },
+          headers: { authorization: `Bearer ${oneUpload}` },
           metadata: { filename: "cat.png", filetype: "image/png" },
           onBeforeRequest: (req) => {
             const concat = req.getHeader("Upload-Concat");
@@ -153,14 +162,14 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       });
       assert.equal(partials.length, 3);
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
-      const again = await fetch(endpoint, { method: "POST", headers: { ...tusHeaders, authorization: `Bearer ${browserCredential(server)}`, "upload-concat": `final;${partials.join(" ")}` } });
+      const again = await fetch(endpoint, { method: "POST", headers: { ...tusHeaders, authorization: `Bearer ${oneUpload}`, "upload-concat": `final;${partials.join(" ")}` } });
       assert.equal(again.status, 410);
       assert.equal(((await again.json()) as { error: { code: string } }).error.code, "already_used");
     });
 
     it("refuses a second use of a finished upload", async () => {
       const file = pngFile(3 * MIB);
-      const url = await tusUpload(endpoint, file, { credential: browserCredential(server) });
+      const url = await tusUpload(endpoint, file, { credential: token });
       await archivedBytes(server, idOf(url));
       const again = await patch(url, 0, file);
       assert.equal(again.status, 410);
@@ -169,12 +178,12 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       assert.equal(atEnd.status, 410);
       // tus-js-client given the finished URL learns that it has all its bytes, and sends none.
       const other = pngFile(3 * MIB);
-      assert.equal(await tusUpload(endpoint, other, { credential: browserCredential(server), uploadUrl: url }), url);
+      assert.equal(await tusUpload(endpoint, other, { credential: token, uploadUrl: url }), url);
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
     });
 
     it("discards a chunk whose checksum does not match (460), and takes it with the right one", async () => {
-      const created = await create(server, 100_000);
+      const created = await create(server, token, 100_000);
       assert.equal(created.status, 201);
       assert.equal(created.headers.get("tus-resumable"), "1.0.0");
       assert.ok(created.headers.get("upload-expires"));
@@ -198,7 +207,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
     });
 
     it("lets one of two concurrent PATCHes write; the other gets 409", async () => {
-      const created = await create(server, 2 * MIB);
+      const created = await create(server, token, 2 * MIB);
       const url = created.headers.get("location") ?? "";
       const file = pngFile(2 * MIB);
       // The first PATCH sends its headers and a few bytes, and holds the rest back.
@@ -220,13 +229,25 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
     });
 
+    it("holds a chunked PATCH to what the upload lacks (413), and keeps none of its last part", async () => {
+      const created = await create(server, token, MIB);
+      const url = created.headers.get("location") ?? "";
+      const long = await sendChunked(url, { method: "PATCH", headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": "0" }, totalBytes: 3 * MIB });
+      assert.equal(long.status, 413);
+      assert.equal(long.body.error?.code, "too_large");
+      assert.equal((await head(url)).headers.get("upload-offset"), "0");
+      const file = pngFile(MIB);
+      assert.equal((await patch(url, 0, file)).status, 204);
+      assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
+    });
+
     it("refuses an Upload-Length over the limit with 413 before taking any byte", async () => {
       const over = Number(TUS_SUITE_ENV.SLUICE_MAX_SIZE) + 1;
-      const refused = await create(server, over, { "content-type": "application/offset+octet-stream" });
+      const refused = await create(server, token, over, { "content-type": "application/offset+octet-stream" });
       assert.equal(refused.status, 413);
       assert.equal(refused.headers.get("location"), null);
       assert.equal(((await refused.json()) as { error: { code: string } }).error.code, "too_large");
-      await assert.rejects(tusUpload(endpoint, Buffer.alloc(over), { credential: browserCredential(server) }), (err: Error & { originalResponse?: { getStatus(): number } }) => {
+      await assert.rejects(tusUpload(endpoint, Buffer.alloc(over), { credential: token }), (err: Error & { originalResponse?: { getStatus(): number } }) => {
         assert.equal(err.originalResponse?.getStatus(), 413);
         return true;
       });
@@ -238,7 +259,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
         new Promise<void>((resolve, reject) => {
           const upload = new Upload(HTML, {
             endpoint,
-            headers: { authorization: `Bearer ${browserCredential(server)}` },
+            headers: { authorization: `Bearer ${token}` },
             metadata: { filename: "cat.png", filetype: "image/png" },
             onUploadUrlAvailable: () => (url = upload.url ?? ""),
             onError: reject,
@@ -261,7 +282,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
     });
 
     it("terminates an upload (DELETE), after which its URL is gone", async () => {
-      const created = await create(server, 1000);
+      const created = await create(server, token, 1000);
       const url = created.headers.get("location") ?? "";
       assert.equal((await patch(url, 0, pngFile(400))).status, 204);
       const deleted = await fetch(url, { method: "DELETE", headers: tusHeaders });
@@ -277,7 +298,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       assert.equal(options.headers.get("tus-max-size"), TUS_SUITE_ENV.SLUICE_MAX_SIZE);
       assert.deepEqual(options.headers.get("tus-checksum-algorithm")?.split(","), ["sha1", "sha256", "md5"]);
       assert.ok(options.headers.get("tus-extension")?.split(",").includes("creation-with-upload"));
-      const old = await fetch(endpoint, { method: "POST", headers: { "tus-resumable": "0.2.2", authorization: `Bearer ${browserCredential(server)}`, "upload-length": "10" } });
+      const old = await fetch(endpoint, { method: "POST", headers: { "tus-resumable": "0.2.2", authorization: `Bearer ${token}`, "upload-length": "10" } });
       assert.equal(old.status, 412);
       assert.equal(old.headers.get("tus-version"), "1.0.0");
     });
@@ -298,7 +319,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
         const upload = new Upload(file, {
           endpoint,
           overridePatchMethod: true,
-          headers: { authorization: `Bearer ${browserCredential(server)}` },
+          headers: { authorization: `Bearer ${token}` },
           metadata: { filename: "cat.png", filetype: "image/png" },
           onError: reject,
           onSuccess: () => resolve(upload.url ?? ""),
@@ -310,7 +331,7 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
 
     if (options.twoInstances) {
       it("takes alternate PATCHes on two instances sharing the stores", async () => {
-        const created = await create(server, 11 * MIB);
+        const created = await create(server, token, 11 * MIB);
         const url = created.headers.get("location") ?? "";
         const file = pngFile(11 * MIB);
         const other = new URL(url);
