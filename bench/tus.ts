@@ -18,6 +18,7 @@ import path from "node:path";
 import { AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { removeBuckets, s3ClientFor, sluiceS3Env, useRgw } from "../test/helpers/rgw.js";
 import { ROOT, spawnServer, type ServerProcess } from "../test/helpers/server.js";
+import { isUploadId } from "../src/domain/upload-keys.js";
 import { median, rssMiB, writeRandomFile } from "./measure.js";
 
 const MIB = 1024 ** 2;
@@ -83,11 +84,24 @@ async function startSluiceTarget(ctx: TusBenchContext, dataDir: string, env: Rec
   };
 }
 
+/**
+ * Waits (bounded) for the tus upload to be archived, as the API reports it, then deletes the
+ * archived file. The upload's id is the path segment of its tus URL that is an upload id.
+ */
 async function removeSluiceUpload(ctx: TusBenchContext, server: ServerProcess, uploadUrl: string): Promise<void> {
-  void ctx;
-  void server;
-  void uploadUrl;
-  return Promise.resolve();
+  const id = new URL(uploadUrl).pathname.split("/").find(isUploadId);
+  if (!id) throw new Error(`no upload id in Sluice's tus URL ${uploadUrl}`);
+  const headers = { authorization: `Bearer ${ctx.key}` };
+  const deadline = Date.now() + 120_000;
+  let status = { state: "", fileId: "" };
+  while (!["archived", "rejected", "failed", "expired", "cancelled"].includes(status.state)) {
+    if (Date.now() > deadline) throw new Error(`upload ${id} still ${status.state} after 120 s`);
+    await new Promise((r) => setTimeout(r, 20));
+    status = (await fetch(`${server.url}/v1/uploads/${id}`, { headers }).then((r) => r.json())) as typeof status;
+  }
+  if (status.state !== "archived") throw new Error(`tus upload ${id} ended ${status.state}`);
+  const res = await fetch(`${server.url}/v1/files/${status.fileId}`, { method: "DELETE", headers });
+  if (!res.ok) throw new Error(`deleting file ${status.fileId} answered ${res.status}`);
 }
 
 /** One upload by tus-js-client in its own process; Sluice's or the baseline's RSS sampled meanwhile. */
