@@ -5,7 +5,7 @@ import { guard } from "./backend-calls.js";
 import { stagingHeldUntil } from "./pipeline.js";
 import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
-import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
+import { isTusPendingPartKey, isUploadId, uploadIdOfKey } from "./upload-keys.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -44,6 +44,11 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
   if (!record) {
     const entry = await guard("ticket store", () => s.tickets.get(id));
+    if (entry?.ticket.protocol === "tus" && isTusPendingPartKey(entry.ticket.key, key)) {
+      // A tus upload's bytes waiting for the rest of their part: kept while the upload may go on.
+      const live = entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > s.now());
+      return live ? "known" : remove("the tus upload it belongs to is over");
+    }
     if (entry?.ticket.kind !== "upload" || entry.ticket.key !== key) return remove("no upload owns this key");
     switch (entry.state) {
       case "issued":
@@ -95,7 +100,7 @@ export async function recordArrival(
   s: Services,
   arrival: {
     ticket: Ticket;
-    via: "gateway" | "complete" | "event" | "reconcile";
+    via: "gateway" | "complete" | "tus" | "event" | "reconcile";
     consume: string | null;
     receivedSha256?: string;
     /** A SHA-256 the client gave only when it completed (a multipart upload hashed as it was sent), for processing to verify. */

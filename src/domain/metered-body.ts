@@ -4,6 +4,11 @@ import { SluiceError, badRequest, tooLarge } from "../errors.js";
 export interface MeteredBodyOptions {
   /** Exactly this many bytes must arrive: more fails with 413 the moment it is seen, fewer with 400 at the end. */
   size: number;
+  /**
+   * `size` is a ceiling, not a promise: a body that ends early ends normally (a tus PATCH sent
+   * chunked carries any number of bytes up to what the upload still lacks).
+   */
+  upTo?: boolean | undefined;
   /** Fed every byte on the way, when the client promised a SHA-256. */
   hash?: Hash | undefined;
   /**
@@ -33,7 +38,7 @@ export interface MeteredBody {
  * what lets the watchdog tell a stalled client from a slow store.
  */
 export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBodyOptions): MeteredBody {
-  const { size, hash, idleTimeoutMs } = options;
+  const { size, hash, idleTimeoutMs, upTo = false } = options;
   const reader = source.getReader();
   let seen = 0;
   /** When storage began waiting for the next byte; undefined while it is not waiting. */
@@ -86,7 +91,7 @@ export function meterBody(source: ReadableStream<Uint8Array>, options: MeteredBo
         waitingSince = undefined;
         if (finished) return;
         if (next.done) {
-          if (seen < size) return fail(controller, badRequest("length_mismatch", `The body ended after ${seen} of ${size} bytes.`));
+          if (seen < size && !upTo) return fail(controller, badRequest("length_mismatch", `The body ended after ${seen} of ${size} bytes.`));
           finished = true;
           stop();
           controller.close();

@@ -173,6 +173,7 @@ function openPlan(id: string, { status, ticket }: UploadRead): Ticket & { multip
   if (status.state === "expired") throw gone("expired", `Upload ${id} has expired.`);
   if (status.state === "uploading") throw conflict("upload_in_progress", `Upload ${id} is being completed right now.`);
   if (!ticket?.multipart) throw conflict("not_multipart", `Upload ${id} is a single upload, not a multipart one.`);
+  if (ticket.protocol === "tus") throw conflict("not_multipart", `Upload ${id} is a tus upload: send its bytes to its tus URL.`);
   return ticket as Ticket & { multipart: MultipartPlan };
 }
 

@@ -9,3 +9,16 @@ export function uploadIdOfKey(key: string): string {
 
 /** Whether a string has the form of an upload id (anything else owns no ticket). */
 export const isUploadId = (id: string) => /^upl_[A-Za-z0-9_-]+$/.test(id);
+
+/**
+ * Where a tus upload keeps the bytes of a part not yet full (as tusd's S3 store keeps an
+ * "incomplete part"): beside the upload's own key, named by the part they begin, so that one
+ * left behind by a crash after its part was stored is never mistaken for the next part's.
+ */
+export const tusPendingPartKey = (uploadKey: string, partNumber: number) => `${uploadKey}.tus-part-${partNumber}`;
+
+/** Whether a staging key is one of the pending-part objects of the upload whose key is `uploadKey`. */
+export function isTusPendingPartKey(uploadKey: string, key: string): boolean {
+  const prefix = `${uploadKey}.tus-part-`;
+  return key.startsWith(prefix) && /^[1-9]\d{0,4}$/.test(key.slice(prefix.length));
+}

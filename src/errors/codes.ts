@@ -6,7 +6,7 @@
  * `alsoStatus` names the few codes that keep their name under another status, because the
  * cause differs in whose fault it is (see each one's meaning).
  */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 507;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 411 | 412 | 413 | 415 | 422 | 429 | 460 | 500 | 502 | 503 | 507;
 
 interface ErrorCodeEntry {
   status: ErrorStatus;
@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   length_mismatch: { status: 400, meaning: "The body's length is not the size that was declared." },
   content_type_mismatch: { status: 400, meaning: "The upload's Content-Type is not the type that was declared." },
   checksum_mismatch: { status: 400, meaning: "The x-amz-content-sha256 sent is not the SHA-256 promised for the upload." },
+  invalid_tus_request: { status: 400, meaning: "A tus request whose headers are missing or malformed (Upload-Length, Upload-Offset, Upload-Metadata, Upload-Concat), or that asks for what Sluice does not do (Upload-Defer-Length)." },
+  checksum_algorithm_unsupported: { status: 400, meaning: "A tus Upload-Checksum names an algorithm other than sha1, sha256 or md5." },
   client_aborted: { status: 400, meaning: "The client went away before the whole body arrived; nothing was kept." },
   storage_refused: {
     status: 502,
@@ -36,12 +38,13 @@ export const ERROR_CODES = {
   scoped_key: { status: 403, meaning: "A scoped key asked for what only a full key may do (manage keys)." },
   // 404 to 411: the resource or the method.
   not_found: { status: 404, meaning: "No such upload, file, key or route (or one a scoped key may not see)." },
-  method_not_allowed: { status: 405, meaning: "Only PUT uploads go through the CloudFront distribution." },
+  method_not_allowed: { status: 405, meaning: "Only PUT uploads go through the CloudFront distribution; a tus upload URL takes HEAD, PATCH and DELETE." },
   body_timeout: { status: 408, meaning: "No byte of the body arrived for the idle timeout; the upload was dropped, send it again." },
+  offset_mismatch: { status: 409, meaning: "A tus PATCH whose Upload-Offset is not the upload's current offset (ask with HEAD)." },
   already_uploaded: { status: 409, meaning: "The upload's bytes have already arrived; it can no longer be cancelled (delete the file instead)." },
   upload_in_progress: { status: 409, meaning: "Another request is uploading or completing this upload right now." },
   not_uploaded: { status: 409, meaning: "Completion was asked for before any bytes arrived in storage." },
-  not_multipart: { status: 409, meaning: "A multipart request on an upload that is not multipart." },
+  not_multipart: { status: 409, meaning: "A multipart request on an upload that is not multipart (or is a tus upload, which takes its bytes at its tus URL)." },
   not_archived: { status: 409, meaning: "The file is not archived (yet, or it was rejected), so it has no bytes to serve." },
   not_failed: { status: 409, meaning: "Only a failed upload can be processed again." },
   file_processing: { status: 409, meaning: "The file is being processed; try again once it is archived or rejected." },
@@ -53,11 +56,14 @@ export const ERROR_CODES = {
   key_revoked: { status: 410, meaning: "The API key that issued this URL has been revoked." },
   unknown_upload: { status: 410, meaning: "The ticket behind this upload URL is no longer known." },
   upload_closed: { status: 410, meaning: "The multipart upload is no longer open for parts." },
+  upload_sealed: { status: 410, meaning: "A tus upload whose last byte has arrived: it is sealed, and takes no more bytes." },
+  file_rejected: { status: 410, alsoStatus: [422], meaning: "The file was rejected by processing (the message says why): 422 on the request that delivered it, 410 on a later look at its tus URL." },
   length_required: { status: 411, meaning: "An upload through the edge needs a Content-Length header." },
+  tus_version_unsupported: { status: 412, meaning: "A tus request with a Tus-Resumable version other than 1.0.0." },
   // 413 to 429: the content or the caller's allowance.
   too_large: { status: 413, meaning: "The body or the declared size is over the limit (the server's, or the key's)." },
   type_not_allowed: { status: 415, meaning: "The content type is not on the allow-list (the server's, or the key's)." },
-  unsupported_media_type: { status: 415, meaning: "The request body must be sent as application/json." },
+  unsupported_media_type: { status: 415, meaning: "The request body must be sent as application/json (a tus PATCH: as application/offset+octet-stream)." },
   invalid_filename: { status: 422, meaning: "The file name holds NUL, control or bidirectional-override characters." },
   invalid_part_size: { status: 422, meaning: "The part size asked for is under the 5 MiB storage accepts, or makes too many parts." },
   sha256_required: { status: 422, meaning: "An upload through the CloudFront front needs the file's sha256, here and as x-amz-content-sha256 on the PUT." },
@@ -65,6 +71,7 @@ export const ERROR_CODES = {
   credentials_unavailable: { status: 422, meaning: "Scoped credentials were asked for, but no credential issuer (STS) is configured." },
   rate_limited: { status: 429, meaning: "Too many uploads asked for, by this key or this address; Retry-After says when to try again." },
   quota_exceeded: { status: 429, meaning: "The key's bytes a day, or its number of open uploads, is used up." },
+  tus_checksum_mismatch: { status: 460, meaning: "A tus chunk whose Upload-Checksum does not match its bytes; the chunk was discarded, send it again." },
   // 5xx: Sluice or a backend; the same request may succeed later.
   internal_error: { status: 500, meaning: "A bug on Sluice's side; it is logged." },
   http_error: { status: 500, meaning: "Another refusal by the HTTP framework, answered with the framework's own status." },

@@ -14,6 +14,7 @@ import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerOperationRoutes } from "./routes/operations.js";
+import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
 
@@ -64,7 +65,7 @@ export const newRouteGroup = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>
  *
  * Routes are grouped by how their caller proves itself, and each group brings its own check:
  * - public: health, readiness, metrics, the OpenAPI document and the web page; no proof;
- * - signed URL: the gateway's PUTs and downloads; the URL's signature, checked by the domain
+ * - signed URL: the gateway's PUTs, downloads and tus upload URLs; the URL's signature, checked by the domain
  *   as the first step of each (it alone knows what each URL signs, and the Lambda@Edge
  *   handler reaches the same functions without this app);
  * - events secret: storage events; the secret, checked before the event is read;
@@ -105,6 +106,9 @@ export function createApp(options: AppOptions): App {
     }
   });
 
+  // tus's own rules hold for every answer under its prefix, from any group (and for a 401).
+  app.use("/v1/tus/*", tusProtocol);
+
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
     type: "http",
     scheme: "bearer",
@@ -119,6 +123,7 @@ export function createApp(options: AppOptions): App {
   const signed = newRouteGroup();
   registerGatewayRoutes(signed, options);
   registerDownloadRoutes(signed, options);
+  registerTusUploadRoutes(signed, options);
   app.route("/", signed);
 
   const storage = newRouteGroup<EventsEnv>();
@@ -128,6 +133,7 @@ export function createApp(options: AppOptions): App {
   const keyed = newRouteGroup();
   keyed.use("/v1/*", requireApiKey(options.auth));
   registerUploadRoutes(keyed, options);
+  registerTusCreationRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
   app.route("/", keyed);

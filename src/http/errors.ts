@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { SluiceError, sluiceError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../internal/logger.js";
 
@@ -30,7 +31,9 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
 }
 
 /** An error answered directly, without being thrown (a handler that must not go through onError). */
-export const errorJson = (c: Context, err: SluiceError): Response => c.json({ error: { code: err.code, message: err.message } }, err.status, err.headers);
+export const errorJson = (c: Context, err: SluiceError): Response =>
+  // tus's 460 (checksum mismatch) is no status Hono names; a Response takes any 200-599.
+  c.json({ error: { code: err.code, message: err.message } }, err.status as ContentfulStatusCode, err.headers);
 
 /** A request that failed its schema: 400 naming the first problem and where it is. */
 export function invalidRequest(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): SluiceError {

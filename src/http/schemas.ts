@@ -45,11 +45,11 @@ export const UploadRequestSchema = z
       .optional()
       .openapi({ description: "Multipart only: the part size you would like, in bytes (at least 5 MiB). It grows when the file would need more than 10,000 parts." }),
     method: z
-      .enum(["PUT", "POST", "credentials"])
+      .enum(["PUT", "POST", "credentials", "tus"])
       .optional()
       .openapi({
         description:
-          "`POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). `credentials` asks for temporary STS credentials that may upload this one key and nothing else, for clients that send the file with the AWS SDK's own uploader (direct mode on S3 with SLUICE_STS_ROLE_ARN set). Default: the configured method, `PUT` unless set.",
+          "`POST` asks for a presigned POST policy (an HTML form upload; direct mode on S3 only). `credentials` asks for temporary STS credentials that may upload this one key and nothing else, for clients that send the file with the AWS SDK's own uploader (direct mode on S3 with SLUICE_STS_ROLE_ARN set). `tus` asks for a tus 1.0.0 upload URL (`upload.method` is `PATCH`), for a tus client's `uploadUrl` (a browser given the URL by the app's server holds no key). Default: the configured method, `PUT` unless set.",
       }),
   })
   .strict()
@@ -68,7 +68,7 @@ export const IssuedUploadSchema = z
     expiresAt: iso,
     upload: z
       .object({
-        method: z.enum(["PUT", "POST"]),
+        method: z.enum(["PUT", "POST", "PATCH"]).openapi({ description: "`PATCH`: `url` is a tus 1.0.0 upload URL (for `method: tus`); give it to a tus client as its `uploadUrl`." }),
         url: z.string(),
         headers: z.record(z.string(), z.string()).openapi({ description: "Send these exactly as given: they are signed." }),
         fields: z
@@ -197,7 +197,7 @@ export const IdParam = (prefix: "upl" | "fil") =>
       .openapi({ param: { name: "id", in: "path" }, example: `${prefix}_AAAAAAAAAAAAAAAAAAAAAA` }),
   });
 
-export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 408 | 409 | 410 | 413 | 415 | 422 | 429 | 503 | 507)[]) =>
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 460 | 503 | 507)[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s], content: { "application/json": { schema: ErrorSchema } } }]),
   );
@@ -207,13 +207,16 @@ const ERROR_DESCRIPTIONS = {
   401: "Missing or invalid API key",
   403: "Not allowed (bad signature)",
   404: "Unknown",
+  405: "Method not allowed",
   408: "The body stopped arriving (no byte within SLUICE_BODY_IDLE_TIMEOUT); the URL may be retried at once",
   409: "Conflict: in use right now",
   410: "Gone: used, cancelled or expired",
+  412: "Tus-Resumable missing or not 1.0.0 (tus)",
   413: "Too large",
   415: "Type not allowed",
   422: "Well-formed but invalid",
   429: "Rate limited (see Retry-After)",
+  460: "Checksum mismatch (tus): the chunk was discarded; send it again",
   503: "A backend is unavailable",
   507: "The object store is out of space (the filesystem store): nothing was stored; retry later",
 } as const;

@@ -34,6 +34,11 @@ export interface Ticket {
   expiresAt: number;
   /** Set when the bytes come in parts: storage's upload id and the plan the client follows. */
   multipart?: MultipartPlan | undefined;
+  /**
+   * Set when the bytes come by the tus protocol (`domain/tus.ts`): in order, in PATCHes of any
+   * length, into the multipart upload of `multipart`. Such an upload takes no part URLs.
+   */
+  protocol?: "tus" | undefined;
   /** Set when the upload holds one of its key's open-upload slots (a scoped key's quota), to give back when it ends. */
   holdsSlot?: true | undefined;
 }

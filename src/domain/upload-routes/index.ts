@@ -4,6 +4,7 @@ import { gatewayRoute } from "./gateway.js";
 import { presignedPostRoute } from "./presigned-post.js";
 import { presignedPutRoute } from "./presigned-put.js";
 import { stsCredentialsRoute } from "./sts-credentials.js";
+import { tusRoute } from "./tus.js";
 import type { PartRoute, RouteContext, UploadMethod, UploadRoute, UploadRouteDefinition } from "./upload-route.js";
 
 /**
@@ -11,7 +12,7 @@ import type { PartRoute, RouteContext, UploadMethod, UploadRoute, UploadRouteDef
  * that serves under the configuration is chosen. Adding a route is one file beside these and
  * one line here.
  */
-export const UPLOAD_ROUTES: readonly UploadRouteDefinition[] = [edgeRoute, presignedPutRoute, presignedPostRoute, stsCredentialsRoute, gatewayRoute];
+export const UPLOAD_ROUTES: readonly UploadRouteDefinition[] = [edgeRoute, presignedPutRoute, presignedPostRoute, stsCredentialsRoute, tusRoute, gatewayRoute];
 
 /** The routes chosen at assembly: what issuing, part signing and the web page use. */
 export interface UploadRoutes {

@@ -11,8 +11,8 @@ import type { CredentialIssuer } from "../../storage/credential-issuer.js";
 import type { MultipartPlan, Ticket } from "../../tickets/ticket-store.js";
 import type { Services } from "../services.js";
 
-/** What a client asks for: a PUT, a POST form, or scoped credentials for its own S3 client. */
-export type UploadMethod = "PUT" | "POST" | "credentials";
+/** What a client asks for: a PUT, a POST form, scoped credentials for its own S3 client, or a tus upload URL. */
+export type UploadMethod = "PUT" | "POST" | "credentials" | "tus";
 
 export interface UploadRequest {
   filename: string;
@@ -29,7 +29,8 @@ export interface UploadRequest {
 }
 
 export interface UploadInstructions {
-  method: "PUT" | "POST";
+  /** PATCH: a tus upload URL (tus 1.0.0), for a tus client's `uploadUrl`. */
+  method: "PUT" | "POST" | "PATCH";
   url: string;
   headers: Record<string, string>;
   /** POST only: form fields, sent before the `file` field. */
