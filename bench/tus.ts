@@ -28,6 +28,12 @@ const SIZE = Number(process.env.BENCH_TUS_SIZE ?? 1024 ** 3);
 const SMALL = 64 * MIB;
 /** tus-js-client's `chunkSize`, Sluice's SLUICE_PART_SIZE and S3Store's `partSize`: one PATCH, one part. */
 const CHUNK = 16 * MIB;
+/**
+ * A directory: both servers run with `--cpu-prof` and write their profiles there when stopped
+ * (to see where a slower side's time goes; the figures of such a run are not comparable).
+ */
+const PROFILE_DIR = process.env.BENCH_TUS_PROFILE;
+const profiling: Record<string, string> = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {};
 const sizeLabel = (bytes: number) => (bytes >= 1024 ** 3 ? `${bytes / 1024 ** 3} GiB` : `${bytes / MIB} MiB`);
 
 export interface TusBenchContext {
@@ -53,7 +59,7 @@ interface TusTarget {
 
 /** `@tus/server` in a process of its own (bench/tus-baseline-server.ts), on a free loopback port. */
 async function startTusServer(env: Record<string, string>, s3?: S3Client): Promise<TusTarget> {
-  const server = await spawnServer(["--import", "tsx", "bench/tus-baseline-server.ts"], env, { awaitLog: true, awaitBanner: false, echoErrors: true });
+  const server = await spawnServer(["--import", "tsx", "bench/tus-baseline-server.ts"], { ...env, ...profiling }, { awaitLog: true, awaitBanner: false, echoErrors: true });
   return {
     server,
     endpoint: `${server.url}/v1/tus/`,
@@ -75,7 +81,7 @@ async function startTusServer(env: Record<string, string>, s3?: S3Client): Promi
 /** Sluice's tus endpoint; its uploads are archived, and the archived file is deleted through the API. */
 async function startSluiceTarget(ctx: TusBenchContext, dataDir: string, env: Record<string, string>, standIn: () => Promise<TusTarget>): Promise<TusTarget> {
   if (process.env.BENCH_TUS_STANDIN === "1") return standIn(); // DEVELOPMENT ONLY, until Sluice's tus lands
-  const server = await ctx.startSluice(dataDir, { SLUICE_PART_SIZE: String(CHUNK), ...env });
+  const server = await ctx.startSluice(dataDir, { SLUICE_PART_SIZE: String(CHUNK), ...env, ...profiling });
   return {
     server,
     endpoint: `${server.url}/v1/tus/`,
@@ -105,7 +111,17 @@ async function removeSluiceUpload(ctx: TusBenchContext, server: ServerProcess, u
 }
 
 /** One upload by tus-js-client in its own process; Sluice's or the baseline's RSS sampled meanwhile. */
-async function tusUpload(target: TusTarget, file: string, size: number): Promise<{ mibPerSec: number; rssPeak: number; url: string }> {
+interface TusUploadResult {
+  mibPerSec: number;
+  rssPeak: number;
+  url: string;
+  /** Where the client's time went (bench/tus-client.ts). */
+  creationMs: number;
+  lastPatchMs: number;
+  patchMs: number;
+}
+
+async function tusUpload(target: TusTarget, file: string, size: number): Promise<TusUploadResult> {
   const pid = target.server.process.pid!;
   let rssPeak = rssMiB(pid, "VmRSS");
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid, "VmRSS"))), 20);
@@ -121,8 +137,8 @@ async function tusUpload(target: TusTarget, file: string, size: number): Promise
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const [code] = (await once(child, "close")) as [number | null];
     if (code !== 0) throw new Error(`tus-js-client to ${target.endpoint} exited ${code}: ${err}`);
-    const { seconds, url } = JSON.parse(out) as { seconds: number; url: string };
-    return { mibPerSec: size / MIB / seconds, rssPeak, url };
+    const { seconds, ...timings } = JSON.parse(out) as { seconds: number; url: string; creationMs: number; lastPatchMs: number; patchMs: number };
+    return { mibPerSec: size / MIB / seconds, rssPeak, ...timings };
   } finally {
     clearInterval(sampler);
   }
@@ -152,9 +168,9 @@ async function hammerCreation(ctx: TusBenchContext, target: TusTarget): Promise<
  */
 async function compareUploads(ctx: TusBenchContext, where: string, baselineName: string, sluice: TusTarget, baseline: TusTarget, files: { big: string; small: string }) {
   for (const target of [sluice, baseline]) await target.remove((await tusUpload(target, files.small, SMALL)).url);
-  const ours: Awaited<ReturnType<typeof tusUpload>>[] = [];
-  const theirs: Awaited<ReturnType<typeof tusUpload>>[] = [];
-  const oursSmall: Awaited<ReturnType<typeof tusUpload>>[] = [];
+  const ours: TusUploadResult[] = [];
+  const theirs: TusUploadResult[] = [];
+  const oursSmall: TusUploadResult[] = [];
   for (let round = 1; round <= ctx.rounds; round++) {
     for (const [target, results, file] of [
       [sluice, ours, files.big],
@@ -165,8 +181,10 @@ async function compareUploads(ctx: TusBenchContext, where: string, baselineName:
       await target.remove(result.url);
       results.push(result);
     }
+    const [o, t] = [ours.at(-1)!, theirs.at(-1)!];
+    const times = (r: TusUploadResult) => `creation ${r.creationMs.toFixed(0)} ms, PATCH ${r.patchMs.toFixed(0)} ms (median), last PATCH ${r.lastPatchMs.toFixed(0)} ms`;
     console.log(
-      `tus ${where} round ${round}: Sluice ${ours.at(-1)!.mibPerSec.toFixed(0)} MiB/s (RSS peak ${ours.at(-1)!.rssPeak.toFixed(0)} MiB; ${oursSmall.at(-1)!.rssPeak.toFixed(0)} MiB for ${sizeLabel(SMALL)}); ${baselineName} ${theirs.at(-1)!.mibPerSec.toFixed(0)} MiB/s (RSS peak ${theirs.at(-1)!.rssPeak.toFixed(0)} MiB)`,
+      `tus ${where} round ${round}: Sluice ${o.mibPerSec.toFixed(0)} MiB/s (RSS peak ${o.rssPeak.toFixed(0)} MiB; ${oursSmall.at(-1)!.rssPeak.toFixed(0)} MiB for ${sizeLabel(SMALL)}; ${times(o)}); ${baselineName} ${t.mibPerSec.toFixed(0)} MiB/s (RSS peak ${t.rssPeak.toFixed(0)} MiB; ${times(t)})`,
     );
   }
   const oursRate = median(ours.map((r) => r.mibPerSec));
