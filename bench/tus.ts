@@ -29,11 +29,12 @@ const SMALL = 64 * MIB;
 /** tus-js-client's `chunkSize`, Sluice's SLUICE_PART_SIZE and S3Store's `partSize`: one PATCH, one part. */
 const CHUNK = 16 * MIB;
 /**
- * A directory: both servers run with `--cpu-prof` and write their profiles there when stopped
- * (to see where a slower side's time goes; the figures of such a run are not comparable).
+ * A directory: both servers are CPU-profiled (bench/cpu-profile.mjs) and write their profiles
+ * there when stopped (to see where a slower side's time goes; such a run's figures are not
+ * comparable with others).
  */
 const PROFILE_DIR = process.env.BENCH_TUS_PROFILE;
-const profiling: Record<string, string> = PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {};
+const profiling: Record<string, string> = PROFILE_DIR ? { NODE_OPTIONS: `--import=${path.join(ROOT, "bench/cpu-profile.mjs")}`, BENCH_CPU_PROFILE_DIR: PROFILE_DIR } : {};
 const sizeLabel = (bytes: number) => (bytes >= 1024 ** 3 ? `${bytes / 1024 ** 3} GiB` : `${bytes / MIB} MiB`);
 
 export interface TusBenchContext {
