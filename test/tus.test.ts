@@ -39,4 +39,21 @@ describe("tus-js-client as docs/clients.md shows it", () => {
     const download = await server.api("GET", `/v1/files/${final.fileId}/download`);
     assert.equal(sha256(Buffer.from(await (await fetch(download.body.url)).arrayBuffer())), sha256(file));
   });
+
+  it("uploads to a tus URL the app's server asked for, with no credential in the client", async () => {
+    const file = pngFile(1024 * 1024);
+    // The app's server, with its key:
+    const issued = await server.api("POST", "/v1/uploads", { filename: "cat.png", contentType: "image/png", size: file.length, method: "tus" });
+    const uploadUrl = issued.body.upload.url;
+    await new Promise<void>((resolve, reject) => {
+      // The browser, given uploadUrl:
+      const upload = new Upload(file, {
+        uploadUrl,
+        onError: (err) => reject(err),
+        onSuccess: () => resolve(),
+      });
+      upload.start();
+    });
+    assert.equal((await waitForFinal(server, issued.body.id)).state, "archived");
+  });
 });

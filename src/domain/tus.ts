@@ -32,7 +32,7 @@ import { tusPendingPartKey } from "./upload-keys.js";
 import { waitForVerdict } from "./verdict.js";
 
 export const TUS_VERSION = "1.0.0";
-export const TUS_EXTENSIONS = ["creation", "creation-with-upload", "termination", "expiration", "checksum"] as const;
+export const TUS_EXTENSIONS = ["creation", "creation-with-upload", "termination", "expiration", "checksum", "concatenation"] as const;
 export const TUS_CHECKSUM_ALGORITHMS = ["sha1", "sha256", "md5"] as const;
 export type TusChecksumAlgorithm = (typeof TUS_CHECKSUM_ALGORITHMS)[number];
 
@@ -42,9 +42,9 @@ export const TUS_VERDICT_WAIT_MS = 10_000;
 /** The path of a tus upload URL. */
 export const tusPath = (id: string) => `/v1/tus/${id}`;
 /** What a tus upload URL signs as its method: one capability URL serves HEAD, PATCH and DELETE. */
-const SIGNED_AS = "TUS";
+export const SIGNED_AS = "TUS";
 
-type TusTicket = Ticket & { multipart: MultipartPlan; protocol: "tus" };
+export type TusTicket = Ticket & { multipart: MultipartPlan; protocol: "tus" };
 
 /** The capability URL of a tus upload: signed like gateway URLs, valid as long as its ticket. */
 export function tusUploadUrl(s: Pick<Services, "config" | "signer">, ticket: Ticket): string {
@@ -219,7 +219,11 @@ export async function appendToTusUpload(s: Services, id: string, chunk: TusChunk
     } finally {
       metered.stop();
     }
-    if (newOffset < ticket.size) {
+    if (newOffset === ticket.size && ticket.tusPartial) {
+      // A partial upload is complete: assembled, and kept (unclaimed) for the final upload to take.
+      await assembleParts(s, ticket);
+    }
+    if (newOffset < ticket.size || ticket.tusPartial) {
       await s.tickets.release(id, lease).catch(() => undefined);
       return { offset: newOffset, length: ticket.size, metadata: metadataOf(ticket), expiresAt: ticket.expiresAt, sealed: false };
     }
@@ -258,7 +262,7 @@ export async function terminateTusUpload(s: Services, url: TusUrl): Promise<void
   if (ticket && progress) await s.objects.delete({ bucket: s.config.buckets.staging, key: tusPendingPartKey(ticket.key, progress.partsDone + 1) }).catch(() => undefined);
 }
 
-interface StoredProgress {
+export interface StoredProgress {
   /** Parts 1…partsDone are stored, each whole. */
   partsDone: number;
   /** Bytes of part partsDone + 1 waiting in its pending-part object. */
@@ -267,7 +271,7 @@ interface StoredProgress {
 }
 
 /** The offset, from what storage holds: the run of whole parts from 1, and the pending part after them. */
-async function storedProgress(s: Services, ticket: TusTicket): Promise<StoredProgress> {
+export async function storedProgress(s: Services, ticket: TusTicket): Promise<StoredProgress> {
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let parts: PartInfo[];
   try {
@@ -303,7 +307,7 @@ const streamOf = (bytes: Uint8Array) =>
  * becomes the next pending object. With `holdUntilChecked`, nothing is stored before it passes
  * (the chunk was held to the rest of one part). Returns the new offset.
  */
-async function writeChunk(
+export async function writeChunk(
   s: Services,
   ticket: TusTicket,
   progress: StoredProgress,
@@ -384,7 +388,7 @@ async function readInto(stream: ReadableStream<Uint8Array>, buffer: Buffer): Pro
 }
 
 /** Assembles the stored parts into the upload's object in staging (idempotent: a second call finds it there). */
-async function assembleParts(s: Services, ticket: TusTicket): Promise<void> {
+export async function assembleParts(s: Services, ticket: TusTicket): Promise<void> {
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let parts: PartInfo[];
   try {

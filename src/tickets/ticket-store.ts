@@ -39,6 +39,11 @@ export interface Ticket {
    * length, into the multipart upload of `multipart`. Such an upload takes no part URLs.
    */
   protocol?: "tus" | undefined;
+  /**
+   * A tus partial upload (concatenation): it only holds bytes, assembled in staging at `key`
+   * once complete, until a final upload takes them. It is never recorded or processed itself.
+   */
+  tusPartial?: true | undefined;
   /** Set when the upload holds one of its key's open-upload slots (a scoped key's quota), to give back when it ends. */
   holdsSlot?: true | undefined;
 }

@@ -132,6 +132,32 @@ export function tusSuite(name: string, start: () => Promise<TusTarget>, options:
       if (target.stagingKeys) await eventually(async () => assert.deepEqual((await target.stagingKeys!()).filter((k) => k.includes(idOf(url))), []));
     });
 
+    it("uploads with parallelUploads: 3 (concatenation), and a partial serves one final upload only", async () => {
+      const file = pngFile(13 * MIB + 7);
+      const partials: string[] = [];
+      const url = await new Promise<string>((resolve, reject) => {
+        const upload = new Upload(file, {
+          endpoint,
+          parallelUploads: 3,
+          chunkSize: CHUNK,
+          headers: { authorization: `Bearer ${browserCredential(server)}` },
+          metadata: { filename: "cat.png", filetype: "image/png" },
+          onBeforeRequest: (req) => {
+            const concat = req.getHeader("Upload-Concat");
+            if (concat?.startsWith("final;")) partials.push(...concat.slice("final;".length).split(" "));
+          },
+          onError: reject,
+          onSuccess: () => resolve(upload.url ?? ""),
+        });
+        upload.start();
+      });
+      assert.equal(partials.length, 3);
+      assert.equal(sha256(await archivedBytes(server, idOf(url))), sha256(file));
+      const again = await fetch(endpoint, { method: "POST", headers: { ...tusHeaders, authorization: `Bearer ${browserCredential(server)}`, "upload-concat": `final;${partials.join(" ")}` } });
+      assert.equal(again.status, 410);
+      assert.equal(((await again.json()) as { error: { code: string } }).error.code, "already_used");
+    });
+
     it("refuses a second use of a finished upload", async () => {
       const file = pngFile(3 * MIB);
       const url = await tusUpload(endpoint, file, { credential: browserCredential(server) });

@@ -1526,7 +1526,7 @@ export interface paths {
         put?: never;
         /**
          * tus 1.0.0 creation (and creation-with-upload): a one-time upload, answered 201 with its upload URL in Location
-         * @description Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (checked against the limits before any byte is taken: 413 over the maximum), `Upload-Metadata` (`filename` and `filetype` name the file and its type; other keys are the upload's metadata). A body sent as `application/offset+octet-stream` is the upload's first bytes. The Location is a signed URL for HEAD, PATCH and DELETE, needing no key.
+         * @description Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (checked against the limits before any byte is taken: 413 over the maximum), `Upload-Metadata` (`filename` and `filetype` name the file and its type; other keys are the upload's metadata). A body sent as `application/offset+octet-stream` is the upload's first bytes. The Location is a signed URL for HEAD, PATCH and DELETE, needing no key. Concatenation: `Upload-Concat: partial` (with Upload-Length) creates a partial upload that only holds bytes; `Upload-Concat: final;<url> <url>…` (with the file's Upload-Metadata) makes the one-time upload from complete partials of the same caller, checked against the limits before any byte moves, and answers once it is sealed (422 if processing rejects the file within the wait).
          */
         post: {
             parameters: {

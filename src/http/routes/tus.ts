@@ -8,6 +8,8 @@
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { issueUpload } from "../../domain/issue.js";
+import { concatenateTusUploads, createTusPartial } from "../../domain/tus-concat.js";
+import type { Ticket } from "../../tickets/ticket-store.js";
 import {
   TUS_CHECKSUM_ALGORITHMS,
   TUS_EXTENSIONS,
@@ -79,6 +81,13 @@ const lengthOf = (c: Context) => {
 const FILENAME_KEYS = ["filename", "name"];
 const FILETYPE_KEYS = ["filetype", "type"];
 
+/** The file's name and type, and the app's metadata, from Upload-Metadata. */
+function fileOf(metadata: Record<string, string>): { filename: string; contentType: string; metadata?: Record<string, string> } {
+  const pick = (keys: string[]) => keys.map((k) => metadata[k]).find((v) => v !== undefined && v !== "");
+  const appMetadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => !FILENAME_KEYS.includes(k) && !FILETYPE_KEYS.includes(k)));
+  return { filename: pick(FILENAME_KEYS) ?? "upload", contentType: pick(FILETYPE_KEYS) ?? "application/octet-stream", ...(Object.keys(appMetadata).length > 0 && { metadata: appMetadata }) };
+}
+
 export function registerTusCreationRoutes(app: App, options: AppOptions) {
   const { services, peerAddress } = options;
   app.openAPIRegistry.registerPath({
@@ -86,28 +95,35 @@ export function registerTusCreationRoutes(app: App, options: AppOptions) {
     path: "/v1/tus/",
     summary: "tus 1.0.0 creation (and creation-with-upload): a one-time upload, answered 201 with its upload URL in Location",
     description:
-      "Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (checked against the limits before any byte is taken: 413 over the maximum), `Upload-Metadata` (`filename` and `filetype` name the file and its type; other keys are the upload's metadata). A body sent as `application/offset+octet-stream` is the upload's first bytes. The Location is a signed URL for HEAD, PATCH and DELETE, needing no key.",
+      "Headers: `Tus-Resumable: 1.0.0`, `Upload-Length` (checked against the limits before any byte is taken: 413 over the maximum), `Upload-Metadata` (`filename` and `filetype` name the file and its type; other keys are the upload's metadata). A body sent as `application/offset+octet-stream` is the upload's first bytes. The Location is a signed URL for HEAD, PATCH and DELETE, needing no key. Concatenation: `Upload-Concat: partial` (with Upload-Length) creates a partial upload that only holds bytes; `Upload-Concat: final;<url> <url>…` (with the file's Upload-Metadata) makes the one-time upload from complete partials of the same caller, checked against the limits before any byte moves, and answers once it is sealed (422 if processing rejects the file within the wait).",
     security,
     request: { body: { content: { "application/offset+octet-stream": { schema: z.string().openapi({ format: "binary" }) } }, required: false } },
     responses: { 201: { description: "Created: Location, Upload-Expires (and Upload-Offset with a body)" }, ...errorResponses(400, 401, 412, 413, 415, 422, 429, 460, 503) },
   });
   const create = async (c: Context<AppEnv>) => {
-    if (c.req.header("upload-concat") !== undefined) throw badRequest("invalid_tus_request", "Upload-Concat (the concatenation extension) is not supported yet.");
     if (c.req.header("upload-defer-length") !== undefined) {
       throw badRequest("invalid_tus_request", "Upload-Defer-Length is not supported: Sluice checks the size against its limits before any byte is taken; send Upload-Length.");
     }
+    const concat = c.req.header("upload-concat")?.trim();
+    const metadata = parseUploadMetadata(c.req.header("upload-metadata"));
+    if (concat?.startsWith("final;")) return createFinal(c, concat.slice("final;".length), metadata);
+    if (concat !== undefined && concat !== "partial") throw badRequest("invalid_tus_request", "Upload-Concat must be `partial` or `final;<url> <url>…`.");
     const length = c.req.header("upload-length");
     if (length === undefined || !/^\d{1,16}$/.test(length)) throw badRequest("invalid_tus_request", "Upload-Length must be the upload's size in bytes.");
-    const metadata = parseUploadMetadata(c.req.header("upload-metadata"));
-    const pick = (keys: string[]) => keys.map((k) => metadata[k]).find((v) => v !== undefined && v !== "");
-    const filename = pick(FILENAME_KEYS) ?? "upload";
-    const contentType = pick(FILETYPE_KEYS) ?? "application/octet-stream";
-    const appMetadata = Object.fromEntries(Object.entries(metadata).filter(([k]) => !FILENAME_KEYS.includes(k) && !FILETYPE_KEYS.includes(k)));
-    const parsed = UploadRequestSchema.safeParse({ filename, contentType, size: Number(length), method: "tus", ...(Object.keys(appMetadata).length > 0 && { metadata: appMetadata }) });
+    if (concat === "partial") {
+      const partial = await createTusPartial(services, c.get("principal"), Number(length));
+      return createdWithUpload(c, partial.ticket, partial.url);
+    }
+    const parsed = UploadRequestSchema.safeParse({ ...fileOf(metadata), size: Number(length), method: "tus" });
     if (!parsed.success) throw invalidRequest(parsed.error);
     const { ticket, upload } = await issueUpload(services, c.get("principal"), parsed.data, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
     if (!upload) throw new Error("the tus route gave no upload URL"); // a tus route always does
-    const created = { location: upload.url, "upload-expires": new Date(ticket.expiresAt).toUTCString() };
+    return createdWithUpload(c, ticket, upload.url);
+  };
+
+  /** 201 for a new upload; with creation-with-upload, its first bytes taken as a PATCH at offset 0 would be. */
+  const createdWithUpload = async (c: Context<AppEnv>, ticket: Ticket, url: string) => {
+    const created = { location: url, "upload-expires": new Date(ticket.expiresAt).toUTCString() };
     const contentLength = lengthOf(c);
     const withUpload = c.req.header("content-type") !== undefined && (contentLength === undefined ? c.req.raw.body !== null : contentLength > 0);
     if (!withUpload) return c.body(null, 201, created);
@@ -117,9 +133,32 @@ export function registerTusCreationRoutes(app: App, options: AppOptions) {
     } catch (err) {
       // The upload exists: its URL goes with the refusal, so that the client may resume it.
       const response = errorResponse(c, err, services.logger);
-      response.headers.set("location", upload.url);
+      response.headers.set("location", url);
       return response;
     }
+  };
+
+  /** Concatenation's final upload: the partials' URLs (absolute, or paths on this server), then the file's name and type. */
+  const createFinal = async (c: Context<AppEnv>, urls: string, metadata: Record<string, string>) => {
+    const partials = urls
+      .trim()
+      .split(/\s+/)
+      .map((u) => {
+        let parsed: URL;
+        try {
+          parsed = new URL(u, services.config.publicUrl);
+        } catch {
+          throw badRequest("invalid_tus_request", "Upload-Concat: final names something that is not a URL.");
+        }
+        const id = /^\/v1\/tus\/([^/]+)$/.exec(parsed.pathname)?.[1];
+        if (!id) throw badRequest("invalid_tus_request", "Upload-Concat: final names a URL that is not a tus upload of this server.");
+        return { id, expires: parsed.searchParams.get("expires") ?? undefined, signature: parsed.searchParams.get("signature") ?? undefined };
+      });
+    const parsed = UploadRequestSchema.safeParse({ ...fileOf(metadata), size: 0 });
+    if (!parsed.success) throw invalidRequest(parsed.error);
+    const { size: _size, ...request } = parsed.data;
+    const { ticket, url } = await concatenateTusUploads(services, c.get("principal"), request, partials, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
+    return c.body(null, 201, { location: url, "upload-offset": String(ticket.size) });
   };
   app.post("/v1/tus/", create);
   app.post("/v1/tus", create);
