@@ -80,8 +80,7 @@ async function startTusServer(env: Record<string, string>, s3?: S3Client): Promi
 }
 
 /** Sluice's tus endpoint; its uploads are archived, and the archived file is deleted through the API. */
-async function startSluiceTarget(ctx: TusBenchContext, dataDir: string, env: Record<string, string>, standIn: () => Promise<TusTarget>): Promise<TusTarget> {
-  if (process.env.BENCH_TUS_STANDIN === "1") return standIn(); // DEVELOPMENT ONLY, until Sluice's tus lands
+async function startSluiceTarget(ctx: TusBenchContext, dataDir: string, env: Record<string, string>): Promise<TusTarget> {
   const server = await ctx.startSluice(dataDir, { SLUICE_PART_SIZE: String(CHUNK), ...env, ...profiling });
   return {
     server,
@@ -236,8 +235,7 @@ export async function benchTus(ctx: TusBenchContext): Promise<void> {
     // The filesystem: Sluice's staging against @tus/server's FileStore, both in the run's directory.
     const baselineDir = path.join(ctx.tmp, "tus-file-store");
     await fs.mkdir(baselineDir);
-    await fs.mkdir(path.join(ctx.tmp, "standin"));
-    const fsSluice = await startSluiceTarget(ctx, path.join(ctx.tmp, "tus-fs"), {}, () => startTusServer({ TUS_STORE: "file", TUS_DIR: path.join(ctx.tmp, "standin") }));
+    const fsSluice = await startSluiceTarget(ctx, path.join(ctx.tmp, "tus-fs"), {});
     started.push(fsSluice);
     const fileStore = await startTusServer({ TUS_STORE: "file", TUS_DIR: baselineDir });
     started.push(fileStore);
@@ -252,17 +250,7 @@ export async function benchTus(ctx: TusBenchContext): Promise<void> {
     const buckets = { staging: `tus-staging-${suffix}`, archive: `tus-archive-${suffix}`, baseline: `tus-s3store-${suffix}` };
     try {
       await s3.send(new CreateBucketCommand({ Bucket: buckets.baseline }));
-      if (process.env.BENCH_TUS_STANDIN === "1") await s3.send(new CreateBucketCommand({ Bucket: buckets.staging }));
-      const s3Sluice = await startSluiceTarget(ctx, path.join(ctx.tmp, "tus-s3"), sluiceS3Env(rgw, { SLUICE_UPLOAD_MODE: "gateway", SLUICE_STAGING_BUCKET: buckets.staging, SLUICE_ARCHIVE_BUCKET: buckets.archive }), () =>
-        startTusServer({
-          TUS_STORE: "s3",
-          TUS_PART_SIZE: String(CHUNK),
-          TUS_S3_ENDPOINT: rgw.endpoint,
-          TUS_S3_BUCKET: buckets.staging,
-          TUS_S3_ACCESS_KEY: rgw.accessKeyId,
-          TUS_S3_SECRET_KEY: rgw.secretAccessKey,
-        }, s3),
-      );
+      const s3Sluice = await startSluiceTarget(ctx, path.join(ctx.tmp, "tus-s3"), sluiceS3Env(rgw, { SLUICE_UPLOAD_MODE: "gateway", SLUICE_STAGING_BUCKET: buckets.staging, SLUICE_ARCHIVE_BUCKET: buckets.archive }));
       started.push(s3Sluice);
       const s3Store = await startTusServer({
         TUS_STORE: "s3",
