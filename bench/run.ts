@@ -20,10 +20,12 @@ import { memcachedUrl, startMemcached, startPostgres, startRedis, type BackendSe
 import { startDynalite } from "../test/helpers/dynamo.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
 import { ROOT, spawnServer, startServer, type ServerProcess } from "../test/helpers/server.js";
+import { median, rssMiB, writeRandomFile } from "./measure.js";
+import { benchTus } from "./tus.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** `issue`, `stores`, `gateway`, `s3`: run only some sections (for development; `--write` needs them all). */
-const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda"];
+/** `issue`, `stores`, `gateway`, `s3`, `lambda`, `tus`: run only some sections (for development; `--write` needs them all). */
+const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda", "tus"];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
@@ -54,8 +56,6 @@ const s3Env = (rgw: Rgw, mode: "direct" | "gateway"): Record<string, string> => 
   SLUICE_S3_FORCE_PATH_STYLE: "true",
 });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function hammer(url: string, path = "/v1/uploads"): Promise<{ rps: number; p99: number; non2xx: number }> {
   const result = await autocannon({
     url: `${url}${path}`,
@@ -66,13 +66,6 @@ async function hammer(url: string, path = "/v1/uploads"): Promise<{ rps: number;
     body: JSON.stringify({ filename: "bench.bin", contentType: "application/octet-stream", size: 1024 }),
   });
   return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
-}
-
-function rssMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  // A synchronous read of /proc: tiny, and it keeps the sampler simple.
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  return kb / 1024;
 }
 
 /** Streams `size` bytes of generated data as a PUT, never holding more than one chunk. */
@@ -443,19 +436,13 @@ async function main() {
       }
     }
 
+    // 4. tus (bench/tus.ts): Sluice's tus endpoint against @tus/server's FileStore and S3Store.
+    if (SECTIONS.has("tus")) await benchTus({ tmp, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, key: KEY, line, startSluice });
+
     if (write) await writeResults(rows);
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
-}
-
-/** A file of random bytes, written 64 MiB at a time. */
-async function writeRandomFile(file: string, size: number): Promise<void> {
-  const { randomFillSync } = await import("node:crypto");
-  const handle = await fs.open(file, "w");
-  const chunk = Buffer.alloc(64 * 1024 ** 2);
-  for (let written = 0; written < size; written += chunk.length) await handle.write(randomFillSync(chunk), 0, Math.min(chunk.length, size - written));
-  await handle.close();
 }
 
 /** Runs the built CLI and samples its RSS every 20 ms; returns the peak, in MiB. */
