@@ -125,6 +125,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a client needs to know before uploading: limits, multipart sizes, upload methods and endpoints (public, no key) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The limits */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Limits"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads/{id}/content": {
         parameters: {
             query?: never;
@@ -153,7 +189,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Stored in staging; processing has started */
+                /** @description Stored in staging; processing has started. The ETag header is S3's: the quoted hex MD5 of the bytes */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -243,6 +279,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/uploads/{id}/form": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload the bytes through Sluice as an S3 POST-policy form, the file last (the URL from GET /s3/params in gateway mode; signed, no API key); with `wait`, answers once the verdict is in */
+        post: {
+            parameters: {
+                query: {
+                    /** @description Unix seconds */
+                    expires: string;
+                    signature: string;
+                    /** @description Wait up to this many seconds (at most 30; more is read as 30) for processing's verdict: 200 with the archived upload, 422 `file_rejected` with the reason, or the upload as it stands when the verdict is not in yet. */
+                    wait?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        key: string;
+                        /** Format: binary */
+                        file: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Stored (and, with `wait`, archived, or still being processed) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body stopped arriving (no byte within SLUICE_BODY_IDLE_TIMEOUT); the URL may be retried at once */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The object store is out of space (the filesystem store): nothing was stored; retry later */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/uploads/{id}/parts/{partNumber}": {
         parameters: {
             query?: never;
@@ -272,7 +441,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The part is stored; its ETag is in the body and the ETag header */
+                /** @description The part is stored; its ETag (S3's: the quoted hex MD5 of the part's bytes) is in the body and the ETag header */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1867,6 +2036,7 @@ export interface paths {
             parameters: {
                 query?: {
                     once?: "true" | "false";
+                    /** @description Seconds. Over `SLUICE_URL_TTL_MAX` it is clamped to it, not refused; `expiresAt` in the answer is the expiry granted. */
                     expiresIn?: number;
                 };
                 header?: never;
@@ -2230,6 +2400,762 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/s3/params": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: a POST form for a whole file (size unknown: bound by the limit); in gateway mode the form goes to Sluice and answers once the verdict is in */
+        get: {
+            parameters: {
+                query: {
+                    filename: string;
+                    type?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{method: "POST", url, fields, headers, expires}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Companion: start a multipart upload (size unknown: bound by the limit, parts signed on demand) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        filename: string;
+                        type?: string;
+                        metadata?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description `{key, uploadId, bucket}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Type not allowed */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (see Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: the parts stored so far */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `[{PartNumber, ETag, Size}]` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            PartNumber: number;
+                            ETag: string;
+                            Size: number;
+                        }[];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Companion: abort the upload (Sluice cancels it; its parts go) */
+        delete: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/{partNumber}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: a signed URL for one part (1 to 10,000; its length is the client's, checked at completion) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                    partNumber: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{url, expires}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: signed URLs for several parts */
+        get: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                    partNumbers: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `{presignedUrls: {"1": url}}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/multipart/{uploadId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Companion: assemble the parts, check the real size against the limit, and wait (up to 30 s) for the verdict: 422 file_rejected with the reason */
+        post: {
+            parameters: {
+                query: {
+                    /** @description The object key `POST /s3/multipart` gave; it must be the upload's. */
+                    key: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Sluice's upload id (`upl_…`), as `POST /s3/multipart` gave it. */
+                    uploadId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        parts: {
+                            PartNumber: number;
+                            ETag: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description `{location, key, bucket, state}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict: in use right now */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Gone: used, cancelled or expired */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The object store is out of space (the filesystem store): nothing was stored; retry later */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s3/sts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Companion: bucket-wide STS credentials; always refused (403 bucket_credentials): Sluice's credentials are per upload */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2242,8 +3168,44 @@ export interface components {
             };
             error?: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
+            };
+        };
+        Limits: {
+            /** @description Largest file, in bytes (SLUICE_MAX_SIZE). */
+            maxSize: number;
+            /** @description Type patterns accepted (SLUICE_ALLOWED_TYPES). */
+            allowedTypes: string[];
+            /** @description How large files are split. */
+            multipart: {
+                /** @description Files larger than this are uploaded in parts. */
+                threshold: number;
+                /** @description The part size offered (it grows for files that would need more than maxParts). */
+                partSize: number;
+                minPartSize: number;
+                maxParts: number;
+            };
+            /** @enum {string} */
+            uploadMode: "direct" | "gateway" | "edge";
+            /** @description The `method`s POST /v1/uploads serves here. */
+            uploadMethods: string[];
+            defaultMethod: string;
+            urlTtl: {
+                defaultSeconds: number;
+                maxSeconds: number;
+            };
+            tus: {
+                /** @description A tus client's `endpoint`. */
+                endpoint: string;
+            };
+            companion: {
+                /** @description @uppy/aws-s3's `companionEndpoint`. */
+                endpoint: string;
+            };
+            tokens: {
+                defaultLifetimeSeconds: number;
+                maxLifetimeSeconds: number;
             };
         };
         GatewayResult: {
@@ -2262,7 +3224,7 @@ export interface components {
                  * @example type_not_allowed
                  * @enum {string}
                  */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 /** @example Content type text/html is not allowed. */
                 message: string;
             };
@@ -2361,7 +3323,7 @@ export interface components {
                 [key: string]: string;
             };
             /**
-             * @description Seconds; clamped to the configured bounds.
+             * @description Seconds. A value over the server's maximum (`SLUICE_URL_TTL_MAX`; for multipart uploads `SLUICE_MULTIPART_TTL`; for credentials STS's bounds) is clamped to it, not refused; `expiresAt` in the answer is the expiry granted.
              * @example 300
              */
             expiresIn?: number;
