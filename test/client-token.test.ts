@@ -26,7 +26,7 @@ describe("discovery", () => {
       allowedTypes: ["image/*", "application/octet-stream"],
       multipart: { threshold: 5 * MiB, partSize: 5 * MiB, minPartSize: 5 * MiB, maxParts: 10_000 },
       uploadMode: "gateway",
-      uploadMethods: ["PUT"],
+      uploadMethods: ["tus", "PUT"],
       defaultMethod: "PUT",
       urlTtl: { defaultSeconds: 300, maxSeconds: 3600 },
       tus: { endpoint: `${server.url}/v1/tus/` },
