@@ -5,7 +5,7 @@ import { guard } from "./backend-calls.js";
 import { stagingHeldUntil } from "./pipeline.js";
 import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
-import { isTusPendingPartKey, isUploadId, uploadIdOfKey } from "./upload-keys.js";
+import { isTusPendingPartKey, isUploadId, tusAppendKey, uploadIdOfKey } from "./upload-keys.js";
 
 /** What became of an object found in staging. */
 export type ArrivalOutcome =
@@ -44,8 +44,8 @@ export async function arrivedInStaging(s: Services, key: string, options: { via:
   const record = await guard("metadata store", () => s.metadata.getUpload(id));
   if (!record) {
     const entry = await guard("ticket store", () => s.tickets.get(id));
-    if (entry?.ticket.protocol === "tus" && (isTusPendingPartKey(entry.ticket.key, key) || (entry.ticket.tusPartial && entry.ticket.key === key))) {
-      // A tus upload's bytes waiting for the rest of their part, or a tus partial upload's bytes
+    if (entry?.ticket.protocol === "tus" && (isTusPendingPartKey(entry.ticket.key, key) || tusAppendKey(entry.ticket.key) === key || (entry.ticket.tusPartial && entry.ticket.key === key))) {
+      // A tus upload's bytes waiting for the rest of their part or growing in its append file, or a tus partial upload's bytes
       // waiting for the final upload that takes them: kept while the upload may go on.
       const live = entry.state === "claimed" || (entry.state === "issued" && entry.ticket.expiresAt > s.now());
       return live ? "known" : remove("the tus upload it belongs to is over");

@@ -5,7 +5,8 @@
  * processed or counted against a token's uploads), and is assembled in staging once complete.
  * The final upload is issued like any other (`issueUpload`: limits, quota, token rules) with
  * the partials' total as its size, before any byte moves; their bytes are then streamed, in
- * order, into its parts, it is sealed and recorded, and the partials are spent (their tickets
+ * order, into its parts (or its append file, on the filesystem: partials themselves are
+ * always multipart uploads), it is sealed and recorded, and the partials are spent (their tickets
  * consumed, their objects removed): each partial serves one final upload, once.
  */
 import { badRequest, gone, SluiceError, tooLarge, BackendUnavailableError } from "../errors.js";

@@ -1,13 +1,16 @@
 /**
  * tus 1.0.0 (tus.io `protocol.md`): a tus upload IS a one-time Sluice upload. Its ticket is
  * issued like any other (`upload-routes/tus.ts`), with a multipart upload in staging behind
- * it; PATCHes add bytes in order, and the PATCH that delivers the last byte assembles the
- * parts and records the arrival (`recordArrival`), so that the same processing, sniffing and
- * archive follow, and the ticket is consumed: the upload is sealed.
+ * it, or, on a store that appends (the filesystem, `ObjectStore.append`), one append file;
+ * PATCHes add bytes in order, and the PATCH that delivers the last byte assembles the parts
+ * (or renames the append file into the object, no copy) and records the arrival
+ * (`recordArrival`), so that the same processing, sniffing and archive follow, and the ticket
+ * is consumed: the upload is sealed.
  *
- * Where the offset lives: in storage, as tusd keeps it. Storage holds the parts written so far
- * and, for the bytes of a part not yet full, one pending-part object beside the key
- * (`tusPendingPartKey`); the offset is the full parts plus that object's size. Storage is
+ * Where the offset lives: in storage, as tusd keeps it. On parts, storage holds the parts
+ * written so far and, for the bytes of a part not yet full, one pending-part object beside the
+ * key (`tusPendingPartKey`); the offset is the full parts plus that object's size. On a store
+ * that appends, it is the append file's size (`tusAppendKey`), as tusd's file store has it. Storage is
  * where the bytes are, so the offset can never disagree with them after a crash (a count kept
  * in the ticket or metadata store would be written after the bytes, and a crash in between
  * would make them disagree), and any instance that can reach storage can take the next PATCH.
@@ -17,7 +20,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { BackendUnavailableError, SluiceError, badRequest, conflict, gone, notFound, toSluiceError, tooLarge } from "../errors.js";
 import type { UploadRecord } from "../metadata/metadata-store.js";
-import { InvalidPartsError, MultipartNotFoundError, type PartInfo } from "../storage/object-store.js";
+import { InvalidPartsError, MultipartNotFoundError, ObjectChangedError, type PartInfo } from "../storage/object-store.js";
 import type { MultipartPlan, Ticket } from "../tickets/ticket-store.js";
 import { recordArrival } from "./arrivals.js";
 import { findSluiceError, guard } from "./backend-calls.js";
@@ -28,7 +31,7 @@ import { partLength, planParts } from "./part-plans.js";
 import { endUploadOfRevokedKey, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
 import { signedUrl, verifyUrl } from "./signed-urls.js";
-import { tusPendingPartKey } from "./upload-keys.js";
+import { tusAppendKey, tusPendingPartKey } from "./upload-keys.js";
 import { waitForVerdict } from "./verdict.js";
 
 export const TUS_VERSION = "1.0.0";
@@ -44,7 +47,10 @@ export const tusPath = (id: string) => `/v1/tus/${id}`;
 /** What a tus upload URL signs as its method: one capability URL serves HEAD, PATCH and DELETE. */
 export const SIGNED_AS = "TUS";
 
-export type TusTicket = Ticket & { multipart: MultipartPlan; protocol: "tus" };
+/** A tus upload's ticket: its bytes go into a multipart upload (`multipart`), or, on a store that appends, into one append file (`tusAppend`). */
+export type TusTicket = Ticket & { protocol: "tus" };
+type MultipartTusTicket = TusTicket & { multipart: MultipartPlan };
+const isMultipart = (ticket: TusTicket): ticket is MultipartTusTicket => ticket.multipart !== undefined;
 
 /** The capability URL of a tus upload: signed like gateway URLs, valid as long as its ticket. */
 export function tusUploadUrl(s: Pick<Services, "config" | "signer">, ticket: Ticket): string {
@@ -85,6 +91,14 @@ export interface TusChunk {
  * stored. If the ticket cannot be stored, the multipart upload is aborted again.
  */
 export async function openTusUpload(s: Services, ticket: Ticket, storeTicket: () => Promise<void>): Promise<void> {
+  if (s.objects.append && !ticket.tusPartial) {
+    // The append file is made by the first PATCH: until then the upload holds no byte, and
+    // nothing in staging can be swept away between its creation and the ticket's.
+    ticket.protocol = "tus";
+    ticket.tusAppend = true;
+    await storeTicket();
+    return;
+  }
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
   ticket.multipart = { uploadId, ...planParts(ticket.size, s.config.partSize) };
@@ -180,7 +194,7 @@ export async function appendToTusUpload(s: Services, id: string, chunk: TusChunk
     throw refusal(claim.reason);
   }
   const { lease } = claim;
-  if (claim.ticket.protocol !== "tus" || !claim.ticket.multipart) {
+  if (claim.ticket.protocol !== "tus" || (!claim.ticket.multipart && !claim.ticket.tusAppend)) {
     await s.tickets.release(id, lease).catch(() => undefined);
     throw notFound(`tus upload ${id}`);
   }
@@ -201,12 +215,14 @@ export async function appendToTusUpload(s: Services, id: string, chunk: TusChunk
     const progress = await storedProgress(s, ticket);
     if (offset !== progress.offset) throw conflict("offset_mismatch", `Upload-Offset is ${offset}; the upload is at ${progress.offset}. Ask with HEAD and go on from there.`);
     const missing = ticket.size - progress.offset;
-    // With a checksum every byte is held until the digest is checked, so a chunk may not run past its part.
-    const room = checksum ? partLength(ticket, progress.partsDone + 1) - progress.pending : missing;
+    // With a checksum every byte is held until the digest is checked, so on parts a chunk may not
+    // run past its part. An append file takes any chunk whole: a mismatch cuts it back.
+    const partSize = checksum && isMultipart(ticket) ? ticket.multipart.partSize : undefined;
+    const room = checksum && isMultipart(ticket) ? partLength(ticket, progress.partsDone + 1) - progress.pending : missing;
     if (chunk.contentLength !== undefined && chunk.contentLength > room) {
       throw tooLarge(
-        checksum
-          ? `A PATCH with Upload-Checksum may carry at most ${room} bytes here (the rest of the current ${ticket.multipart.partSize}-byte part); this one has ${chunk.contentLength}.`
+        partSize !== undefined
+          ? `A PATCH with Upload-Checksum may carry at most ${room} bytes here (the rest of the current ${partSize}-byte part); this one has ${chunk.contentLength}.`
           : `The chunk is ${chunk.contentLength} bytes; the upload lacks only ${missing}.`,
       );
     }
@@ -256,8 +272,9 @@ export async function terminateTusUpload(s: Services, url: TusUrl): Promise<void
   verifyUrl(s, SIGNED_AS, url.id, url.expires, url.signature);
   const entry = await guard("ticket store", () => s.tickets.get(url.id));
   const ticket = entry?.ticket;
-  const progress = ticket?.protocol === "tus" && entry?.state === "issued" ? await storedProgress(s, ticket as TusTicket).catch(() => undefined) : undefined;
+  const progress = ticket?.protocol === "tus" && entry?.state === "issued" && !ticket.tusAppend ? await storedProgress(s, ticket as TusTicket).catch(() => undefined) : undefined;
   await cancelUpload(s, url.id);
+  if (ticket?.tusAppend && entry?.state === "issued") await s.objects.delete({ bucket: s.config.buckets.staging, key: tusAppendKey(ticket.key) }).catch(() => undefined);
   // The parts went with the multipart upload; the pending part goes too (else the sweep removes it).
   if (ticket && progress) await s.objects.delete({ bucket: s.config.buckets.staging, key: tusPendingPartKey(ticket.key, progress.partsDone + 1) }).catch(() => undefined);
 }
@@ -272,6 +289,7 @@ export interface StoredProgress {
 
 /** The offset, from what storage holds: the run of whole parts from 1, and the pending part after them. */
 export async function storedProgress(s: Services, ticket: TusTicket): Promise<StoredProgress> {
+  if (!isMultipart(ticket)) return appendedProgress(s, ticket);
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
   let parts: PartInfo[];
   try {
@@ -291,6 +309,46 @@ export async function storedProgress(s: Services, ticket: TusTicket): Promise<St
   const pendingPart = await guard("object store", () => s.objects.head({ bucket: ref.bucket, key: tusPendingPartKey(ticket.key, partsDone + 1) }));
   const pending = pendingPart?.size ?? 0;
   return { partsDone, pending, offset: partsDone * ticket.multipart.partSize + pending };
+}
+
+/**
+ * The offset of an upload on a store that appends: the append file's size, read afresh (any
+ * instance on the same disk agrees). Sealed: the object is there. A file that holds every
+ * byte but was never sealed (a crash in between) counts one byte less, so that the PATCH
+ * that sends it again seals the upload (HEAD would otherwise say "complete" of an upload nobody seals).
+ */
+async function appendedProgress(s: Services, ticket: TusTicket): Promise<StoredProgress> {
+  const bucket = s.config.buckets.staging;
+  if (await guard("object store", () => s.objects.head({ bucket, key: ticket.key }))) return { partsDone: 0, pending: 0, offset: ticket.size };
+  const file = await guard("object store", () => s.objects.head({ bucket, key: tusAppendKey(ticket.key) }));
+  return { partsDone: 0, pending: 0, offset: Math.min(file?.size ?? 0, ticket.size - 1) };
+}
+
+/** The append store behind a `tusAppend` upload (every instance on one disk has it). */
+function appendStoreOf(s: Services) {
+  if (!s.objects.append) throw new BackendUnavailableError("object store", new Error(`${s.objects.name} cannot append, but a tus upload was begun on one that can`));
+  return s.objects.append;
+}
+
+/**
+ * Adds a chunk's bytes to the append file at the stored offset, streamed (no buffer). A body
+ * that fails (client gone, idle, too long) or a checksum that does not match leaves the file
+ * as it was before the PATCH: the store cuts it back. Returns the new offset.
+ */
+async function appendChunk(
+  s: Services,
+  ticket: TusTicket,
+  progress: StoredProgress,
+  body: ReadableStream<Uint8Array>,
+  options: { holdUntilChecked?: (() => void) | undefined; signal?: AbortSignal | undefined },
+): Promise<number> {
+  const store = appendStoreOf(s);
+  try {
+    return await store.append({ bucket: s.config.buckets.staging, key: tusAppendKey(ticket.key), offset: progress.offset, body, check: options.holdUntilChecked, signal: options.signal });
+  } catch (err) {
+    if (err instanceof ObjectChangedError) throw conflict("offset_mismatch", `Upload ${ticket.id} holds fewer bytes than its offset said. Ask with HEAD and go on from there.`);
+    throw findSluiceError(err) ?? (options.signal?.aborted ? badRequest("client_aborted", "The client went away before the chunk was complete.") : toSluiceError("object store", err));
+  }
 }
 
 /** A stream of one buffer, for a store that takes bodies as streams. */
@@ -316,12 +374,13 @@ export async function writeChunk(
   body: ReadableStream<Uint8Array>,
   options: { holdUntilChecked?: (() => void) | undefined; signal?: AbortSignal | undefined },
 ): Promise<number> {
+  if (!isMultipart(ticket)) return appendChunk(s, ticket, progress, body, options);
   const bucket = s.config.buckets.staging;
   const { uploadId, partCount } = ticket.multipart;
   let partNumber = progress.partsDone + 1;
   let size = partLength(ticket, partNumber);
-  // Allocated once, for the largest part this upload has; filled bytes only are ever read.
-  const buffer = Buffer.allocUnsafe(Math.min(ticket.multipart.partSize, ticket.size));
+  // One buffer for the largest part this upload has, from the pool; filled bytes only are ever read.
+  const buffer = takePartBuffer(Math.min(ticket.multipart.partSize, ticket.size));
   let filled = 0;
   if (progress.pending > 0) filled = await readInto(await guard("object store", () => s.objects.read({ bucket, key: tusPendingPartKey(ticket.key, partNumber) })), buffer);
   if (filled !== progress.pending) throw new BackendUnavailableError("object store", new Error(`pending part ${partNumber} of ${ticket.id} changed while it was read`));
@@ -376,7 +435,27 @@ export async function writeChunk(
       s.objects.put({ bucket, key: tusPendingPartKey(ticket.key, partNumber), body: streamOf(buffer.subarray(0, filled)), contentType: "application/octet-stream", contentLength: filled }),
     );
   }
+  // Only now, every store call done with it: after a failure a request given up may still read it, so it is left to the GC.
+  givePartBuffer(buffer);
   return offset;
+}
+
+/**
+ * Part buffers kept between PATCHes: fresh memory the size of a part (16 MiB) costs more to
+ * fault in than the chunk's bytes take to copy, on every PATCH. At most this many wait idle.
+ */
+const IDLE_PART_BUFFERS = 4;
+const idlePartBuffers: Buffer[] = [];
+
+function takePartBuffer(length: number): Buffer {
+  const i = idlePartBuffers.findIndex((b) => b.byteLength === length);
+  return i >= 0 ? idlePartBuffers.splice(i, 1)[0]! : Buffer.allocUnsafe(length);
+}
+
+function givePartBuffer(buffer: Buffer): void {
+  if (buffer.byteLength < 1024 * 1024) return; // small ones are cheap to allocate
+  if (idlePartBuffers.length >= IDLE_PART_BUFFERS) idlePartBuffers.shift();
+  idlePartBuffers.push(buffer);
 }
 
 /** Reads a whole (small: under one part) stream into `buffer`; returns the bytes read. */
@@ -393,6 +472,15 @@ async function readInto(stream: ReadableStream<Uint8Array>, buffer: Buffer): Pro
 /** Assembles the stored parts into the upload's object in staging (idempotent: a second call finds it there). */
 export async function assembleParts(s: Services, ticket: TusTicket): Promise<void> {
   const ref = { bucket: s.config.buckets.staging, key: ticket.key };
+  if (!isMultipart(ticket)) {
+    // The append file becomes the object: a rename, once (a second seal finds it there).
+    await appendStoreOf(s)
+      .seal({ bucket: ref.bucket, key: tusAppendKey(ticket.key) }, ref)
+      .catch((err: unknown) => {
+        throw toSluiceError("object store", err);
+      });
+    return;
+  }
   let parts: PartInfo[];
   try {
     parts = await s.objects.multipart.listParts(ref, ticket.multipart.uploadId);

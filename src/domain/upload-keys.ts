@@ -17,6 +17,12 @@ export const isUploadId = (id: string) => /^upl_[A-Za-z0-9_-]+$/.test(id);
  */
 export const tusPendingPartKey = (uploadKey: string, partNumber: number) => `${uploadKey}.tus-part-${partNumber}`;
 
+/**
+ * Where a tus upload's bytes grow on a store that appends (the filesystem): one file beside the
+ * upload's key, made the object at that key by the PATCH with the last byte.
+ */
+export const tusAppendKey = (uploadKey: string) => `${uploadKey}.tus-append`;
+
 /** Whether a staging key is one of the pending-part objects of the upload whose key is `uploadKey`. */
 export function isTusPendingPartKey(uploadKey: string, key: string): boolean {
   const prefix = `${uploadKey}.tus-part-`;

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { FsObjectStore } from "./fs.js";
-import { UnsafeObjectKeyError } from "./object-store.js";
+import { ObjectChangedError, ObjectExistsError, UnsafeObjectKeyError } from "./object-store.js";
 import { describeObjectStore } from "./object-store.conformance.js";
 
 describeObjectStore("fs", async () => {
@@ -15,6 +15,55 @@ describeObjectStore("fs", async () => {
 });
 
 describe("FsObjectStore specifics", () => {
+  const streamOf = (...chunks: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const c of chunks) controller.enqueue(Buffer.from(c));
+        controller.close();
+      },
+    });
+  const failing = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(Buffer.from(text));
+        controller.error(new Error("the client went away"));
+      },
+    });
+  const textOf = async (store: FsObjectStore, key: string) => Buffer.from(await new Response(await store.read({ bucket: "bucket-a", key })).arrayBuffer()).toString();
+
+  it("appends in place, cuts a failed or refused append back to its offset, and seals the file into an object once", async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-fs-"));
+    try {
+      const store = new FsObjectStore({ root });
+      await store.prepare(["bucket-a"]);
+      const file = { bucket: "bucket-a", key: "u/x.tus-append" };
+      assert.equal(await store.append.append({ ...file, offset: 0, body: streamOf("hello ", "wor") }), 9);
+      await assert.rejects(store.append.append({ ...file, offset: 9, body: failing("xyz") }), /went away/);
+      assert.equal((await store.head(file))?.size, 9);
+      await assert.rejects(
+        store.append.append({ ...file, offset: 9, body: streamOf("zzz"), check: () => { throw new Error("checksum mismatch"); } }),
+        /checksum mismatch/,
+      );
+      assert.equal((await store.head(file))?.size, 9);
+      await assert.rejects(store.append.append({ ...file, offset: 20, body: streamOf("z") }), (err: unknown) => err instanceof ObjectChangedError);
+      // Bytes past the offset (a crash mid-write) are cut off before the next append.
+      assert.equal(await store.append.append({ ...file, offset: 6, body: streamOf("world") }), 11);
+      assert.equal(await textOf(store, file.key), "hello world");
+
+      const target = { bucket: "bucket-a", key: "u/x" };
+      assert.equal((await store.append.seal(file, target)).size, 11);
+      assert.equal(await store.head(file), undefined);
+      assert.equal(await textOf(store, target.key), "hello world");
+      assert.equal((await store.append.seal(file, target)).size, 11); // sealed before: the same object
+
+      await store.append.append({ ...file, offset: 0, body: streamOf("other") });
+      await assert.rejects(store.append.seal(file, target), (err: unknown) => err instanceof ObjectExistsError);
+      assert.equal(await textOf(store, target.key), "hello world");
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
   it("refuses keys that could escape the bucket", async () => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-fs-"));
     try {

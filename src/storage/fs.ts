@@ -16,6 +16,7 @@ import {
   UnsafeObjectKeyError,
   exactLength,
   isSafeObjectKey,
+  type AppendStore,
   type MultipartStore,
   type MultipartUploadInfo,
   type PartInfo,
@@ -41,6 +42,11 @@ export class FsObjectStore implements ObjectStore {
   readonly #tmp: string;
   readonly #minFreeBytes: number;
   readonly multipart: MultipartStore;
+  /** Append files are plain files under their key: written in place, then hard-linked to the target (once). */
+  readonly append: AppendStore = {
+    append: (options) => this.#append(options),
+    seal: (source, target) => this.#seal(source, target),
+  };
 
   /** `minFreeBytes`: below this much free space under `root`, `ping` fails (so `/readyz` says so). */
   constructor(options: { root: string; minFreeBytes?: number }) {
@@ -96,6 +102,56 @@ export class FsObjectStore implements ObjectStore {
       await fs.rm(tmp, { force: true });
     }
     return this.#info(options.key, await fs.stat(target));
+  }
+
+  async #append(options: Parameters<AppendStore["append"]>[0]): Promise<number> {
+    const file = this.#path(options);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    // Opened without truncating, created when absent; the stream's writes go where `start` says (pwrite).
+    const handle = await fs.open(file, constants.O_RDWR | constants.O_CREAT);
+    try {
+      const size = (await handle.stat()).size;
+      if (size < options.offset) throw new ObjectChangedError(options);
+      if (size > options.offset) await handle.truncate(options.offset);
+      try {
+        await pipeline(
+          Readable.fromWeb(options.body as NodeReadableStream<Uint8Array>),
+          createWriteStream(file, { flags: "r+", start: options.offset }),
+          ...(options.signal ? [{ signal: options.signal }] : []),
+        );
+        options.check?.();
+      } catch (err) {
+        await handle.truncate(options.offset);
+        throw asStorageFull(err);
+      }
+      return (await handle.stat()).size;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #seal(source: ObjectRef, target: ObjectRef): Promise<ObjectInfo> {
+    const from = this.#path(source);
+    const to = this.#path(target);
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    try {
+      // link() fails with EEXIST instead of replacing: the target is written once, as put's ifNoneMatch.
+      await fs.link(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        const [a, b] = await Promise.all([fs.stat(from).catch(() => undefined), fs.stat(to)]);
+        // Linked before, and the source not yet removed (a crash in between): the same file.
+        if (!a || a.ino !== b.ino || a.dev !== b.dev) throw new ObjectExistsError(target);
+      } else if (isMissing(err)) {
+        // Sealed before: the source is gone and the target is the file it was.
+        const info = await this.head(target);
+        if (info) return info;
+        throw new ObjectNotFoundError(source);
+      } else throw asStorageFull(err);
+    }
+    await fs.rm(from, { force: true });
+    return this.#info(target.key, await fs.stat(to));
   }
 
   async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {

@@ -85,6 +85,34 @@ export interface ObjectStore {
    * the gateway hashes the bytes itself). Parts always do (`MultipartStore.putPart`).
    */
   readonly etagIsMd5: boolean;
+  /**
+   * Files that grow by appends, where the store has them (the filesystem; S3 has none): a tus
+   * upload's bytes go into one file, made the object at the end without a copy.
+   */
+  readonly append?: AppendStore | undefined;
+}
+
+/**
+ * An append file is an object that grows in place until `seal` makes it another object (it is
+ * listed, read, headed and deleted like any object). Its size is how many bytes it holds: an
+ * absent one holds none. One writer at a time (the caller holds a claim).
+ */
+export interface AppendStore {
+  /**
+   * Writes the body after the first `offset` bytes of the file (created when absent): bytes
+   * past `offset` (a failed write left them) are cut off first, and ObjectChangedError (nothing
+   * written) when the file holds fewer than `offset`. The body streams to the file, never held
+   * in memory. `check` runs after the body's end; when the body or `check` throws, the file is
+   * cut back to `offset`. Returns the file's new size.
+   */
+  append(options: ObjectRef & { offset: number; body: ReadableStream<Uint8Array>; check?: (() => void) | undefined; signal?: AbortSignal | undefined }): Promise<number>;
+  /**
+   * Makes the append file `source` the object `target`, without a copy; the append file is gone
+   * after. The target is written once: ObjectExistsError when another object is there already
+   * (a second call after a success finds its own object there and succeeds);
+   * ObjectNotFoundError when neither the append file nor the target exists.
+   */
+  seal(source: ObjectRef, target: ObjectRef): Promise<ObjectInfo>;
 }
 
 /** A part stored in a multipart upload. */

@@ -50,6 +50,11 @@ export interface Ticket {
    * once complete, until a final upload takes them. It is never recorded or processed itself.
    */
   tusPartial?: true | undefined;
+  /**
+   * A tus upload whose bytes are appended to one file in staging (`tusAppendKey`), on a store
+   * that appends (the filesystem), instead of a multipart upload: then `multipart` is unset.
+   */
+  tusAppend?: true | undefined;
   /** Set when the upload holds one of its key's open-upload slots (a scoped key's quota), to give back when it ends. */
   holdsSlot?: true | undefined;
 }

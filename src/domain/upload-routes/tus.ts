@@ -5,7 +5,8 @@ import type { UploadRouteDefinition } from "./upload-route.js";
 /**
  * A tus 1.0.0 upload URL (`domain/tus.ts`): created by `POST /v1/tus/`, or asked for with
  * `"method": "tus"` by the app's server, for a browser's tus client (`uploadUrl`). The bytes
- * come through Sluice in PATCHes into a multipart upload in staging, so it serves every
+ * come through Sluice in PATCHes into a multipart upload (or, on the filesystem, an append
+ * file) in staging, so it serves every
  * storage and mode. The ticket lives as long as a multipart upload's: a tus upload is resumed
  * over hours, not sent in one request.
  */
