@@ -80,7 +80,7 @@ describe("CORS", () => {
     assert.equal(ok.status, 201);
     assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
     const exposed = (ok.headers.get("access-control-expose-headers") ?? "").split(",");
-    for (const h of ["ETag", "Location", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length", "Upload-Expires", "Upload-Concat", "Tus-Version", "Tus-Resumable", "Tus-Max-Size", "Tus-Extension", "Tus-Checksum-Algorithm"]) {
+    for (const h of ["ETag", "Location", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Defer-Length", "Upload-Expires", "Upload-Concat", "Tus-Version", "Tus-Resumable", "Tus-Max-Size", "Tus-Extension", "Tus-Checksum-Algorithm", "Sluice-Error-Code", "Sluice-Error-Message"]) {
       assert.ok(exposed.includes(h), h);
     }
     const unauthorized = await fetch(`${server.url}/v1/uploads`, { method: "POST", headers: { origin: APP_ORIGIN } });

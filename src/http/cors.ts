@@ -4,7 +4,8 @@ import { cors } from "hono/cors";
 /**
  * The response headers a browser script may read, for every protocol Sluice speaks: S3's
  * (`ETag` of a PUT or part, which Uppy and the SDK need to complete a multipart upload), tus
- * 1.0's, and `Retry-After` on a 429.
+ * 1.0's, `Retry-After` on a 429, and the error headers of a tus `HEAD` (which has no body to
+ * carry the reason a rejected file was refused).
  */
 export const EXPOSED_HEADERS = [
   "ETag",
@@ -21,6 +22,8 @@ export const EXPOSED_HEADERS = [
   "Tus-Max-Size",
   "Tus-Extension",
   "Tus-Checksum-Algorithm",
+  "Sluice-Error-Code",
+  "Sluice-Error-Message",
 ];
 
 /** Every method a route answers, including tus's PATCH, HEAD and DELETE and the gateway's PUT. */
