@@ -28,12 +28,6 @@ export interface DispatchOptions {
 
 /** Events read per webhook and page during fan-out. */
 const FANOUT_PAGE = 500;
-/**
- * A webhook with no cursor yet reads the retained feed from its start and takes the events
- * made from its creation on; the slack covers an event whose change was made just before the
- * webhook and committed just after (one sent in doubt is better than one lost).
- */
-const CREATION_SLACK_MS = 5000;
 
 /** The events feed and the bell, as the outbox (i18-outbox) provides them. */
 interface EventFeed {
@@ -85,7 +79,7 @@ async function fanOut(s: Services, w: WebhookRecord): Promise<number> {
       ...(w.eventTypes !== null && { types: w.eventTypes }),
     });
     if (read.cursor === cursor) break;
-    const events = cursor === null ? read.events.filter((e) => e.createdAt >= w.createdAt - CREATION_SLACK_MS) : read.events;
+    const { events } = read;
     const now = s.now();
     const moved = await s.webhooks.enqueueDeliveries({ webhookId: w.id, fromCursor: cursor, toCursor: read.cursor, events, now, giveUpAt: now + s.config.webhooks.retryForMs });
     // Another instance fanned this page out first: it has the cursor now, and will go on.
@@ -170,6 +164,8 @@ export function startDispatchLoop(s: Services, options: { intervalMs?: number } 
           const t = setTimeout(resolve, ms);
           controller.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
         });
+  // Names this instance as the lease owner in the deliveries table, for an operator reading it.
+  s.logger.info({ instanceId: s.instanceId }, "webhook dispatcher started");
   const loop = (async () => {
     while (!controller.signal.aborted) {
       let busy = false;

@@ -67,7 +67,7 @@ export async function createWebhook(
     secretSealed: await s.webhookSecrets.seal(secret),
     previousSecretSealed: null,
     previousSecretUntil: null,
-    cursor: null,
+    cursor: await feedTail(s),
     pausedAt: null,
     pausedReason: null,
     lastSuccessAt: null,
@@ -77,6 +77,22 @@ export async function createWebhook(
   await s.webhooks.insertWebhook(webhook);
   s.logger.info({ webhookId: webhook.id, by: principal.keyId, keyPrefix: webhook.keyPrefix }, "webhook created");
   return { webhook, secret };
+}
+
+/**
+ * Where the feed ends now: a new webhook receives the events committed from its creation on,
+ * not the retained past (redelivery cannot reach those either; the pull feed can). Paged to
+ * the end once, at creation.
+ */
+async function feedTail(s: Services): Promise<string | null> {
+  const feed = s.metadata as unknown as Partial<{ readEvents(o: { after?: string; limit: number }): Promise<{ events: unknown[]; cursor: string }> }>;
+  if (!feed.readEvents) return null;
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await feed.readEvents({ ...(cursor !== undefined && { after: cursor }), limit: 1000 });
+    cursor = page.cursor;
+    if (page.events.length < 1000) return cursor;
+  }
 }
 
 export async function listWebhooks(s: Services, principal: Principal): Promise<WebhookRecord[]> {
