@@ -1,5 +1,5 @@
 import type { Services } from "../domain/services.js";
-import { webhookPayload, type EventPage, type EventType } from "../events/types.js";
+import { webhookPayload } from "../events/types.js";
 import { signingSecrets } from "./manage.js";
 import { sendWebhook, type SendOptions, type SendResult } from "./send.js";
 import { webhookHeaders } from "./signing.js";
@@ -28,11 +28,6 @@ export interface DispatchOptions {
 
 /** Events read per webhook and page during fan-out. */
 const FANOUT_PAGE = 500;
-
-/** The events feed and the bell, as the outbox (i18-outbox) provides them. */
-interface EventFeed {
-  readEvents(options: { after?: string; limit: number; keyPrefix?: string; types?: readonly EventType[] }): Promise<EventPage>;
-}
 
 /**
  * One dispatcher pass, for every runtime (the Node loop below, the Lambda schedule, Workers'
@@ -67,12 +62,10 @@ export async function dispatchOnce(s: Services, options: DispatchOptions = {}): 
 }
 
 async function fanOut(s: Services, w: WebhookRecord): Promise<number> {
-  const feed = s.metadata as unknown as Partial<EventFeed>;
-  if (!feed.readEvents) return 0;
   let cursor = w.cursor;
   let enqueued = 0;
   for (let page = 0; page < 20; page++) {
-    const read = await feed.readEvents({
+    const read = await s.metadata.readEvents({
       ...(cursor !== null && { after: cursor }),
       limit: FANOUT_PAGE,
       ...(w.keyPrefix !== null && { keyPrefix: w.keyPrefix }),
@@ -156,14 +149,7 @@ async function pauseIfFailing(s: Services, id: string, now: number): Promise<boo
 export function startDispatchLoop(s: Services, options: { intervalMs?: number } = {}): { stop(): Promise<void> } {
   const controller = new AbortController();
   const intervalMs = options.intervalMs ?? 1000;
-  const bell = (s as Services & { events?: { wait(timeoutMs: number, signal?: AbortSignal): Promise<void> } }).events;
-  const sleep = (ms: number) =>
-    bell
-      ? bell.wait(ms, controller.signal)
-      : new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, ms);
-          controller.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-        });
+  const sleep = (ms: number) => s.events.wait(ms, controller.signal);
   // Names this instance as the lease owner in the deliveries table, for an operator reading it.
   s.logger.info({ instanceId: s.instanceId }, "webhook dispatcher started");
   const loop = (async () => {
