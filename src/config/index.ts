@@ -14,6 +14,7 @@ import { parseSts } from "./sts.js";
 import { parseTickets } from "./tickets.js";
 import type { Config } from "./types.js";
 import { parseUploadRouting } from "./uploads.js";
+import { parseWebhooks } from "./webhooks.js";
 
 export { ConfigError } from "./fields.js";
 export { RATE_PATTERN, formatRate, parseRate } from "./rate-limits.js";
@@ -92,5 +93,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventsRetentionMs: e.SLUICE_EVENTS_RETENTION * 1000,
     expiryGraceMs: e.SLUICE_EXPIRY_GRACE * 1000,
     logLevel: e.SLUICE_LOG_LEVEL,
+    webhooks: parseWebhooks(e),
   };
 }

@@ -9,6 +9,7 @@ import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
 import { uploadFields } from "./uploads.js";
+import { webhookFields } from "./webhooks.js";
 
 export const envSchema = z.object({
   ...serverFields,
@@ -20,6 +21,7 @@ export const envSchema = z.object({
   ...metadataFields,
   ...awsFields,
   ...stsFields,
+  ...webhookFields,
 });
 
 export type Env = z.output<typeof envSchema>;

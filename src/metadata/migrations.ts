@@ -1,4 +1,5 @@
 import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { webhookMigrations } from "../webhooks/migrations.js";
 
 /**
  * Schema migrations, in order. Written with Kysely's schema builder so that the same
@@ -99,6 +100,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("expiry_watch_due").on("expiry_watch").columns(["expires_at"]).execute();
     },
   },
+  // The webhooks' tables (issue 18); their own file, beside their store.
+  ...webhookMigrations,
 };
 
 export const migrationProvider: MigrationProvider = {
