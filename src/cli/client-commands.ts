@@ -15,14 +15,14 @@ import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type 
 
 export class UsageError extends Error {}
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   url: { type: "string" },
   key: { type: "string" },
   json: { type: "boolean", default: false },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
-const CONNECTION_HELP = `  --url <url>     the Sluice server (default: SLUICE_URL, the config file, or http://127.0.0.1:8080)
+export const CONNECTION_HELP = `  --url <url>     the Sluice server (default: SLUICE_URL, the config file, or http://127.0.0.1:8080)
   --key <key>     the API key (default: SLUICE_API_KEY, or the config file)
   --json          print JSON (one object per line) instead of text
   -h, --help      show this help`;
@@ -91,12 +91,12 @@ ${CONNECTION_HELP}
 `,
 };
 
-interface Connection {
+export interface Connection {
   client: SluiceNodeClient;
   json: boolean;
 }
 
-async function connect(values: { url?: string | undefined; key?: string | undefined; json?: boolean | undefined }): Promise<Connection> {
+export async function connect(values: { url?: string | undefined; key?: string | undefined; json?: boolean | undefined }): Promise<Connection> {
   const file = await readConfigFile();
   const url = values.url ?? process.env.SLUICE_URL ?? file.url ?? "http://127.0.0.1:8080";
   const key = values.key ?? process.env.SLUICE_API_KEY ?? file.apiKey;

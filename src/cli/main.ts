@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
 import { SluiceApiError } from "@sluice/client";
 import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
+import { eventsCommand } from "./events-command.js";
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
   status    An upload's state
   files     List, show, download or delete files
   keys      Create, list or revoke API keys
+  events    Follow the events feed (events tail)
   setup     Make the configured storage ready for Sluice (idempotent)
 
 The server and key come from --url and --key, SLUICE_URL and SLUICE_API_KEY, or a config
@@ -136,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
       return filesCommand(rest);
     case "keys":
       return keysCommand(rest);
+    case "events":
+      return eventsCommand(rest);
     case undefined:
     case "help":
     case "-h":

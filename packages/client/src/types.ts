@@ -38,5 +38,11 @@ export type TokenRequest = Schemas["TokenRequest"];
 /** A minted browser upload token: the token itself is in this answer only. */
 export type BrowserToken = Schemas["BrowserToken"];
 
+/** One event, exactly as a webhook delivers it: `{ type, timestamp, id, seq, data }`; dedupe by `id`. */
+export type SluiceEvent = Schemas["Event"];
+export type EventType = Schemas["EventType"];
+/** A page of the pull feed: pass `cursor` as `after` to read on. */
+export type EventFeed = Schemas["EventFeed"];
+
 /** States an upload never leaves. */
 export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];
