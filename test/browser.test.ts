@@ -46,6 +46,18 @@ async function pickFilesWithKeyboard(page: Page, files: { name: string; mimeType
   await chooser.setFiles(files);
 }
 
+/** Counts the page's reads of an upload's state: streams (`/events`) and polls (`GET /v1/uploads/{id}`). */
+function readsOfUploads(page: Page): { streams: number; polls: number } {
+  const counts = { streams: 0, polls: 0 };
+  page.on("request", (request) => {
+    if (request.method() !== "GET") return;
+    const { pathname } = new URL(request.url());
+    if (/^\/v1\/uploads\/[^/]+\/events$/.test(pathname)) counts.streams++;
+    else if (/^\/v1\/uploads\/[^/]+$/.test(pathname)) counts.polls++;
+  });
+  return counts;
+}
+
 describe("the web uploader", () => {
   it("takes the key from the link, uploads two files, shows them archived, and downloads one byte-identical", async () => {
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 700 } });
@@ -101,14 +113,31 @@ describe("the web uploader", () => {
     await context.close();
   });
 
-  it("shows a rejected file with its reason", async () => {
+  it("shows a rejected file with its reason, heard over server-sent events rather than polls", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    const statusReads = readsOfUploads(page);
     await page.goto(`${server.url}/#key=${server.key}`);
     await pickFilesWithKeyboard(page, [{ name: "fake.png", mimeType: "image/png", buffer: Buffer.from("<html><script>alert(1)</script>") }]);
     const state = page.locator("#file-list li .state");
     await page.locator('#file-list li .state[data-state="rejected"]').waitFor({ timeout: 15_000 });
     assert.match(await state.innerText(), /^Rejected: type_mismatch: declared image\/png/);
+    assert.equal(statusReads.streams, 1, "the state came over one stream");
+    assert.equal(statusReads.polls, 0, "and no poll");
+    await context.close();
+  });
+
+  it("falls back to polling where the stream is refused", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // As a proxy that will not carry text/event-stream answers.
+    await page.route("**/v1/uploads/*/events", (route) => route.fulfill({ status: 502, contentType: "text/html", body: "<h1>Bad gateway</h1>" }));
+    const statusReads = readsOfUploads(page);
+    await page.goto(`${server.url}/#key=${server.key}`);
+    await pickFilesWithKeyboard(page, [{ name: "cat.png", mimeType: "image/png", buffer: PNG }]);
+    await page.locator('#file-list li .state[data-state="archived"]').waitFor({ timeout: 15_000 });
+    assert.equal(statusReads.streams, 1, "the stream was tried");
+    assert.ok(statusReads.polls >= 1, "then the state was polled");
     await context.close();
   });
 

@@ -16,11 +16,11 @@ describe("the sluice bin", () => {
   it("is executable and lists its commands", async () => {
     const help = await run(["--help"]);
     assert.equal(help.code, 0, help.stderr);
-    for (const command of ["upload", "url", "status", "files", "keys", "setup"]) assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["upload", "url", "status", "files", "keys", "events", "setup"]) assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
   });
 
   it("has --help on every command", async () => {
-    for (const command of ["upload", "url", "status", "files", "keys", "setup"]) {
+    for (const command of ["upload", "url", "status", "files", "keys", "events", "setup"]) {
       const help = await run([command, "--help"]);
       assert.equal(help.code, 0, `${command}: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`^Usage: sluice ${command}`), command);

@@ -192,6 +192,18 @@ describe("the Lambda handlers, end to end on RGW with tickets in DynamoDB", () =
     assert.deepEqual((await keysIn(s3, archive)).filter((k) => k.startsWith(`${issued.id}/`)), [issued.key]);
   });
 
+  it("answers an upload's server-sent events with its state and a retry hint, whole (API Gateway buffers)", async () => {
+    const issued = await issue("streamed.png");
+    await handlers.s3(s3Event(issued.key));
+    const res = await handlers.http(restApiEvent("GET", `/v1/uploads/${issued.id}/events`));
+    assert.equal(res.statusCode, 200, res.body);
+    const headers = { ...res.headers, ...Object.fromEntries(Object.entries(res.multiValueHeaders ?? {}).map(([k, v]) => [k, (v as string[]).join(",")])) };
+    assert.match(String(headers["content-type"]), /^text\/event-stream/, JSON.stringify(headers));
+    assert.equal(headers["transfer-encoding"], undefined);
+    assert.equal(res.isBase64Encoded, false, "text, as API Gateway passes it on");
+    assert.match(res.body, /^event: state\ndata: \{"id":"upl_[^"]+","state":"archived"[^\n]*\nretry: 3000\n\n$/);
+  });
+
   it("gives the same result when the event comes again, late", async () => {
     const issued = await issue("again.png");
     await handlers.s3(s3Event(issued.key));

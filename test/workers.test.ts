@@ -193,6 +193,24 @@ describe("Sluice on the Workers runtime (workerd, Miniflare)", () => {
     assert.equal(((await file.json()) as { sha256: string }).sha256, sha256);
   });
 
+  it("streams an upload's server-sent events while it is processed, then ends", async () => {
+    const issued = await issue(mf, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
+    const stream = await mf.dispatchFetch(`https://sluice.example.workers.dev/v1/uploads/${issued.id}/events`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const reader = stream.body!.getReader();
+    const decoder = new TextDecoder();
+    // The first state arrives while the stream is open: the Worker streams, it does not buffer.
+    const first = decoder.decode((await reader.read()).value, { stream: true });
+    assert.match(first, /^event: state\ndata: \{"id":"upl_[^"]+","state":"issued"/);
+    const put = await mf.dispatchFetch(issued.upload.url, { method: "PUT", headers: issued.upload.headers, body: new Uint8Array(PNG) });
+    assert.equal(put.status, 200, await put.clone().text());
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += decoder.decode(chunk.value, { stream: true });
+    assert.match(rest, /^event: upload\.archived\ndata: \{"type":"upload\.archived"[^\n]*\nid: evt_\S+\n\n/m);
+    assert.match(rest, /event: state\ndata: \{"id":"upl_[^"]+","state":"archived"[^\n]*\n\n$/, "ends after the settled state");
+  });
+
   it("refuses a body of another size than the ticket's, and keeps nothing", async () => {
     const issued = await issue(mf, { filename: "short.png", contentType: "image/png", size: PNG.length + 10 });
     const put = await mf.dispatchFetch(issued.upload.url, { method: "PUT", headers: { ...issued.upload.headers, "content-length": String(PNG.length) }, body: PNG });

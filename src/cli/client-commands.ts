@@ -15,7 +15,7 @@ import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type 
 
 export class UsageError extends Error {}
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   url: { type: "string" },
   key: { type: "string" },
   json: { type: "boolean", default: false },

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { SluiceApiError } from "@sluice/client";
 import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
 import { webhooksCommand } from "./webhook-commands.js";
+import { eventsCommand } from "./events-command.js";
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
   files     List, show, download or delete files
   keys      Create, list or revoke API keys
   webhooks  Add, list, remove or test webhooks; their delivery log; rotate, resume, redeliver
+  events    Follow the events feed (events tail)
   setup     Make the configured storage ready for Sluice (idempotent)
 
 The server and key come from --url and --key, SLUICE_URL and SLUICE_API_KEY, or a config
@@ -140,6 +142,8 @@ async function main(argv: string[]): Promise<number> {
       return keysCommand(rest);
     case "webhooks":
       return webhooksCommand(rest);
+    case "events":
+      return eventsCommand(rest);
     case undefined:
     case "help":
     case "-h":

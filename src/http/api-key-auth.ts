@@ -8,7 +8,8 @@ import type { AppEnv } from "./app.js";
 /**
  * Where a browser upload token is accepted: the one list, default deny. A token may issue an
  * upload, send and list its parts, complete it and read its state (its own uploads only: the
- * routes' scope check), and do the same through tus and the Companion routes. Anything else
+ * routes' scope check), follow it as server-sent events, and do the same through tus and the
+ * Companion routes. Anything else
  * (listing, downloading or deleting files, cancelling, retrying, keys, minting tokens, and any
  * route added later) answers 403 until it is listed here.
  */
@@ -18,6 +19,8 @@ const TOKEN_ROUTES: readonly { method: string; path: RegExp }[] = [
   { method: "GET", path: /^\/v1\/uploads\/[^/]+\/parts$/ },
   { method: "POST", path: /^\/v1\/uploads\/[^/]+\/parts$/ },
   { method: "POST", path: /^\/v1\/uploads\/[^/]+\/complete$/ },
+  // Its own uploads' server-sent events (the pull feed, GET /v1/events, is for keys only).
+  { method: "GET", path: /^\/v1\/uploads\/[^/]+\/events$/ },
   { method: "*", path: /^\/v1\/tus(\/|$)/ },
   { method: "*", path: /^\/s3(\/|$)/ },
   // The same Companion routes with the credential in the path (@uppy/aws-s3 6 sends no headers).

@@ -12,6 +12,7 @@ import { allowCrossOrigin } from "./cors.js";
 import { errorJson, errorResponse, invalidRequest } from "./errors.js";
 import { registerCompanionRoutes } from "./routes/companion.js";
 import { registerEventRoutes, type EventsEnv } from "./routes/events.js";
+import { registerFeedRoutes } from "./routes/feed.js";
 import { registerDownloadRoutes, registerFileRoutes } from "./routes/files.js";
 import { registerGatewayRoutes } from "./routes/gateway.js";
 import { registerKeyRoutes } from "./routes/keys.js";
@@ -48,6 +49,11 @@ export interface AppOptions {
    * offer a cheaper one (Node's avoids a copy of every chunk).
    */
   requestBody?: ((c: Context) => ReadableStream<Uint8Array> | null) | undefined;
+  /**
+   * Whether an answer may stream to the client as it is written (server-sent events). False
+   * where the runtime buffers answers (Lambda behind API Gateway). Default true.
+   */
+  streaming?: boolean | undefined;
   /** Directory holding the built web page (`index.html`, `app.js`); absent serves no page. */
   webRoot: string | undefined;
 }
@@ -143,6 +149,8 @@ export function createApp(options: AppOptions): App {
   const keyed = newRouteGroup();
   keyed.use("/v1/*", requireApiKey(options.auth));
   registerUploadRoutes(keyed, options);
+  // After the upload routes: their scope check on /v1/uploads/:id/* covers the upload's stream.
+  registerFeedRoutes(keyed, options);
   registerTusCreationRoutes(keyed, options);
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);

@@ -37,6 +37,11 @@ export interface RuntimeCapabilities {
   stsCredentials: boolean;
   /** Rate limits can be counted in Redis (`SLUICE_RATE_LIMIT_STORE`), shared by every instance. */
   redisRateLimits: boolean;
+  /**
+   * An answer reaches the client as it is written, so server-sent events stream. Lambda: no,
+   * API Gateway buffers the whole answer (an upload's stream is then its state and a retry hint).
+   */
+  streamingResponses: boolean;
   /** Tickets and metadata live where `SLUICE_TICKETS` and `SLUICE_DATABASE` say (Workers: in the D1 binding, always). */
   configuredStores: boolean;
 }

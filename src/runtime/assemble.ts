@@ -123,7 +123,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     now: Date.now,
   };
 
-  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: runtime.requestBody, peerAddress: runtime.peerAddress });
+  const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, streaming: runtime.capabilities.streamingResponses, requestBody: runtime.requestBody, peerAddress: runtime.peerAddress });
 
   let reconcile: { stop(): Promise<void> } | undefined;
   let dispatcher: { stop(): Promise<void> } | undefined;

@@ -118,6 +118,8 @@ async function uploadOne(api: SluiceClient, file: File): Promise<void> {
     });
     remember(file, undefined);
     row.progress.value = row.progress.max;
+    // The upload's server-sent events (GET /v1/uploads/{id}/events) show each state as it comes;
+    // where a proxy or the runtime will not stream them, the SDK polls instead.
     const final = await api.waitForUpload(issued.id, { onState: (s) => row.setState(s.state, describe(s)) });
     row.setState(final.state, describe(final));
     if (final.state === "archived" && final.fileId && !isBrowserToken(localStorage.getItem(STORAGE_KEY) ?? "")) {

@@ -3,16 +3,17 @@
  * Node-only module: only `fetch`, and `XMLHttpRequest` where a browser has it (for progress),
  * and `@noble/hashes` for a SHA-256 computed as the bytes stream (Web Crypto has none).
  *
- * Modules: `api` (one method per HTTP call), `upload` (an upload start to finish),
- * `sources` (what can be uploaded), `transport` (requests, retries), `types` (the API's
- * shapes, from the generated `wire`).
+ * Modules: `api` (one method per HTTP call), `upload` (an upload start to finish), `events`
+ * (server-sent events read with fetch), `sources` (what can be uploaded), `transport`
+ * (requests, retries), `types` (the API's shapes, from the generated `wire`).
  */
 import { SluiceApi, type SluiceApiOptions } from "./api.js";
 import { describeSource, type UploadSource } from "./sources.js";
 import { sendPart, type OutgoingPart, type PartSender } from "./transport.js";
 import { uploadFile, type UploadOptions, type UploadResult } from "./upload.js";
 
-export { SluiceApi, type SluiceApiOptions } from "./api.js";
+export { SluiceApi, type ListEventsOptions, type SluiceApiOptions, type TailEventsOptions, type WaitForUploadOptions } from "./api.js";
+export { EventStreamParser, type ServerSentEvent } from "./events.js";
 export { SluiceApiError } from "./errors.js";
 export type { UploadSource } from "./sources.js";
 export type { OutgoingPart, PartSender, Progress } from "./transport.js";

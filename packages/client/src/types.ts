@@ -45,7 +45,11 @@ export type WebhookWithSecret = Schemas["WebhookWithSecret"];
 export type WebhookAttempt = Schemas["WebhookAttempt"];
 export type WebhookAttemptList = Schemas["WebhookAttemptList"];
 export type WebhookTestResult = Schemas["WebhookTestResult"];
-export type EventType = NonNullable<Schemas["Webhook"]["eventTypes"]>[number];
+/** One event, exactly as a webhook delivers it: `{ type, timestamp, id, seq, data }`; dedupe by `id`. */
+export type SluiceEvent = Schemas["Event"];
+export type EventType = Schemas["EventType"];
+/** A page of the pull feed: pass `cursor` as `after` to read on. */
+export type EventFeed = Schemas["EventFeed"];
 
 /** States an upload never leaves. */
 export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];

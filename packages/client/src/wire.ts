@@ -1696,6 +1696,169 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The pull feed: events in commit order, paginated, with long polling
+         * @description For apps that cannot receive webhooks. Start without `after`, then pass each answer's `cursor` as `after`. A scoped key sees only the events of files under its prefix; browser tokens may not read the feed. With `wait`, an empty page is held until an event is written or the wait is over (at most 30 s, more is read as 30; and under the server's idle timeout). Events are kept for `SLUICE_EVENTS_RETENTION`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A `cursor` from an earlier answer; absent: from the oldest event kept. */
+                    after?: string;
+                    limit?: number;
+                    /** @description Seconds to hold an empty page for new events (at most 30). */
+                    wait?: string;
+                    /** @description Only these types, comma-separated: upload.archived, upload.rejected, upload.failed, upload.expired, file.deleted. */
+                    types?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of events (empty when none came within the wait) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EventFeed"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events for one upload: its state, then each of its events, until it settles
+         * @description A `text/event-stream` (read it with fetch and `Authorization`, as EventSource cannot send that header; a browser upload token may follow its own uploads). First `event: state` with the upload as `GET /v1/uploads/{id}` answers it; then each new event of the upload (`id:` the event's id, `event:` its type, `data:` the event as webhooks deliver it), each followed by the state it left. With `Last-Event-ID`, the events after that one are sent again first. Comments keep the connection alive every 15 s. The stream ends after a settled state (archived, rejected, failed, expired, cancelled), or after 5 minutes (reconnect with `Last-Event-ID`). On AWS Lambda (API Gateway buffers answers) the stream is the current state and a `retry:` hint, then ends.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description The id of the last event received: the events after it are sent again. */
+                    "last-event-id"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tus/": {
         parameters: {
             query?: never;
@@ -4111,6 +4274,51 @@ export interface components {
                 etag: string;
                 size: number;
             }[];
+        };
+        EventFeed: {
+            events: components["schemas"]["Event"][];
+            /** @description Pass as `after` to read on; the same cursor when nothing new was there (the feed has no end). */
+            cursor: string;
+        };
+        Event: {
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When the change was committed.
+             * @example 2026-11-22T10:00:00.000Z
+             */
+            timestamp: string;
+            /**
+             * @description `evt_…`, unique: the webhook's `webhook-id`; dedupe by it.
+             * @example evt_…
+             */
+            id: string;
+            /** @description 1, 2, … per upload, in the order of its changes. */
+            seq: number;
+            data: components["schemas"]["EventData"];
+        };
+        /** @enum {string} */
+        EventType: "upload.archived" | "upload.rejected" | "upload.failed" | "upload.expired" | "file.deleted";
+        EventData: {
+            uploadId: string;
+            /** @description For uploads whose bytes arrived (absent from `upload.expired`). */
+            fileId?: string;
+            key: string;
+            filename: string;
+            size: number;
+            declaredContentType: string;
+            /** @description Detected from the content: set on `upload.archived`, and on a rejection that detected one. */
+            contentType: string | null;
+            sha256: string | null;
+            /** @description The client's metadata with the key's or token's fixed metadata (`sluice-token`) in it. */
+            metadata: {
+                [key: string]: string;
+            };
+            /** @description Why: on `upload.rejected` (`<code>: <text>`) and `upload.failed`. */
+            reason?: string;
+            apiKeyId: string | null;
+            /** @enum {string} */
+            state: "archived" | "rejected" | "failed" | "expired" | "deleted";
         };
         FileList: {
             items: components["schemas"]["File"][];

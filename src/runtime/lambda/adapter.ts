@@ -23,6 +23,8 @@ export const LAMBDA_CAPABILITIES: RuntimeCapabilities = {
   stsCredentials: true,
   redisRateLimits: true,
   configuredStores: true,
+  // API Gateway (REST and HTTP APIs) buffers the whole answer before sending it.
+  streamingResponses: false,
 };
 
 /**

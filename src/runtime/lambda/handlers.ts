@@ -8,7 +8,7 @@
  * processing its work started has finished.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event as LambdaS3Event, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { handle, type LambdaContext, type LambdaEvent } from "hono/aws-lambda";
+import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from "hono/aws-lambda";
 import { reconcileStaging, type ReconcileReport } from "../../domain/reconcile.js";
 import type { Services } from "../../domain/services.js";
 import { S3EventSchema, handleStorageEvent, type EventResult } from "../../domain/storage-events.js";
@@ -60,7 +60,9 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
     /** API Gateway REST (v1) and HTTP API (v2) events, ALB and function URLs. */
     http: async (event: APIGatewayProxyEvent | APIGatewayProxyEventV2 | LambdaEvent, context?: LambdaContext) => {
       const sluice = await ready;
-      http ??= handle(sluice.app);
+      // An upload's server-sent events are text: base64 (Hono's default for a type it does not
+      // list) would reach a REST API's client still encoded unless the stack listed the type.
+      http ??= handle(sluice.app, { isContentTypeBinary: (type) => !/^text\/event-stream\b/i.test(type) && defaultIsContentTypeBinary(type) });
       // Hono declares its own types for the same events (`undefined` where @types/aws-lambda,
       // which deployments use, says `null`); the adapter reads both.
       const response = await http(event as LambdaEvent, context);

@@ -15,6 +15,7 @@ export const NODE_CAPABILITIES: RuntimeCapabilities = {
   stsCredentials: true,
   redisRateLimits: true,
   configuredStores: true,
+  streamingResponses: true,
 };
 
 /**

@@ -19,6 +19,7 @@ export const WORKERS_CAPABILITIES: RuntimeCapabilities = {
   stsCredentials: false,
   redisRateLimits: false,
   configuredStores: false,
+  streamingResponses: true,
 };
 
 /** The client's address: Cloudflare sets `CF-Connecting-IP` itself, and a client cannot forge it (Hono's getConnInfo for Workers reads it). */
