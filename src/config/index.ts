@@ -10,6 +10,7 @@ import { parseDatabase } from "./metadata.js";
 import { parseRateLimitStore } from "./rate-limits.js";
 import { envSchema } from "./schema.js";
 import { parseBuckets, parseStorage } from "./storage.js";
+import { parseServerless } from "./serverless.js";
 import { parseSts } from "./sts.js";
 import { parseTickets } from "./tickets.js";
 import type { Config } from "./types.js";
@@ -90,5 +91,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAttempts: e.SLUICE_MAX_ATTEMPTS,
     reconcileIntervalSeconds: e.SLUICE_RECONCILE_INTERVAL,
     logLevel: e.SLUICE_LOG_LEVEL,
+    serverless: parseServerless(e, aws),
   };
 }

@@ -134,4 +134,20 @@ export interface Config {
   maxAttempts: number;
   reconcileIntervalSeconds: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Set by the AWS stack only (docs/aws.md). */
+  serverless: ServerlessConfig;
+}
+
+/** Where an AWS service is reached, and as whom. */
+export interface AwsServiceConfig {
+  region: string;
+  endpoint: string | undefined;
+  credentials: AwsCredentials | undefined;
+}
+
+export interface ServerlessConfig {
+  /** The Lambda function invoked (asynchronously) after processing, so that events leave at once rather than at the next schedule. */
+  dispatcher: (AwsServiceConfig & { functionName: string }) | undefined;
+  /** Every event is also published to this EventBridge bus (by the dispatcher). */
+  eventBridge: (AwsServiceConfig & { bus: string }) | undefined;
 }
