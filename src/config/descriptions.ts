@@ -15,6 +15,7 @@ import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
 import { uploadFields } from "./uploads.js";
+import { webhookFields } from "./webhooks.js";
 import type { Env } from "./schema.js";
 
 export interface SettingDoc {
@@ -34,6 +35,7 @@ export const settingSections: { title: string; fields: Record<string, z.ZodType>
   { title: "Metadata store", fields: metadataFields },
   { title: "AWS", fields: awsFields },
   { title: "Scoped credentials (STS)", fields: stsFields },
+  { title: "Webhooks", fields: webhookFields },
   { title: "AWS Lambda: dispatch and EventBridge", fields: serverlessFields },
 ];
 
@@ -246,6 +248,27 @@ export const settingDocs = {
   SLUICE_STS_MAX_DURATION: {
     description: "the role's longest session in seconds (900 to 43200); credentials never outlive it",
   },
+  SLUICE_WEBHOOK_TIMEOUT: {
+    description: "seconds one webhook attempt may take (connecting, TLS, the response's headers and first KiB) before it counts as failed",
+  },
+  SLUICE_WEBHOOK_RETRY_FOR: {
+    description: "seconds a delivery is retried from its first attempt before it is `dead` (see [Retries](events.md#retries-dead-deliveries-and-paused-endpoints))",
+  },
+  SLUICE_WEBHOOK_BACKOFF: {
+    description: "milliseconds: the ceiling of the first retry's delay; each retry doubles it (full jitter: the delay is random below the ceiling)",
+  },
+  SLUICE_WEBHOOK_BACKOFF_MAX: {
+    description: "milliseconds: the largest retry delay ceiling",
+  },
+  SLUICE_WEBHOOK_PAUSE_AFTER: {
+    description: "seconds without a successful delivery after which an endpoint that keeps failing is paused (with `SLUICE_WEBHOOK_PAUSE_FAILURES`)",
+  },
+  SLUICE_WEBHOOK_PAUSE_FAILURES: {
+    description: "failed attempts in a row after which, with no success for `SLUICE_WEBHOOK_PAUSE_AFTER`, an endpoint is paused until `POST /v1/webhooks/{id}/resume`",
+  },
+  SLUICE_WEBHOOK_ALLOW_PRIVATE: {
+    description: "`true` lets webhooks reach loopback, private, link-local and metadata addresses (for tests and closed networks; see [Security](security.md))",
+    },
   SLUICE_DISPATCHER_FUNCTION: {
     description:
       "on Lambda: the dispatcher function (name or ARN) that the processor and the sweeper invoke asynchronously once their work is done, so that events go out at once rather than at the next scheduled run; the AWS stack sets it (see [Deploy to AWS](aws.md#events-the-dispatcher-and-eventbridge))",

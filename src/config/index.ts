@@ -15,6 +15,7 @@ import { parseSts } from "./sts.js";
 import { parseTickets } from "./tickets.js";
 import type { Config } from "./types.js";
 import { parseUploadRouting } from "./uploads.js";
+import { parseWebhooks } from "./webhooks.js";
 
 export { ConfigError } from "./fields.js";
 export { RATE_PATTERN, formatRate, parseRate } from "./rate-limits.js";
@@ -91,6 +92,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAttempts: e.SLUICE_MAX_ATTEMPTS,
     reconcileIntervalSeconds: e.SLUICE_RECONCILE_INTERVAL,
     logLevel: e.SLUICE_LOG_LEVEL,
+    webhooks: parseWebhooks(e),
     serverless: parseServerless(e, aws),
   };
 }

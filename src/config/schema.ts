@@ -10,6 +10,7 @@ import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
 import { uploadFields } from "./uploads.js";
+import { webhookFields } from "./webhooks.js";
 
 export const envSchema = z.object({
   ...serverFields,
@@ -21,6 +22,7 @@ export const envSchema = z.object({
   ...metadataFields,
   ...awsFields,
   ...stsFields,
+  ...webhookFields,
   ...serverlessFields,
 });
 

@@ -134,8 +134,25 @@ export interface Config {
   maxAttempts: number;
   reconcileIntervalSeconds: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  webhooks: WebhookConfig;
   /** Set by the AWS stack only (docs/aws.md). */
   serverless: ServerlessConfig;
+}
+
+/** Webhook delivery (SLUICE_WEBHOOK_*). Times in ms. */
+export interface WebhookConfig {
+  /** One attempt's deadline. */
+  timeoutMs: number;
+  /** A delivery is retried this long from its first attempt, then `dead`. */
+  retryForMs: number;
+  /** The first retry's delay ceiling; it doubles each retry, up to `backoffMaxMs` (full jitter below it). */
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** An endpoint with `pauseFailures` failures in a row and no success for `pauseAfterMs` is paused. */
+  pauseAfterMs: number;
+  pauseFailures: number;
+  /** Lets webhooks reach non-public addresses (tests, closed networks). */
+  allowPrivate: boolean;
 }
 
 /** Where an AWS service is reached, and as whom. */

@@ -11,6 +11,8 @@ import type { Processor } from "./processors.js";
 import type { KeyLiveness } from "./revocation.js";
 import type { UrlSigner } from "./signing.js";
 import type { UploadRoutes } from "./upload-routes/index.js";
+import type { WebhookSecretBox } from "../webhooks/secrets.js";
+import type { WebhookStore } from "../webhooks/store.js";
 
 /** Where arrivals are announced, so that processing starts (in process, or on a queue). */
 export interface ArrivalQueue {
@@ -31,6 +33,10 @@ export interface Services {
   routes: UploadRoutes;
   tickets: TicketStore;
   metadata: MetadataStore;
+  /** Webhook endpoints, their deliveries and attempts (on the metadata store's database). */
+  webhooks: WebhookStore;
+  /** Seals and opens webhook signing secrets (never stored in the clear). */
+  webhookSecrets: WebhookSecretBox;
   /** Rate limits and per-key quotas on issuing. */
   limits: UploadLimits;
   /** Which backends answered their last ping (absent: assume all do). */

@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   invalid_tus_request: { status: 400, meaning: "A tus request whose headers are missing or malformed (Upload-Length, Upload-Offset, Upload-Metadata, Upload-Concat), or that asks for what Sluice does not do (Upload-Defer-Length)." },
   checksum_algorithm_unsupported: { status: 400, meaning: "A tus Upload-Checksum names an algorithm other than sha1, sha256 or md5." },
   invalid_form: { status: 400, meaning: "A form upload that is not the shape of an S3 POST policy form: fields, then the file last, then the closing boundary." },
+  invalid_webhook_url: {
+    status: 400,
+    meaning:
+      "A webhook URL that is not http(s), does not resolve, or resolves to an address webhooks may not reach (loopback, private, link-local, unique-local, CGNAT, multicast, unspecified, cloud metadata) while `SLUICE_WEBHOOK_ALLOW_PRIVATE` is off.",
+  },
   client_aborted: { status: 400, meaning: "The client went away before the whole body arrived; nothing was kept." },
   storage_refused: {
     status: 502,
@@ -47,7 +52,7 @@ export const ERROR_CODES = {
   token_used_up: { status: 403, meaning: "The browser upload token has issued as many uploads as it allows (its maxUploads)." },
   metadata_fixed: { status: 403, meaning: "The request's metadata gives another value to a key the browser upload token fixes." },
   // 404 to 411: the resource or the method.
-  not_found: { status: 404, meaning: "No such upload, file, key or route (or one a scoped key may not see)." },
+  not_found: { status: 404, meaning: "No such upload, file, key, webhook, delivery or route (or one a scoped key may not see)." },
   method_not_allowed: { status: 405, meaning: "Only PUT uploads go through the CloudFront distribution; a tus upload URL takes HEAD, PATCH and DELETE." },
   body_timeout: { status: 408, meaning: "No byte of the body arrived for the idle timeout; the upload was dropped, send it again." },
   offset_mismatch: { status: 409, meaning: "A tus PATCH whose Upload-Offset is not the upload's current offset (ask with HEAD)." },

@@ -21,6 +21,7 @@ import { registerTokenRoutes } from "./routes/tokens.js";
 import { registerTusCreationRoutes, registerTusUploadRoutes, tusProtocol } from "./routes/tus.js";
 import { registerUploadRoutes } from "./routes/uploads.js";
 import { registerWebRoutes } from "./routes/web.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
 
 export interface AppEnv {
   Variables: {
@@ -146,6 +147,7 @@ export function createApp(options: AppOptions): App {
   registerFileRoutes(keyed, options);
   registerKeyRoutes(keyed, options);
   registerTokenRoutes(keyed, options);
+  registerWebhookRoutes(keyed, options);
   app.route("/", keyed);
 
   // Uppy Companion's S3 routes, outside /v1/ (Uppy appends /s3/… to its endpoint), with the

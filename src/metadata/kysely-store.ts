@@ -23,6 +23,11 @@ export class KyselyMetadataStore implements MetadataStore {
     this.name = options.name;
   }
 
+  /** The database itself, for the stores that live beside this one in it (webhooks: `webhooks/factory.ts`). */
+  get database(): Kysely<Database> {
+    return this.#db;
+  }
+
   /**
    * PostgreSQL serializes instances that migrate at once with Kysely's lock. SQLite has no
    * such lock across processes: the loser of the race fails its transaction (its snapshot

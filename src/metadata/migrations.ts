@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { webhookMigrations } from "../webhooks/migrations.js";
 
 /**
  * Schema migrations, in order. Written with Kysely's schema builder so that the same
@@ -59,6 +60,8 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("api_keys").addColumn("scope", "text").execute();
     },
   },
+  // The webhooks' tables (issue 18); their own file, beside their store.
+  ...webhookMigrations,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -22,6 +22,10 @@ import type { CredentialIssuer } from "../storage/credential-issuer.js";
 import type { TicketStore } from "../tickets/ticket-store.js";
 import type { Redis } from "ioredis";
 import type { RuntimeAdapter } from "./adapter.js";
+import { startDispatchLoop } from "../webhooks/dispatch.js";
+import { webhookStoreBeside } from "../webhooks/factory.js";
+import { WebhookSecretBox } from "../webhooks/secrets.js";
+import type { WebhookStore } from "../webhooks/store.js";
 
 export type { LocalArrivalQueue } from "./adapter.js";
 
@@ -41,7 +45,7 @@ export interface Sluice {
    * the reconcile loop (where the runtime has no schedule to invoke the sweep: Node). Either
    * can be turned off here (tests drive the sweep themselves).
    */
-  start(options?: { reconcileLoop?: boolean; healthChecks?: boolean }): void;
+  start(options?: { reconcileLoop?: boolean; healthChecks?: boolean; webhookLoop?: boolean }): void;
   /** Resolves when no arrival is being processed or waiting (a delayed retry is left to the sweep). */
   idle(): Promise<void>;
   /** Waits for background work, then closes every backend. */
@@ -59,6 +63,8 @@ export interface Backends {
   processors: Processor[];
   /** The Redis client limits are counted in, when `SLUICE_RATE_LIMIT_STORE` (or its default) is Redis. */
   limitsRedis?: Redis | undefined;
+  /** Webhooks; absent: on the metadata store's own database. */
+  webhooks?: WebhookStore | undefined;
   /** Stops whatever the runtime started to prepare storage. */
   onClose?: () => void;
 }
@@ -100,6 +106,9 @@ export async function assembleSluice(config: Config, backends: Backends, options
     routes: chooseUploadRoutes({ config, presigner, credentials: backends.credentials }),
     tickets,
     metadata,
+    webhooks: backends.webhooks ?? webhookStoreBeside(metadata),
+    // Sealed under a key derived from the URL signing secret, which every instance shares.
+    webhookSecrets: new WebhookSecretBox(signingSecret),
     limits,
     health,
     signer,
@@ -115,6 +124,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   const app = createApp({ services, auth, eventsSecret, webRoot: options.webRoot, requestBody: runtime.requestBody, peerAddress: runtime.peerAddress });
 
   let reconcile: { stop(): Promise<void> } | undefined;
+  let dispatcher: { stop(): Promise<void> } | undefined;
   return {
     services,
     app,
@@ -125,12 +135,15 @@ export async function assembleSluice(config: Config, backends: Backends, options
       if (healthChecks) health.start();
       arrivals.start((id) => processUpload(services, id));
       if (reconcileLoop) reconcile = startReconcileLoop(services, config.reconcileIntervalSeconds * 1000);
+      // Where the runtime has no schedule to call dispatchOnce (Node), a loop woken by the bell.
+      if (startOptions.webhookLoop ?? reconcileLoop) dispatcher = startDispatchLoop(services);
     },
     idle: () => arrivals.idle(),
     async close() {
       backends.onClose?.();
       await health.stop();
       await reconcile?.stop();
+      await dispatcher?.stop();
       await arrivals.close();
       await tickets.close();
       await limits.shutdown();

@@ -2400,6 +2400,730 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Webhooks (a scoped key sees only its own) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Webhooks, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookList"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add a webhook (Standard Webhooks); its signing secret is shown in this answer only */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookRequest"];
+                };
+            };
+            responses: {
+                /** @description The new webhook, with its secret */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookWithSecret"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook, with whether it is paused and why */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhook */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a webhook with its deliveries and their log */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new signing secret (shown once); the old one signs too for the overlap */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["WebhookRotateRequest"];
+                };
+            };
+            responses: {
+                /** @description The webhook, with its new secret */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookWithSecret"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a signed `webhook.test` event now and answer with how the endpoint answered */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The attempt (also in the delivery log) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookTestResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused webhook: what waited is sent now, with a fresh retry window */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhook */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhook"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log: every attempt, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of attempts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookAttemptList"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send again one event, or every event made in a time range, that this webhook was to receive */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookRedeliverRequest"];
+                };
+            };
+            responses: {
+                /** @description How many deliveries are due again */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookRedeliverResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not allowed (bad signature) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unknown */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A backend is unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/s3/params": {
         parameters: {
             query?: never;
@@ -3168,7 +3892,7 @@ export interface components {
             };
             error?: {
                 /** @enum {string} */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "invalid_webhook_url" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 message: string;
             };
         };
@@ -3224,7 +3948,7 @@ export interface components {
                  * @example type_not_allowed
                  * @enum {string}
                  */
-                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
+                code: "invalid_request" | "invalid_json" | "invalid_key" | "invalid_part_number" | "invalid_parts" | "length_mismatch" | "content_type_mismatch" | "checksum_mismatch" | "invalid_tus_request" | "checksum_algorithm_unsupported" | "invalid_form" | "invalid_webhook_url" | "client_aborted" | "storage_refused" | "unauthorized" | "invalid_signature" | "bucket_credentials" | "scoped_key" | "token_not_allowed" | "token_scope_exceeded" | "token_used_up" | "metadata_fixed" | "not_found" | "method_not_allowed" | "body_timeout" | "offset_mismatch" | "already_uploaded" | "upload_in_progress" | "not_uploaded" | "not_multipart" | "not_archived" | "not_failed" | "file_processing" | "download_in_progress" | "download_stalled" | "already_used" | "expired" | "cancelled" | "key_revoked" | "unknown_upload" | "upload_closed" | "upload_sealed" | "length_required" | "tus_version_unsupported" | "too_large" | "type_not_allowed" | "unsupported_media_type" | "invalid_filename" | "invalid_part_size" | "sha256_required" | "post_unavailable" | "file_rejected" | "credentials_unavailable" | "rate_limited" | "quota_exceeded" | "tus_checksum_mismatch" | "internal_error" | "http_error" | "backend_unavailable" | "unavailable" | "storage_full";
                 /** @example Content type text/html is not allowed. */
                 message: string;
             };
@@ -3499,6 +4223,79 @@ export interface components {
             metadata?: {
                 [key: string]: string;
             };
+        };
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret (`whsec_…`), shown in this answer only.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        Webhook: {
+            id: string;
+            url: string;
+            /** @description The event types it receives; null: all. */
+            eventTypes: ("upload.archived" | "upload.rejected" | "upload.failed" | "upload.expired" | "file.deleted")[] | null;
+            /** @description Set for a scoped key's webhook: it receives only events of files under this prefix. */
+            keyPrefix: string | null;
+            paused: boolean;
+            pausedAt: string | null;
+            /** @description Why it was paused (it kept failing); `POST /v1/webhooks/{id}/resume` sends on. */
+            pausedReason: string | null;
+            lastSuccessAt: string | null;
+            consecutiveFailures: number;
+            /** @description After a rotation: until when the previous secret signs too. */
+            previousSecretExpiresAt: string | null;
+            createdAt: string;
+        };
+        WebhookRequest: {
+            /** @description http(s); refused if it resolves to a loopback, private, link-local or metadata address (SLUICE_WEBHOOK_ALLOW_PRIVATE). */
+            url: string;
+            /** @description Only these event types; absent or empty: all. */
+            eventTypes?: ("upload.archived" | "upload.rejected" | "upload.failed" | "upload.expired" | "file.deleted")[];
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
+        };
+        WebhookRotateRequest: {
+            /** @description How long the old secret signs beside the new one (default 86400; 0 ends it now). */
+            overlapSeconds?: number;
+        };
+        WebhookTestResult: {
+            eventId: string;
+            /** @description The HTTP status; null when none came (timeout, refused connection or address). */
+            status: number | null;
+            latencyMs: number;
+            /** @description The response body's first bytes (at most 1 KiB). */
+            responseHead: string | null;
+            error: string | null;
+            ok: boolean;
+        };
+        WebhookAttemptList: {
+            items: components["schemas"]["WebhookAttempt"][];
+            nextCursor: string | null;
+        };
+        WebhookAttempt: {
+            eventId: string;
+            attempt: number;
+            at: string;
+            /** @description The HTTP status; null when none came (timeout, refused connection or address). */
+            status: number | null;
+            latencyMs: number;
+            /** @description The response body's first bytes (at most 1 KiB). */
+            responseHead: string | null;
+            error: string | null;
+        };
+        WebhookRedeliverResult: {
+            redelivering: number;
+        };
+        WebhookRedeliverRequest: {
+            eventId: string;
+        } | {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
         };
     };
     responses: never;
