@@ -34,7 +34,7 @@ export function createEventBridgeClient(config: AwsServiceConfig): EventBridgeCl
     region: config.region,
     ...(config.endpoint && { endpoint: config.endpoint }),
     ...(config.credentials && { credentials: config.credentials }),
-    // One try per run: a page that fails is sent again by the next run (the cursor did not move).
+    // One retry of a transient error; a page that still fails is sent again by the next run (the cursor did not move).
     maxAttempts: 2,
   });
 }
