@@ -1,7 +1,8 @@
 /**
  * `npx cdk deploy` entry (see cdk.json and docs/aws.md). Choices come from
  * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`,
- * and `-c edge=true -c region=eu-west-3` for CloudFront with Lambda@Edge in front of staging.
+ * `-c edge=true -c region=eu-west-3` for CloudFront with Lambda@Edge in front of staging, and
+ * `-c eventBus=<name>` to publish every event to that EventBridge bus.
  */
 import path from "node:path";
 import { App } from "aws-cdk-lib";
@@ -18,6 +19,7 @@ new SluiceStack(app, context("stackName", "Sluice"), {
   ticketStore,
   viaQueue: context("viaQueue", "true") === "true",
   corsOrigins: context("corsOrigins", "*").split(","),
+  ...(context("eventBus", "") && { eventBus: context("eventBus", "") }),
   ...(context("edge", "false") === "true" && {
     // Lambda@Edge needs the stack's region known when it is synthesized.
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: context("region", process.env.CDK_DEFAULT_REGION ?? "") || undefined },

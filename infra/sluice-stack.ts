@@ -2,7 +2,9 @@
  * Sluice on AWS, serverless (the seeds' design): API Gateway → issuer Lambda hands out
  * one-time presigned URLs; clients PUT straight to the staging bucket; an S3 event (directly,
  * or through SQS with a dead-letter queue) → processor Lambda checks the file and moves it to
- * the archive bucket; a schedule runs the reconcile sweep. Tickets live in DynamoDB (TTL) or
+ * the archive bucket; a schedule runs the reconcile sweep. A dispatcher function sends the
+ * events (webhooks, and optionally an EventBridge bus) every minute, and as soon as the
+ * processor or the sweep wakes it. Tickets live in DynamoDB (TTL) or
  * ElastiCache Memcached (in a VPC); metadata in PostgreSQL (its URL is a deploy parameter).
  * Every role is least privilege, each scoped to one bucket.
  */
@@ -44,6 +46,12 @@ export interface SluiceStackProps extends StackProps {
    * Lambda@Edge has no environment variables. Needs DynamoDB tickets and an explicit region.
    */
   edgeCode?: (settings: EdgeSettings) => lambda.Code;
+  /**
+   * Also publish every event to this EventBridge bus (its name: `default`, or a bus made
+   * elsewhere), source `sluice`, detail-type the event type. The dispatcher alone may put
+   * events, on that bus alone.
+   */
+  eventBus?: string;
 }
 
 /** What the edge functions read from `edge-config.json` (src/runtime/lambda/edge.ts). */
@@ -58,6 +66,10 @@ export class SluiceStack extends Stack {
   readonly issuer: lambda.Function;
   readonly processor: lambda.Function;
   readonly sweeper: lambda.Function;
+  /** Sends events: webhook deliveries (and retries), and EventBridge when `eventBus` is set. */
+  readonly dispatcher: lambda.Function;
+  /** The bus events are published to, when `eventBus` is set. */
+  readonly eventBus: events.IEventBus | undefined;
   /** The role the issuer assumes for scoped upload credentials (`"method": "credentials"`). */
   readonly uploader: iam.Role;
   readonly api: apigateway.RestApi;
@@ -172,7 +184,7 @@ export class SluiceStack extends Stack {
       SLUICE_MULTIPART_TTL: String(MULTIPART_TTL_SECONDS),
       SLUICE_LOG_LEVEL: "info",
     };
-    const fn = (name: string, handler: string, timeout: Duration, memorySize: number) =>
+    const fn = (name: string, handler: string, timeout: Duration, memorySize: number, where = network, env: Record<string, string> = environment) =>
       new lambda.Function(this, name, {
         runtime: lambda.Runtime.NODEJS_20_X,
         architecture: lambda.Architecture.ARM_64,
@@ -180,12 +192,16 @@ export class SluiceStack extends Stack {
         handler,
         timeout,
         memorySize,
-        environment,
-        ...network,
+        environment: env,
+        ...where,
       });
     this.issuer = fn("Issuer", "index.http", Duration.seconds(10), 512);
     this.processor = fn("Processor", props.viaQueue ? "index.sqs" : "index.s3", Duration.minutes(5), 1024);
     this.sweeper = fn("Sweeper", "index.reconcile", Duration.minutes(5), 512);
+    // The dispatcher reaches webhook receivers on the internet, so it is never in the isolated
+    // VPC (no NAT there); it reads and writes no ticket, so it gets none of the ticket store
+    // (an in-process one, unused) and no access to it. Its run's budget is its timeout.
+    this.dispatcher = fn("Dispatcher", "index.dispatch", Duration.seconds(60), 512, {}, { ...environment, SLUICE_TICKETS: "memory" });
 
     // Least privilege, each role scoped to one bucket (plus the tickets).
     this.issuer.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.staging.arnForObjects("*")] }));
@@ -235,6 +251,27 @@ export class SluiceStack extends Stack {
       this.queue = undefined;
     }
     new events.Rule(this, "SweepSchedule", { schedule: events.Schedule.rate(Duration.minutes(5)), targets: [new targets.LambdaFunction(this.sweeper)] });
+
+    // Events: every minute (retries fall due, an instance that died mid-delivery), and at once
+    // after processing: the processor and the sweep invoke the dispatcher asynchronously (their
+    // role may invoke it and nothing else), so they need no route to the internet and are not
+    // billed for a slow receiver.
+    new events.Rule(this, "DispatchSchedule", { schedule: events.Schedule.rate(Duration.minutes(1)), targets: [new targets.LambdaFunction(this.dispatcher)] });
+    for (const f of [this.processor, this.sweeper]) {
+      this.dispatcher.grantInvoke(f);
+      f.addEnvironment("SLUICE_DISPATCHER_FUNCTION", this.dispatcher.functionName);
+    }
+    if (this.vpc) {
+      // The isolated subnets reach the Lambda API (to wake the dispatcher) through an interface endpoint.
+      this.vpc.addInterfaceEndpoint("LambdaEndpoint", { service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+    }
+    if (props.eventBus) {
+      this.eventBus = events.EventBus.fromEventBusName(this, "EventBus", props.eventBus);
+      this.eventBus.grantPutEventsTo(this.dispatcher);
+      this.dispatcher.addEnvironment("SLUICE_EVENTBRIDGE_BUS", this.eventBus.eventBusName);
+    } else {
+      this.eventBus = undefined;
+    }
 
     this.edge = props.edgeCode ? this.cloudFrontFront(props.edgeCode, props.corsOrigins) : undefined;
 

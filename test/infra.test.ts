@@ -157,6 +157,32 @@ describe("the AWS stack (cdk synth)", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)", Targets: [Match.objectLike({ Arn: stack.resolve(stack.sweeper.functionArn) })] });
   });
 
+  it("runs the dispatcher every minute, outside any VPC, with no ticket store and no S3 or DynamoDB rights", () => {
+    template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 minute)", Targets: [Match.objectLike({ Arn: stack.resolve(stack.dispatcher.functionArn) })] });
+    const fns = template.findResources("AWS::Lambda::Function");
+    const dispatcher = fns[stack.getLogicalId(stack.dispatcher.node.defaultChild as CfnElement)]!;
+    assert.equal(dispatcher.Properties.Handler, "index.dispatch");
+    assert.equal(dispatcher.Properties.Timeout, 60);
+    assert.equal(dispatcher.Properties.VpcConfig, undefined);
+    assert.equal(dispatcher.Properties.Environment.Variables.SLUICE_TICKETS, "memory");
+    assert.equal(dispatcher.Properties.Environment.Variables.SLUICE_EVENTBRIDGE_BUS, undefined, "no bus unless asked");
+    assert.deepEqual(dispatcher.Properties.Environment.Variables.SLUICE_DATABASE, { Ref: "DatabaseUrl" });
+    const statements = statementsOf(template, stack, stack.dispatcher);
+    assert.deepEqual(statements.filter((st) => [st.Action].flat().some((a) => /^(s3|dynamodb|sts|events|lambda):/.test(a))), []);
+  });
+
+  it("lets the processor and the sweeper invoke the dispatcher, and nothing else, and names it to them", () => {
+    const dispatcherArn = stack.resolve(stack.dispatcher.functionArn) as unknown;
+    for (const fn of [stack.processor, stack.sweeper]) {
+      const invoke = statementsOf(template, stack, fn).filter((st) => [st.Action].flat().some((a) => a.startsWith("lambda:")));
+      assert.deepEqual(invoke, [{ Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [dispatcherArn, { "Fn::Join": ["", [dispatcherArn, ":*"]] }] }]);
+      const props = template.findResources("AWS::Lambda::Function")[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties;
+      assert.deepEqual(props.Environment.Variables.SLUICE_DISPATCHER_FUNCTION, stack.resolve(stack.dispatcher.functionName));
+    }
+    assert.deepEqual(statementsOf(template, stack, stack.issuer).filter((st) => [st.Action].flat().some((a) => a.startsWith("lambda:"))), [], "the issuer wakes nobody");
+    template.resourceCountIs("AWS::Events::EventBus", 0);
+  });
+
   it("outputs the API URL and the bucket names, and takes secrets as no-echo parameters", () => {
     template.hasOutput("ApiUrl", {});
     template.hasOutput("StagingBucketName", { Value: stack.resolve(stack.staging.bucketName) });
@@ -181,6 +207,13 @@ describe("the AWS stack with Memcached tickets and events straight to Lambda", (
     template.resourceCountIs("AWS::DynamoDB::Table", 0);
   });
 
+  it("reaches the Lambda API from the isolated subnets through an interface endpoint (the processor wakes the dispatcher), and keeps the dispatcher out of the VPC", () => {
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Interface", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".lambda"]] }, PrivateDnsEnabled: true });
+    const fns = template.findResources("AWS::Lambda::Function");
+    assert.ok(fns[stack.getLogicalId(stack.processor.node.defaultChild as CfnElement)]!.Properties.VpcConfig, "the processor is in the VPC");
+    assert.equal(fns[stack.getLogicalId(stack.dispatcher.node.defaultChild as CfnElement)]!.Properties.VpcConfig, undefined, "the dispatcher needs the internet");
+  });
+
   it("sends events straight to the processor", () => {
     template.hasResourceProperties("Custom::S3BucketNotifications", {
       NotificationConfiguration: { LambdaFunctionConfigurations: [{ Events: ["s3:ObjectCreated:*"], LambdaFunctionArn: stack.resolve(stack.processor.functionArn) }] },
@@ -191,6 +224,26 @@ describe("the AWS stack with Memcached tickets and events straight to Lambda", (
 
   it("keeps the issuer's S3 rights to PutObject on staging", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.issuer)), [{ Effect: "Allow", Action: "s3:PutObject", Resource: stack.resolve(stack.staging.arnForObjects("*")) }]);
+  });
+});
+
+describe("the AWS stack publishing events to EventBridge", () => {
+  const { stack, template } = synth({ eventBus: "sluice-events" });
+
+  it("gives the dispatcher events:PutEvents on that bus alone, and tells it the bus", () => {
+    const statements = statementsOf(template, stack, stack.dispatcher).filter((st) => [st.Action].flat().some((a) => a.startsWith("events:")));
+    assert.deepEqual(statements, [
+      { Effect: "Allow", Action: "events:PutEvents", Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":events:", { Ref: "AWS::Region" }, ":", { Ref: "AWS::AccountId" }, ":event-bus/sluice-events"]] } },
+    ]);
+    template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.dispatch", Environment: { Variables: Match.objectLike({ SLUICE_EVENTBRIDGE_BUS: "sluice-events" }) } });
+  });
+
+  it("gives no other function any EventBridge right", () => {
+    for (const fn of [stack.issuer, stack.processor, stack.sweeper]) {
+      assert.deepEqual(statementsOf(template, stack, fn).filter((st) => [st.Action].flat().some((a) => a.startsWith("events:"))), []);
+    }
+    const others = Object.values(template.findResources("AWS::Lambda::Function")).filter((f) => f.Properties.Handler !== "index.dispatch");
+    for (const f of others) assert.equal(f.Properties.Environment?.Variables?.SLUICE_EVENTBRIDGE_BUS, undefined);
   });
 });
 

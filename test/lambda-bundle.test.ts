@@ -101,6 +101,17 @@ describe("the built Lambda bundle", () => {
     for (const mark of ["autoPipelining", "HashRing", "pg_catalog", "DynamoDBClient"]) assert.ok(!entry.includes(mark), mark);
   });
 
+  it("keeps the dispatcher's SDKs out of the entry: the Lambda client (to wake it) and the EventBridge client are chunks loaded only when configured", async () => {
+    const entry = await fs.readFile(path.join(ROOT, "dist/lambda/index.mjs"), "utf8");
+    const chunks = await fs.readdir(path.join(ROOT, "dist/lambda/chunks"));
+    const wake = chunks.find((c) => c.startsWith("wake-dispatcher-"));
+    const bus = chunks.find((c) => c.startsWith("eventbridge-"));
+    assert.ok(wake && bus, chunks.join(" "));
+    // Each client's wire protocol: Lambda's REST path for Invoke, EventBridge's JSON target.
+    assert.ok((await fs.readFile(path.join(ROOT, "dist/lambda/chunks", wake), "utf8")).includes("/2015-03-31/functions/"));
+    for (const mark of ["/2015-03-31/functions/", "AWSEvents"]) assert.ok(!entry.includes(mark), mark);
+  });
+
   it("keeps the Lambda@Edge bundle to the ticket store: no file-type (only processing sniffs)", async () => {
     const edge = await fs.readFile(path.join(ROOT, "dist/lambda-edge/index.mjs"), "utf8");
     const sniffer = await fs.readFile(path.join(ROOT, "node_modules/file-type/supported.js"), "utf8");

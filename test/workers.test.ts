@@ -14,6 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Miniflare } from "miniflare";
 import { PNG, awsS3Event } from "./helpers/fixtures.js";
+import { startVerifyingReceiver } from "./helpers/verifying-receiver.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { ROOT } from "./helpers/server.js";
 
@@ -279,6 +280,65 @@ describe("direct uploads to the bucket, with the Worker told by events or findin
     const worker = await mf.getWorker();
     await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: new Date() });
     assert.equal((await finalState(mf, issued.id)).state, "archived");
+  });
+});
+
+describe("events on Workers: webhooks sent under waitUntil and by the Cron Trigger", () => {
+  let mf: Miniflare;
+  let receiver: Awaited<ReturnType<typeof startVerifyingReceiver>>;
+  before(async () => {
+    receiver = await startVerifyingReceiver();
+    // The receiver is on loopback; retries come due at once, so the Cron run finds one due.
+    mf = await startWorker({ SLUICE_UPLOAD_MODE: "gateway", SLUICE_WEBHOOK_ALLOW_PRIVATE: "true", SLUICE_WEBHOOK_BACKOFF: "1", SLUICE_WEBHOOK_BACKOFF_MAX: "1" });
+  });
+  after(async () => {
+    await receiver.close();
+  });
+
+  it("migrates the events and webhooks tables on D1", async () => {
+    assert.equal((await mf.dispatchFetch("https://sluice.example.workers.dev/healthz")).status, 200); // the first request migrates
+    const db = await mf.getD1Database("DB");
+    const tables = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all<{ name: string }>();
+    const names = tables.results.map((t) => t.name);
+    for (const table of ["events", "webhooks"]) assert.ok(names.includes(table), `${table} in ${names.join(", ")}`);
+  });
+
+  it("delivers a signed upload.archived (verified with standardwebhooks) after a gateway upload, with fetch from workerd", async () => {
+    const created = await mf.dispatchFetch("https://sluice.example.workers.dev/v1/webhooks", { method: "POST", ...json({ url: receiver.url }) });
+    assert.equal(created.status, 201, await created.clone().text());
+    receiver.useSecret(((await created.json()) as { secret: string }).secret);
+
+    const issued = await issue(mf, { filename: "hooked.png", contentType: "image/png", size: PNG.length });
+    const put = await mf.dispatchFetch(issued.upload.url, { method: "PUT", headers: { ...issued.upload.headers, "content-length": String(PNG.length) }, body: PNG });
+    assert.equal(put.status, 200, await put.clone().text());
+    const [delivery] = await receiver.waitFor(1);
+    assert.equal(receiver.refused(), 0);
+    assert.equal(delivery!.type, "upload.archived");
+    assert.equal(delivery!.data.uploadId, issued.id);
+    assert.equal(delivery!.data.state, "archived");
+    assert.equal((await state(mf, issued.id)).state, "archived");
+  });
+
+  it("leaves a failed delivery to the Cron Trigger, whose run sends it again", async () => {
+    receiver.failNext(1);
+    const issued = await issue(mf, { filename: "retried.png", contentType: "image/png", size: PNG.length });
+    const put = await mf.dispatchFetch(issued.upload.url, { method: "PUT", headers: { ...issued.upload.headers, "content-length": String(PNG.length) }, body: PNG });
+    assert.equal(put.status, 200, await put.clone().text());
+    assert.equal((await finalState(mf, issued.id)).state, "archived");
+    // The request's own pass met the 500; nothing sends it again until a Cron run.
+    const deadline = Date.now() + 10_000;
+    const db = await mf.getD1Database("DB");
+    for (;;) {
+      const row = await db.prepare("SELECT COUNT(*) AS n FROM webhook_attempts").first<{ n: number }>();
+      if ((row?.n ?? 0) >= 2) break;
+      assert.ok(Date.now() < deadline, "the failed attempt was not logged");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(receiver.verified.length, 1);
+    const worker = await mf.getWorker();
+    await worker.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
+    const deliveries = await receiver.waitFor(2);
+    assert.equal(deliveries[1]!.data.uploadId, issued.id);
   });
 });
 

@@ -10,6 +10,7 @@ import { metadataFields } from "./metadata.js";
 import { processingFields } from "./processing.js";
 import { rateLimitFields } from "./rate-limits.js";
 import { serverFields } from "./server.js";
+import { serverlessFields } from "./serverless.js";
 import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
@@ -35,6 +36,7 @@ export const settingSections: { title: string; fields: Record<string, z.ZodType>
   { title: "AWS", fields: awsFields },
   { title: "Scoped credentials (STS)", fields: stsFields },
   { title: "Webhooks", fields: webhookFields },
+  { title: "AWS Lambda: dispatch and EventBridge", fields: serverlessFields },
 ];
 
 export const settingDocs = {
@@ -276,5 +278,23 @@ export const settingDocs = {
   },
   SLUICE_WEBHOOK_ALLOW_PRIVATE: {
     description: "`true` lets webhooks reach loopback, private, link-local and metadata addresses (for tests and closed networks; see [Security](security.md))",
+    },
+  SLUICE_DISPATCHER_FUNCTION: {
+    description:
+      "on Lambda: the dispatcher function (name or ARN) that the processor and the sweeper invoke asynchronously once their work is done, so that events go out at once rather than at the next scheduled run; the AWS stack sets it (see [Deploy to AWS](aws.md#events-the-dispatcher-and-eventbridge))",
+    default: "*(none: the schedule alone)*",
+  },
+  AWS_ENDPOINT_URL_LAMBDA: {
+    description: "the Lambda API endpoint, for `SLUICE_DISPATCHER_FUNCTION`",
+    default: "`AWS_ENDPOINT_URL`, else AWS itself",
+  },
+  SLUICE_EVENTBRIDGE_BUS: {
+    description:
+      "on Lambda: the dispatcher also publishes every event to this EventBridge bus (name or ARN), source `sluice`, detail-type the event type, at least once (its cursor is kept in the metadata store)",
+    default: "*(none)*",
+  },
+  AWS_ENDPOINT_URL_EVENTBRIDGE: {
+    description: "the EventBridge endpoint, for `SLUICE_EVENTBRIDGE_BUS`",
+    default: "`AWS_ENDPOINT_URL`, else AWS itself",
   },
 } satisfies Record<keyof Env, SettingDoc>;

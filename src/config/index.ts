@@ -10,6 +10,7 @@ import { parseDatabase } from "./metadata.js";
 import { parseRateLimitStore } from "./rate-limits.js";
 import { envSchema } from "./schema.js";
 import { parseBuckets, parseStorage } from "./storage.js";
+import { parseServerless } from "./serverless.js";
 import { parseSts } from "./sts.js";
 import { parseTickets } from "./tickets.js";
 import type { Config } from "./types.js";
@@ -94,5 +95,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     expiryGraceMs: e.SLUICE_EXPIRY_GRACE * 1000,
     logLevel: e.SLUICE_LOG_LEVEL,
     webhooks: parseWebhooks(e),
+    serverless: parseServerless(e, aws),
   };
 }

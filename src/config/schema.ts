@@ -5,6 +5,7 @@ import { metadataFields } from "./metadata.js";
 import { processingFields } from "./processing.js";
 import { rateLimitFields } from "./rate-limits.js";
 import { serverFields } from "./server.js";
+import { serverlessFields } from "./serverless.js";
 import { storageFields } from "./storage.js";
 import { stsFields } from "./sts.js";
 import { ticketFields } from "./tickets.js";
@@ -22,6 +23,7 @@ export const envSchema = z.object({
   ...awsFields,
   ...stsFields,
   ...webhookFields,
+  ...serverlessFields,
 });
 
 export type Env = z.output<typeof envSchema>;

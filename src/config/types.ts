@@ -139,6 +139,8 @@ export interface Config {
   expiryGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   webhooks: WebhookConfig;
+  /** Set by the AWS stack only (docs/aws.md). */
+  serverless: ServerlessConfig;
 }
 
 /** Webhook delivery (SLUICE_WEBHOOK_*). Times in ms. */
@@ -155,4 +157,18 @@ export interface WebhookConfig {
   pauseFailures: number;
   /** Lets webhooks reach non-public addresses (tests, closed networks). */
   allowPrivate: boolean;
+}
+
+/** Where an AWS service is reached, and as whom. */
+export interface AwsServiceConfig {
+  region: string;
+  endpoint: string | undefined;
+  credentials: AwsCredentials | undefined;
+}
+
+export interface ServerlessConfig {
+  /** The Lambda function invoked (asynchronously) after processing, so that events leave at once rather than at the next schedule. */
+  dispatcher: (AwsServiceConfig & { functionName: string }) | undefined;
+  /** Every event is also published to this EventBridge bus (by the dispatcher). */
+  eventBridge: (AwsServiceConfig & { bus: string }) | undefined;
 }

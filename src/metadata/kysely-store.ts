@@ -406,6 +406,11 @@ export class KyselyMetadataStore implements MetadataStore {
     return row.value;
   }
 
+  async replaceSetting(name: string, expected: string, value: string): Promise<boolean> {
+    const r = await this.#db.updateTable("settings").set({ value }).where("name", "=", name).where("value", "=", expected).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   async ping(): Promise<void> {
     await this.#db.selectFrom("settings").select("name").limit(1).execute();
   }

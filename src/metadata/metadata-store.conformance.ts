@@ -254,6 +254,17 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       assert.equal(await store.getOrInitSetting(name, "third"), a);
     });
 
+    it("replaces a setting only from the value it still holds, once among concurrent writers", async () => {
+      const name = newId("setting");
+      assert.equal(await store.replaceSetting(name, "", "x"), false, "no such setting");
+      await store.getOrInitSetting(name, "c1");
+      const wins = await Promise.all([store.replaceSetting(name, "c1", "c2a"), store.replaceSetting(name, "c1", "c2b"), store.replaceSetting(name, "c1", "c2c")]);
+      assert.equal(wins.filter(Boolean).length, 1);
+      const now = await store.getOrInitSetting(name, "unused");
+      assert.equal(now, ["c2a", "c2b", "c2c"][wins.indexOf(true)]);
+      assert.equal(await store.replaceSetting(name, "c1", "c3"), false, "a stale expected value");
+    });
+
     describe("events (the outbox)", () => {
       it("writes an insert's event only if the record went in, with seq 1, an evt_ id and the data as given", async () => {
         const r = upload({ state: "rejected", reason: "key_revoked: the key was revoked" });

@@ -192,6 +192,12 @@ export interface MetadataStore {
 
   /** Returns the stored value, storing `value` first if there was none (first writer wins). */
   getOrInitSetting(name: string, value: string): Promise<string>;
+  /**
+   * Sets a setting to `value` only if it still holds `expected` (compare and set); false if
+   * another writer changed it first, or it does not exist. Cursors kept here (the EventBridge
+   * publisher's) advance only from the value they were read at.
+   */
+  replaceSetting(name: string, expected: string, value: string): Promise<boolean>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

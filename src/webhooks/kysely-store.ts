@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Selectable } from "kysely";
+import { sql, type Kysely, type QueryResult, type Selectable } from "kysely";
+import type { AtomicBatch } from "../metadata/kysely-store.js";
 import type { EventType, SluiceEvent } from "../events/types.js";
 import type { AttemptRecord, DeliveryRecord, DeliveryState, WebhookPatch, WebhookRecord, WebhookStore } from "./store.js";
 
@@ -63,11 +64,17 @@ export interface WebhookTables {
 export class KyselyWebhookStore implements WebhookStore {
   readonly #db: Kysely<WebhookTables>;
   readonly #migrate: () => Promise<void>;
+  readonly #batch: AtomicBatch | undefined;
 
-  /** `migrate` is the metadata store's (the tables are among its migrations). */
-  constructor(options: { db: Kysely<WebhookTables>; migrate: () => Promise<void> }) {
+  /**
+   * `migrate` is the metadata store's (the tables are among its migrations). `atomicBatch`:
+   * where the database has no interactive transactions (D1), each write that spans several
+   * statements runs them as one all-or-nothing batch instead (see the methods that use it).
+   */
+  constructor(options: { db: Kysely<WebhookTables>; migrate: () => Promise<void>; atomicBatch?: AtomicBatch }) {
     this.#db = options.db;
     this.#migrate = options.migrate;
+    this.#batch = options.atomicBatch;
   }
 
   migrate(): Promise<void> {
@@ -104,6 +111,14 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
+    if (this.#batch) {
+      const [, , r] = await this.#batch([
+        this.#db.deleteFrom("webhook_attempts").where("webhook_id", "=", id).compile(),
+        this.#db.deleteFrom("webhook_deliveries").where("webhook_id", "=", id).compile(),
+        this.#db.deleteFrom("webhooks").where("id", "=", id).compile(),
+      ]);
+      return affected(r) > 0;
+    }
     return this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom("webhook_attempts").where("webhook_id", "=", id).execute();
       await tx.deleteFrom("webhook_deliveries").where("webhook_id", "=", id).execute();
@@ -113,6 +128,20 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 
   async enqueueDeliveries(o: { webhookId: string; fromCursor: string | null; toCursor: string; events: SluiceEvent[]; now: number; giveUpAt: number }): Promise<boolean> {
+    if (this.#batch) {
+      // A batch cannot skip its inserts when the cursor did not move; they are harmless then:
+      // one delivery per (webhook, event), so the instance that moved it inserted the same rows.
+      const [moved] = await this.#batch([
+        this.#db
+          .updateTable("webhooks")
+          .set({ cursor: o.toCursor })
+          .where("id", "=", o.webhookId)
+          .where((eb) => (o.fromCursor === null ? eb("cursor", "is", null) : eb("cursor", "=", o.fromCursor)))
+          .compile(),
+        ...deliveryRowChunks(o).map((rows) => this.#db.insertInto("webhook_deliveries").values(rows).onConflict((oc) => oc.doNothing()).compile()),
+      ]);
+      return affected(moved) > 0;
+    }
     return this.#db.transaction().execute(async (tx) => {
       // The cursor moves first: the loser of a race between two instances stops here, with
       // its row lock waited out (PostgreSQL) or its write serialized (SQLite, D1).
@@ -172,6 +201,15 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 
   async recordAttempt({ owner, attempt: a, outcome }: Parameters<WebhookStore["recordAttempt"]>[0]): Promise<boolean> {
+    if (this.#batch) {
+      const db = this.#db;
+      const [, r] = await this.#batch([
+        db.insertInto("webhook_attempts").values(attemptRow(a)).onConflict((oc) => oc.doNothing()).compile(),
+        db.updateTable("webhook_deliveries").set(deliveryOutcome(a, outcome)).where("webhook_id", "=", a.webhookId).where("event_id", "=", a.eventId).where("state", "=", "pending").where("lease_owner", "=", owner).compile(),
+        db.updateTable("webhooks").set(webhookOutcome(a, outcome)).where("id", "=", a.webhookId).compile(),
+      ]);
+      return affected(r) > 0;
+    }
     return this.#db.transaction().execute(async (tx) => {
       await tx
         .insertInto("webhook_attempts")
@@ -218,6 +256,14 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 
   async resumeWebhook(id: string, { now, giveUpAt }: { now: number; giveUpAt: number }): Promise<boolean> {
+    if (this.#batch) {
+      // Without the webhook there are no deliveries to touch (they go with it), so the second statement needs no condition on the first.
+      const [r] = await this.#batch([
+        this.#db.updateTable("webhooks").set({ paused_at: null, paused_reason: null, consecutive_failures: 0 }).where("id", "=", id).compile(),
+        this.#db.updateTable("webhook_deliveries").set({ next_attempt_at: now, give_up_at: giveUpAt }).where("webhook_id", "=", id).where("state", "=", "pending").compile(),
+      ]);
+      return affected(r) > 0;
+    }
     return this.#db.transaction().execute(async (tx) => {
       const r = await tx.updateTable("webhooks").set({ paused_at: null, paused_reason: null, consecutive_failures: 0 }).where("id", "=", id).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) return false;
@@ -269,26 +315,67 @@ export class KyselyWebhookStore implements WebhookStore {
   }
 }
 
+const affected = (r: QueryResult<unknown> | undefined): number => Number(r?.numAffectedRows ?? 0);
+
+type AttemptInput = Parameters<WebhookStore["recordAttempt"]>[0];
+
+function attemptRow(a: AttemptInput["attempt"]) {
+  return {
+    webhook_id: a.webhookId,
+    event_id: a.eventId,
+    attempt: a.attempt,
+    at: a.at,
+    status: a.status,
+    latency_ms: Math.round(a.latencyMs),
+    response_head: a.responseHead,
+    error: a.error,
+  };
+}
+
+function deliveryOutcome(a: AttemptInput["attempt"], outcome: AttemptInput["outcome"]) {
+  return {
+    state: outcome.state,
+    attempts: a.attempt,
+    lease_owner: null,
+    lease_until: null,
+    ...(outcome.state === "pending" && { next_attempt_at: outcome.nextAttemptAt }),
+    ...(outcome.state === "delivered" && { delivered_at: a.at }),
+  };
+}
+
+function webhookOutcome(a: AttemptInput["attempt"], outcome: AttemptInput["outcome"]) {
+  return outcome.state === "delivered" ? { last_success_at: a.at, consecutive_failures: 0 } : { consecutive_failures: sql<number>`consecutive_failures + 1` };
+}
+
+/** The delivery rows for `events`, in chunks: 14 columns a row; stay well under SQLite's (and D1's 100) bound-parameter limits. */
+function deliveryRowChunks(o: { webhookId: string; events: SluiceEvent[]; now: number; giveUpAt: number }) {
+  const chunks = [];
+  for (let i = 0; i < o.events.length; i += 7) {
+    chunks.push(
+      o.events.slice(i, i + 7).map((e) => ({
+        webhook_id: o.webhookId,
+        event_id: e.id,
+        upload_id: e.uploadId,
+        seq: e.seq,
+        event: JSON.stringify(e),
+        event_created_at: e.createdAt,
+        state: "pending",
+        attempts: 0,
+        next_attempt_at: o.now,
+        give_up_at: o.giveUpAt,
+        lease_owner: null,
+        lease_until: null,
+        created_at: o.now,
+        delivered_at: null,
+      })),
+    );
+  }
+  return chunks;
+}
+
 async function insertDeliveryRows(db: Kysely<WebhookTables>, o: { webhookId: string; events: SluiceEvent[]; now: number; giveUpAt: number }): Promise<number> {
   let inserted = 0;
-  // 14 columns a row; stay well under SQLite's (and D1's 100) bound-parameter limits.
-  for (let i = 0; i < o.events.length; i += 7) {
-    const rows = o.events.slice(i, i + 7).map((e) => ({
-      webhook_id: o.webhookId,
-      event_id: e.id,
-      upload_id: e.uploadId,
-      seq: e.seq,
-      event: JSON.stringify(e),
-      event_created_at: e.createdAt,
-      state: "pending",
-      attempts: 0,
-      next_attempt_at: o.now,
-      give_up_at: o.giveUpAt,
-      lease_owner: null,
-      lease_until: null,
-      created_at: o.now,
-      delivered_at: null,
-    }));
+  for (const rows of deliveryRowChunks(o)) {
     const r = await db.insertInto("webhook_deliveries").values(rows).onConflict((oc) => oc.doNothing()).executeTakeFirst();
     inserted += Number(r.numInsertedOrUpdatedRows ?? 0);
   }

@@ -3,7 +3,9 @@
  * - `http`: API Gateway (REST and HTTP API payloads, and function URLs) → the Hono app;
  * - `s3`: an S3 event notification sent straight to Lambda;
  * - `sqs`: S3 events delivered through SQS (optionally through SNS), with partial batch failures;
- * - `reconcile`: the sweep, on a schedule (EventBridge), since no loop runs between invocations.
+ * - `reconcile`: the sweep, on a schedule (EventBridge), since no loop runs between invocations;
+ * - `dispatch`: sends the events (webhooks; EventBridge when `SLUICE_EVENTBRIDGE_BUS` is set),
+ *   on a schedule and whenever `s3`, `sqs` or `reconcile` wake it after their work.
  * Lambda may freeze the container once a handler returns, so each handler waits until the
  * processing its work started has finished.
  */
@@ -13,6 +15,10 @@ import { reconcileStaging, type ReconcileReport } from "../../domain/reconcile.j
 import type { Services } from "../../domain/services.js";
 import { S3EventSchema, handleStorageEvent, type EventResult } from "../../domain/storage-events.js";
 import type { App } from "../../http/app.js";
+import { once } from "../../internal/async.js";
+import type { DispatchReport } from "../../webhooks/dispatch.js";
+import type { EventBridgePublisher, PublishReport } from "./eventbridge.js";
+import type { DispatcherWaker } from "./wake-dispatcher.js";
 
 /** What the handlers need of a running Sluice (`createSluice` gives it). */
 export interface LambdaSluice {
@@ -25,8 +31,40 @@ export interface S3HandlerResult {
   results: (EventResult | { eventName: string; bucket: string; key: string; outcome: "malformed" })[];
 }
 
+export interface DispatchResult {
+  webhooks: DispatchReport;
+  eventBridge?: PublishReport;
+}
+
+/** What a dispatch run leaves of the function's time, for the report and the log: a run ends before the function's timeout would cut it. */
+const DISPATCH_MARGIN_MS = 8000;
+/** A run's budget when Lambda did not say how long is left (a test driving the handler). */
+const DISPATCH_DEFAULT_BUDGET_MS = 50_000;
+
 export function lambdaHandlers(ready: Promise<LambdaSluice>) {
   let http: ReturnType<typeof handle> | undefined;
+
+  // Each SDK is loaded only in the functions whose configuration needs it, and the dispatcher's
+  // code only in the dispatcher (the issuer's cold start loads none of it).
+  const waker = once(async (): Promise<DispatcherWaker | undefined> => {
+    const sluice = await ready;
+    const config = sluice.services.config.serverless.dispatcher;
+    if (!config) return undefined;
+    const { DispatcherWaker } = await import("./wake-dispatcher.js");
+    return new DispatcherWaker({ config, logger: sluice.services.logger });
+  });
+  const publisher = once(async (): Promise<EventBridgePublisher | undefined> => {
+    const sluice = await ready;
+    const config = sluice.services.config.serverless.eventBridge;
+    if (!config) return undefined;
+    const { EventBridgePublisher, createEventBridgeClient } = await import("./eventbridge.js");
+    return new EventBridgePublisher({ client: createEventBridgeClient(config), bus: config.bus, store: sluice.services.metadata, logger: sluice.services.logger });
+  });
+
+  /** After work that may have written events: the dispatcher sends them now, not at its next scheduled run. */
+  async function wakeDispatcher(by: string): Promise<void> {
+    await (await waker())?.wake(by);
+  }
 
   /**
    * Every record on its own: one that fails (a backend down) is logged and left to the
@@ -34,7 +72,7 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
    * and repeats the records that went through. (They would be harmless repeats, but a
    * retry storm on a down backend helps nobody; the sweep finds the objects in staging.)
    */
-  async function s3(event: LambdaS3Event | { Records?: unknown[] }): Promise<S3HandlerResult> {
+  async function handleRecords(event: LambdaS3Event | { Records?: unknown[] }): Promise<S3HandlerResult> {
     const sluice = await ready;
     const results: S3HandlerResult["results"] = [];
     for (const record of event.Records ?? []) {
@@ -70,7 +108,11 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
       return response;
     },
 
-    s3,
+    s3: async (event: LambdaS3Event | { Records?: unknown[] }): Promise<S3HandlerResult> => {
+      const result = await handleRecords(event);
+      if (result.results.some(wroteState)) await wakeDispatcher("s3");
+      return result;
+    },
 
     /**
      * SQS messages whose bodies are S3 events (or SNS notifications wrapping them). A message
@@ -82,15 +124,18 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
     sqs: async (event: SQSEvent): Promise<SQSBatchResponse> => {
       const sluice = await ready;
       const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+      let handled = false;
       for (const message of event.Records) {
         const body = s3EventOf(message.body);
         if (!body) {
           sluice.services.logger.warn({ messageId: message.messageId }, "an SQS message that is not an S3 event; dropped");
           continue;
         }
-        const { results } = await s3(body);
+        const { results } = await handleRecords(body);
+        handled ||= results.some(wroteState);
         if (results.some((r) => r.outcome === "unavailable")) batchItemFailures.push({ itemIdentifier: message.messageId });
       }
+      if (handled) await wakeDispatcher("sqs");
       return { batchItemFailures };
     },
 
@@ -99,9 +144,35 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
       const sluice = await ready;
       const report = await reconcileStaging(sluice.services);
       await sluice.idle();
+      // The sweep may have archived, rejected or expired uploads (it does not count its events).
+      await wakeDispatcher("reconcile");
       return report;
     },
+
+    /**
+     * One run of the dispatcher, scheduled or woken: webhook deliveries that are due (new
+     * events fanned out, retries, deliveries another run left leased and died with), then the
+     * EventBridge publisher. The run stops before the function's own timeout would cut it;
+     * what it left is the next run's, since every step is leased or behind a cursor.
+     */
+    dispatch: async (_event?: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<DispatchResult> => {
+      const sluice = await ready;
+      const remaining = context?.getRemainingTimeInMillis?.();
+      const budget = AbortSignal.timeout(remaining === undefined ? DISPATCH_DEFAULT_BUDGET_MS : Math.max(1000, remaining - DISPATCH_MARGIN_MS));
+      const { dispatchOnce } = await import("../../webhooks/dispatch.js");
+      const webhooks = await dispatchOnce(sluice.services, { signal: budget });
+      const bus = await publisher();
+      const result: DispatchResult = { webhooks, ...(bus && { eventBridge: await bus.publishPending({ signal: budget }) }) };
+      await sluice.idle();
+      sluice.services.logger.info(result, "dispatch run done");
+      return result;
+    },
   };
+}
+
+/** Whether a storage event's record led to processing (so to an event, or soon one), rather than being ignored. */
+function wroteState(r: S3HandlerResult["results"][number]): boolean {
+  return r.outcome !== "malformed" && r.outcome !== "ignored" && r.outcome !== "invalid_key" && r.outcome !== "unavailable";
 }
 
 /** The S3 event in an SQS message body: sent by S3 directly, or wrapped in an SNS notification. */

@@ -23,13 +23,22 @@ export class InvocationArrivalQueue implements ArrivalQueue {
     this.#handler = handler;
   }
 
-  /** Runs `fn` as one invocation; resolves with its result and with what processing it started (for `waitUntil`). */
-  async track<T>(fn: () => Promise<T>): Promise<{ result: T; work: Promise<unknown> }> {
+  /**
+   * Runs `fn` as one invocation; resolves with its result and with what processing it started
+   * (for `waitUntil`), which resolves with how many arrivals were processed.
+   */
+  async track<T>(fn: () => Promise<T>): Promise<{ result: T; work: Promise<number> }> {
     const started: Promise<unknown>[] = [];
     const result = await this.#work.run(started, fn);
     // Work may start more work (the same AsyncLocalStorage context); wait until none is left.
-    const drain = async (): Promise<void> => {
-      while (started.length > 0) await Promise.allSettled(started.splice(0));
+    const drain = async (): Promise<number> => {
+      let processed = 0;
+      while (started.length > 0) {
+        const batch = started.splice(0);
+        processed += batch.length;
+        await Promise.allSettled(batch);
+      }
+      return processed;
     };
     return { result, work: drain() };
   }

@@ -8,7 +8,10 @@
  *   D1 applies writes one at a time, so each conditional UPDATE is the one-time claim;
  * - processing runs after the response, on behalf of the request that announced the arrival
  *   and kept alive by its `waitUntil`; the reconcile sweep and the ticket purge run on a Cron
- *   Trigger (`scheduled`).
+ *   Trigger (`scheduled`);
+ * - events are sent (webhooks, with `fetch`) under the same `waitUntil`, after a request that
+ *   may have written one, and by the Cron Trigger every minute (retries that fell due, a
+ *   delivery an invocation left unfinished).
  * Sluice is built once per isolate, on its first request (bindings arrive with it).
  */
 import { Kysely } from "kysely";
@@ -18,6 +21,8 @@ import { reconcileStaging } from "../../domain/reconcile.js";
 import { once } from "../../internal/async.js";
 import { createLogger } from "../../internal/logger.js";
 import { KyselyMetadataStore, type AtomicBatch } from "../../metadata/kysely-store.js";
+import { dispatchOnce } from "../../webhooks/dispatch.js";
+import { KyselyWebhookStore, type WebhookTables } from "../../webhooks/kysely-store.js";
 import type { Database } from "../../metadata/schema.js";
 import { S3ObjectStore, createS3Client, presignerFor } from "../../storage/s3.js";
 import { SqlTicketStore, type TicketDatabase } from "../../tickets/sql.js";
@@ -45,6 +50,17 @@ interface Built {
 
 let built: (() => Promise<Built>) | undefined;
 
+/**
+ * How long a dispatch run may take. Workers keep a response's `waitUntil` alive about 30 s
+ * after it; a run cut short leaves its leased deliveries to the next one, after the lease.
+ */
+const DISPATCH_BUDGET_MS = 20_000;
+/**
+ * wrangler.json's Cron Trigger that only dispatches (every minute: retries fall due by the
+ * minute); the other one (every five minutes) also sweeps, which lists staging and costs more.
+ */
+const DISPATCH_ONLY_CRON = "* * * * *";
+
 function sluiceFor(env: WorkerEnv): Promise<Built> {
   // A failed build (a bad setting, D1 unreachable) is not kept: the next request tries again.
   built ??= once(() => build(env));
@@ -64,10 +80,11 @@ async function build(env: WorkerEnv): Promise<Built> {
     name: "d1 metadata store",
     atomicBatch: d1Batch(env.DB),
   });
+  const webhooks = new KyselyWebhookStore({ db: new Kysely<WebhookTables>({ dialect: new D1Dialect({ database: env.DB }) }), migrate: () => metadata.migrate(), atomicBatch: d1Batch(env.DB) });
   const runtime = workersRuntime({ logger });
   const sluice = await assembleSluice(
     config,
-    { objects: new S3ObjectStore({ client }), presigner: presignerFor(client, config.storage), metadata, tickets, processors: [] },
+    { objects: new S3ObjectStore({ client }), presigner: presignerFor(client, config.storage), metadata, tickets, webhooks, processors: [] },
     { logger, runtime, webRoot: undefined },
   );
   // Its capabilities leave out health pings (a failing backend fails its request, closed)
@@ -78,7 +95,8 @@ async function build(env: WorkerEnv): Promise<Built> {
 
 /**
  * D1 has no interactive transactions (kysely-d1 refuses them); `batch()` runs its statements
- * as one transaction, all or none. The outbox's writes (a change and its event) go through it.
+ * as one transaction, all or none. The outbox's writes (a change and its event) and the
+ * webhooks store's multi-statement writes go through it.
  */
 function d1Batch(db: WorkerEnv["DB"]): AtomicBatch {
   return async (queries) => {
@@ -98,19 +116,47 @@ export default {
       return Response.json({ error: { code: "unavailable", message } }, { status: 503 });
     }
     const { result, work } = await built.arrivals.track(async () => built.sluice.app.fetch(request));
-    // Checks and the move to the archive run after the response is sent.
-    ctx.waitUntil(work);
+    // Checks and the move to the archive run after the response is sent; then the events they
+    // (or the request itself: a delete, a redelivery) wrote go out.
+    ctx.waitUntil(work.then((processed) => (processed > 0 || mayWriteEvents(request) ? dispatch(built) : undefined)));
     return result;
   },
 
-  /** The Cron Trigger (its invocation lasts until this resolves): the reconcile sweep (late or lost arrivals, stuck jobs) and the purge of expired tickets. */
-  async scheduled(_controller: unknown, env: WorkerEnv): Promise<void> {
-    const { sluice, tickets, arrivals } = await sluiceFor(env);
-    const { result, work } = await arrivals.track(async () => {
-      const report = await reconcileStaging(sluice.services);
-      return { ...report, purged: await tickets.sweep() };
-    });
-    await work;
-    sluice.services.logger.info(result, "scheduled sweep done");
+  /**
+   * The Cron Triggers (an invocation lasts until this resolves): every one dispatches the
+   * events due (new ones, retries); all but the every-minute one first run the reconcile
+   * sweep (late or lost arrivals, stuck jobs, expired uploads) and the purge of expired tickets.
+   */
+  async scheduled(controller: { cron?: string } | undefined, env: WorkerEnv): Promise<void> {
+    const b = await sluiceFor(env);
+    if (controller?.cron !== DISPATCH_ONLY_CRON) {
+      const { result, work } = await b.arrivals.track(async () => {
+        const report = await reconcileStaging(b.sluice.services);
+        return { ...report, purged: await b.tickets.sweep() };
+      });
+      await work;
+      b.sluice.services.logger.info(result, "scheduled sweep done");
+    }
+    await dispatch(b);
   },
 };
+
+/**
+ * Requests that write events without processing an arrival: a file's deletion, and the
+ * webhook routes (a redelivery, a resumed endpoint). Not issuance, the busiest: it writes none,
+ * and a dispatch pass after each would cost D1 reads for nothing.
+ */
+function mayWriteEvents(request: Request): boolean {
+  if (request.method === "DELETE") return true;
+  return request.method === "POST" && new URL(request.url).pathname.startsWith("/v1/webhooks/");
+}
+
+/** One dispatch run; a failure is logged (the next request or Cron run tries again), never thrown into `waitUntil`. */
+async function dispatch({ sluice }: Built): Promise<void> {
+  try {
+    const report = await dispatchOnce(sluice.services, { signal: AbortSignal.timeout(DISPATCH_BUDGET_MS) });
+    sluice.services.logger.debug({ report }, "dispatch run done");
+  } catch (err) {
+    sluice.services.logger.warn({ err }, "dispatch run failed; the next one retries");
+  }
+}
