@@ -214,6 +214,11 @@ export const settingDocs = {
     description: "metadata store: `sqlite:<path>` or `postgres://user:password@host:port/db`",
     default: "`sqlite:<data dir>/sluice.db`",
   },
+  SLUICE_EVENTS_RETENTION: {
+    description:
+      "how long events (`upload.archived`, …) are kept in the metadata store, in seconds; the reconcile sweep deletes older ones. A feed reader or webhook that is behind by more than this misses what was deleted",
+    default: "(7 days)",
+  },
   AWS_REGION: {
     description: "the region of S3, STS and DynamoDB",
     default: "`AWS_DEFAULT_REGION`, else `us-east-1`",

@@ -90,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     processors: e.SLUICE_PROCESSORS.map((p) => path.resolve(p)),
     maxAttempts: e.SLUICE_MAX_ATTEMPTS,
     reconcileIntervalSeconds: e.SLUICE_RECONCILE_INTERVAL,
+    eventsRetentionMs: e.SLUICE_EVENTS_RETENTION * 1000,
     logLevel: e.SLUICE_LOG_LEVEL,
     webhooks: parseWebhooks(e),
   };

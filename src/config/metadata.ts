@@ -1,11 +1,12 @@
 /** The metadata store: a SQLite file or PostgreSQL. Parsing loads no driver; the metadata factory does. */
 import path from "node:path";
 import { z } from "zod";
-import { ConfigError, isUrl } from "./fields.js";
+import { ConfigError, isUrl, wholeNumber } from "./fields.js";
 import type { DatabaseConfig } from "./types.js";
 
 export const metadataFields = {
   SLUICE_DATABASE: z.string().min(1).optional(),
+  SLUICE_EVENTS_RETENTION: wholeNumber("seconds", 60, 365 * 24 * 3600).default(7 * 24 * 3600),
 };
 
 type MetadataEnv = z.output<z.ZodObject<typeof metadataFields>>;

@@ -133,6 +133,8 @@ export interface Config {
   processors: string[];
   maxAttempts: number;
   reconcileIntervalSeconds: number;
+  /** How long events are kept before the sweep deletes them. */
+  eventsRetentionMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   webhooks: WebhookConfig;
 }

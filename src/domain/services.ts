@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import type { EventBell } from "../events/bell.js";
 import type { Logger } from "../internal/logger.js";
 import type { Metrics } from "../internal/metrics.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
@@ -47,6 +48,8 @@ export interface Services {
   processors: Processor[];
   arrivals: ArrivalQueue;
   metrics: Metrics;
+  /** Rung after every write that carried an event (in-process wake-up of the feed and the dispatcher). */
+  events: EventBell;
   logger: Logger;
   /** Names this process as a lease holder. */
   instanceId: string;

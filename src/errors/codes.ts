@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   // 400: the request itself is wrong; sending it again unchanged gets the same answer.
   invalid_request: { status: 400, meaning: "The request does not fit its schema; the message names the first field at fault." },
   invalid_json: { status: 400, meaning: "The request body is not valid JSON." },
+  invalid_cursor: { status: 400, meaning: "An event feed's `after` cursor that Sluice did not give out (or that was altered)." },
   invalid_key: { status: 400, meaning: "An object key no store can hold without ambiguity (empty, `.` or `..` segments, control characters)." },
   invalid_part_number: { status: 400, meaning: "A part number outside the upload's plan (1 to its part count)." },
   invalid_parts: { status: 400, meaning: "The parts listed on completion are out of order, repeated, or not what storage holds." },

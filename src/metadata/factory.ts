@@ -3,7 +3,7 @@ import path from "node:path";
 import type SQLite from "better-sqlite3";
 import { Kysely, SqliteDialect, type SqliteDatabase } from "kysely";
 import type { DatabaseConfig } from "../config.js";
-import { KyselyMetadataStore } from "./kysely-store.js";
+import { KyselyMetadataStore, type AtomicBatch } from "./kysely-store.js";
 import type { MetadataStore } from "./metadata-store.js";
 import type { Database } from "./schema.js";
 
@@ -18,14 +18,36 @@ export async function createMetadataStore(config: DatabaseConfig): Promise<Metad
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("synchronous = NORMAL");
       sqlite.pragma("busy_timeout = 5000");
-      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-      return new KyselyMetadataStore({ db, name: "sqlite metadata store" });
+      const cached = withStatementCache(sqlite);
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+      return new KyselyMetadataStore({ db, name: "sqlite metadata store", atomicBatch: synchronousBatch(sqlite, cached) });
     }
     case "postgres": {
       const { createPostgresKysely } = await import("../internal/postgres.js");
       return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
     }
   }
+}
+
+/**
+ * The outbox's writes (a change and its event) as one SQLite transaction, run synchronously
+ * from BEGIN IMMEDIATE to COMMIT. Through Kysely's transaction, the write lock would be held
+ * across event-loop turns; better-sqlite3 waits for a lock synchronously (busy_timeout), so a
+ * second connection in the same process waiting for it would block the very loop that must
+ * commit, and both would time out. Run whole, a transaction never waits on its own process.
+ */
+function synchronousBatch(sqlite: SQLite.Database, cached: SqliteDatabase): AtomicBatch {
+  const run = sqlite.transaction((queries: Parameters<AtomicBatch>[0]) =>
+    queries.map((q) => {
+      const statement = cached.prepare(q.sql);
+      if (statement.reader) {
+        const rows = statement.all(q.parameters);
+        return { rows, numAffectedRows: BigInt(rows.length) };
+      }
+      return { rows: [], numAffectedRows: BigInt(statement.run(q.parameters).changes) };
+    }),
+  );
+  return (queries) => Promise.resolve().then(() => run.immediate(queries));
 }
 
 /**

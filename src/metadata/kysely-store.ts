@@ -1,8 +1,24 @@
-import { Migrator, type Insertable, type Kysely, type Selectable, type Updateable } from "kysely";
-import type { Database, UploadsTable } from "./schema.js";
+import {
+  Migrator,
+  PostgresAdapter,
+  type Compilable,
+  type CompiledQuery,
+  type ExpressionBuilder,
+  type Insertable,
+  type Kysely,
+  type QueryResult,
+  type Selectable,
+  type Updateable,
+} from "kysely";
+import { badRequest } from "../errors.js";
+import type { EventPage, EventType, NewEvent, SluiceEvent, EventData } from "../events/types.js";
+import { newId } from "../internal/crypto.js";
+import type { Database, ExpiryWatchTable, UploadsTable } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
 import {
   FILE_STATES,
+  type EventQuery,
+  type ExpiryWatch,
   type ApiKeyRecord,
   type FilePage,
   type KeyScope,
@@ -13,14 +29,34 @@ import {
   type UploadState,
 } from "./metadata-store.js";
 
+/**
+ * Runs statements as one atomic unit, in order, and returns each one's result. Kysely's
+ * transactions do it on SQLite and PostgreSQL; D1 has no interactive transactions, and its
+ * `batch()` does (runtime/workers). The statements never branch on one another's results
+ * (each event INSERT selects the row its own write marked), so both ways mean the same.
+ */
+export type AtomicBatch = (queries: readonly CompiledQuery[]) => Promise<QueryResult<unknown>[]>;
+
 /** The metadata store on any SQL database Kysely speaks. The dialect is chosen by the factory. */
 export class KyselyMetadataStore implements MetadataStore {
   readonly name: string;
   readonly #db: Kysely<Database>;
+  readonly #atomically: AtomicBatch;
+  /** PostgreSQL's feed needs its visibility rule (readEvents); SQLite and D1 commit in position order. */
+  readonly #postgres: boolean;
 
-  constructor(options: { db: Kysely<Database>; name: string }) {
+  constructor(options: { db: Kysely<Database>; name: string; atomicBatch?: AtomicBatch }) {
     this.#db = options.db;
     this.name = options.name;
+    this.#postgres = options.db.getExecutor().adapter instanceof PostgresAdapter;
+    this.#atomically =
+      options.atomicBatch ??
+      ((queries) =>
+        this.#db.transaction().execute(async (trx) => {
+          const results: QueryResult<unknown>[] = [];
+          for (const q of queries) results.push(await trx.executeQuery(q));
+          return results;
+        }));
   }
 
   /** The database itself, for the stores that live beside this one in it (webhooks: `webhooks/factory.ts`). */
@@ -48,34 +84,74 @@ export class KyselyMetadataStore implements MetadataStore {
    * Under load this turns N commits into one (on SQLite each commit rewrites the pages of
    * five B-trees; on PostgreSQL each is a round trip).
    */
-  insertUpload(r: UploadRecord): Promise<boolean> {
+  insertUpload(r: UploadRecord, event?: NewEvent): Promise<boolean> {
+    const row = toRow(r);
+    // A record inserted with its event is marked with the event's id: the event's INSERT selects
+    // the row by that mark, so it goes in only if this row did (not a record there before).
+    const marked = event && { id: newId("evt"), event };
+    if (marked) Object.assign(row, { event_seq: 1, event_mark: marked.id });
     return new Promise((resolve, reject) => {
-      this.#pendingInserts.push({ row: toRow(r), resolve, reject });
+      this.#pendingInserts.push({ row, event: marked, resolve, reject });
       if (this.#pendingInserts.length === 1) setImmediate(() => void this.#flushInserts());
     });
   }
 
-  readonly #pendingInserts: { row: Insertable<UploadsTable>; resolve: (inserted: boolean) => void; reject: (err: unknown) => void }[] = [];
+  readonly #pendingInserts: {
+    row: Insertable<UploadsTable>;
+    event: MarkedEvent | undefined;
+    resolve: (inserted: boolean) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
 
   async #flushInserts(): Promise<void> {
     // 22 columns a row; stay well under SQLite's limit of 32766 bound parameters.
     const batch = this.#pendingInserts.splice(0, 500);
     if (this.#pendingInserts.length > 0) setImmediate(() => void this.#flushInserts());
     // RETURNING names the rows that went in; a conflicting one (recorded before) is left out.
-    const insert = async (rows: Insertable<UploadsTable>[]) =>
-      new Set((await this.#db.insertInto("uploads").values(rows).onConflict((oc) => oc.doNothing()).returning("id").execute()).map((row) => row.id));
+    // The events of the batch go in the same transaction (most batches carry none: one statement).
+    const insert = async (entries: typeof batch) => {
+      const rows = this.#db.insertInto("uploads").values(entries.map((b) => b.row)).onConflict((oc) => oc.doNothing()).returning("id");
+      const events = entries.flatMap((b) => (b.event ? [this.#insertMarkedEvent(String(b.row.id), b.event)] : []));
+      const [result] = events.length === 0 ? [await this.#db.executeQuery(rows.compile())] : await this.#atomically([rows, ...events].map((q) => q.compile()));
+      return new Set((result!.rows as { id: string }[]).map((row) => row.id));
+    };
     const settle = (b: (typeof batch)[number], inserted: Set<string>) => {
       // The first of two inserts of one id in a batch is the one that went in.
       b.resolve(inserted.delete(b.row.id));
     };
     try {
-      const inserted = await insert(batch.map((b) => b.row));
+      const inserted = await insert(batch);
       for (const b of batch) settle(b, inserted);
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       // One bad row fails the statement: retry each alone so that only it fails.
-      for (const b of batch) await insert([b.row]).then((inserted) => settle(b, inserted), b.reject);
+      for (const b of batch) await insert([b]).then((inserted) => settle(b, inserted), b.reject);
     }
+  }
+
+  /**
+   * The INSERT of an event whose write marked the upload's row with the event's id: it selects
+   * that row, so it writes the event only if the write applied, with the row's `event_seq`.
+   */
+  #insertMarkedEvent(uploadId: string, { id, event }: MarkedEvent): Compilable {
+    return this.#db
+      .insertInto("events")
+      .columns(["id", "type", "upload_id", "seq", "key", "created_at", "data"])
+      .expression(
+        this.#db
+          .selectFrom("uploads")
+          .select((eb) => [
+            eb.val(id).as("id"),
+            eb.val(event.type).as("type"),
+            "id as upload_id",
+            "event_seq as seq",
+            "key",
+            eb.cast<number>(eb.val(event.createdAt), "bigint").as("created_at"),
+            eb.val(JSON.stringify(event.data)).as("data"),
+          ])
+          .where("id", "=", uploadId)
+          .where("event_mark", "=", id),
+      );
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -83,12 +159,25 @@ export class KyselyMetadataStore implements MetadataStore {
     return row && fromRow(row);
   }
 
-  async updateUpload(id: string, patch: UploadPatch, condition: UpdateCondition = {}): Promise<boolean> {
+  /**
+   * With an event, the UPDATE also counts the upload's events and marks the row with the new
+   * event's id, and the event's INSERT selects the row by that mark (`#insertMarkedEvent`).
+   * On PostgreSQL the UPDATE's row lock serializes two writers of one upload, and the second
+   * re-reads `event_seq` once the first commits: their events get seq n and n+1, never a clash.
+   */
+  async updateUpload(id: string, patch: UploadPatch, condition: UpdateCondition = {}, event?: NewEvent): Promise<boolean> {
     let q = this.#db.updateTable("uploads").set(toPatch(patch)).where("id", "=", id);
     if (condition.states) q = q.where("state", "in", [...condition.states]);
     if (condition.leaseOwner !== undefined) q = q.where("lease_owner", "=", condition.leaseOwner);
-    const result = await q.executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    if (condition.notDeleted) q = q.where("deleted_at", "is", null);
+    if (!event) {
+      const result = await q.executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    }
+    const marked = { id: newId("evt"), event };
+    q = q.set((eb) => ({ event_seq: eb("event_seq", "+", 1), event_mark: marked.id }));
+    const [result] = await this.#atomically([q.compile(), this.#insertMarkedEvent(id, marked).compile()]);
+    return Number(result!.numAffectedRows ?? 0) > 0;
   }
 
   async listFiles(options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage> {
@@ -102,11 +191,7 @@ export class KyselyMetadataStore implements MetadataStore {
     // nor the name a slash), so `t/` does not match `t/b/upl_…`. substr rather than LIKE: a
     // prefix may hold _ (a LIKE wildcard). Same function on SQLite and PostgreSQL.
     const prefix = options.keyPrefix;
-    if (prefix) {
-      q = q
-        .where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(1), eb.val(prefix.length)]), "=", prefix))
-        .where((eb) => eb(eb.fn<string>("substr", ["key", eb.val(prefix.length + 1), eb.val(4)]), "=", "upl_"));
-    }
+    if (prefix) q = q.where((eb) => withinKeyPrefix(eb, prefix));
     const after = options.cursor ? decodeCursor(options.cursor) : undefined;
     if (after) {
       q = q.where((eb) =>
@@ -173,6 +258,146 @@ export class KyselyMetadataStore implements MetadataStore {
     return Number(r.numUpdatedRows) > 0;
   }
 
+  /**
+   * The feed in commit order. Events are ordered by (xid, position) and read only up to a
+   * horizon below which nothing can still commit, so the sequence a cursor walks only ever grows
+   * at its end:
+   * - SQLite and D1 have one writer at a time, which holds the lock from its first write to its
+   *   commit: positions commit in order. xid is 0; the horizon is the highest position now.
+   * - PostgreSQL hands out positions at INSERT, and transactions commit in any order: a reader
+   *   that saw 6 would skip 5 if it committed later. Each event carries its transaction's id, and
+   *   the horizon is the oldest transaction still running (`pg_snapshot_xmin`): every event below
+   *   it is committed (or rolled back), every one still to come has an xid at or above it. Within
+   *   one transaction, positions are in order. (Ordering by position alone, even below the
+   *   horizon, would not do: a transaction with a later xid can hold an earlier position.)
+   * The horizon is read first, and a short page's cursor moves up to it, so that a filtered
+   * feed (a scoped key's) does not scan the same foreign events on every poll.
+   */
+  async readEvents(query: EventQuery): Promise<EventPage> {
+    const after = query.after === undefined ? { xid: 0, position: 0 } : decodeEventCursor(query.after);
+    const horizon = await this.#eventHorizon();
+    let q = this.#db
+      .selectFrom("events")
+      .selectAll()
+      .where((eb) => eb.or([eb("xid", ">", after.xid), eb.and([eb("xid", "=", after.xid), eb("position", ">", after.position)])]));
+    q = this.#postgres ? q.where("xid", "<", horizon.xid) : q.where("position", "<=", horizon.position);
+    if (query.uploadId !== undefined) q = q.where("upload_id", "=", query.uploadId);
+    if (query.types) q = q.where("type", "in", query.types.length > 0 ? [...query.types] : [""]);
+    const prefix = query.keyPrefix;
+    if (prefix) q = q.where((eb) => withinKeyPrefix(eb, prefix));
+    const rows = await q.orderBy("xid").orderBy("position").limit(query.limit).execute();
+    const last = rows[rows.length - 1];
+    const end = rows.length < query.limit ? laterOf(after, horizon) : last ? { xid: num(last.xid), position: num(last.position) } : after;
+    return { events: rows.map(toEvent), cursor: encodeEventCursor(end) };
+  }
+
+  /** The cursor that follows every event committed now (see readEvents). */
+  async #eventHorizon(): Promise<{ xid: number; position: number }> {
+    if (this.#postgres) {
+      const row = await this.#db
+        .selectNoFrom((eb) => eb.cast<number>(eb.cast(eb.fn("pg_snapshot_xmin", [eb.fn("pg_current_snapshot", [])]), "text"), "bigint").as("xmin"))
+        .executeTakeFirstOrThrow();
+      return { xid: num(row.xmin), position: 0 };
+    }
+    const row = await this.#db
+      .selectFrom("events")
+      .select((eb) => eb.fn.max<number | null>("position").as("position"))
+      .executeTakeFirst();
+    return { xid: 0, position: num(row?.position ?? 0) };
+  }
+
+  watchExpiry(watch: ExpiryWatch): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pendingWatches.push({
+        row: { upload_id: watch.uploadId, expires_at: watch.expiresAt, key: watch.data.key, data: JSON.stringify(watch.data), claim: null },
+        resolve,
+        reject,
+      });
+      if (this.#pendingWatches.length === 1) setImmediate(() => void this.#flushWatches());
+    });
+  }
+
+  readonly #pendingWatches: { row: Insertable<ExpiryWatchTable>; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  /** Group-committed as uploads are (insertUpload): issuance is the hot path, and every issuance watches. */
+  async #flushWatches(): Promise<void> {
+    const batch = this.#pendingWatches.splice(0, 1000);
+    if (this.#pendingWatches.length > 0) setImmediate(() => void this.#flushWatches());
+    const insert = (entries: typeof batch) =>
+      this.#db
+        .insertInto("expiry_watch")
+        .values(entries.map((b) => b.row))
+        .onConflict((oc) => oc.column("upload_id").doNothing())
+        .execute();
+    try {
+      await insert(batch);
+      for (const b of batch) b.resolve();
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.reject(err);
+      for (const b of batch) await insert([b]).then(() => b.resolve(), b.reject);
+    }
+  }
+
+  async unwatchExpiry(uploadId: string): Promise<void> {
+    await this.#db.deleteFrom("expiry_watch").where("upload_id", "=", uploadId).execute();
+  }
+
+  /**
+   * Watches of uploads that arrived are dropped in one statement. The rest are claimed (an
+   * UPDATE: on PostgreSQL a second sweep waits on the row locks, then finds the rows gone), each
+   * reported by an INSERT that selects the claimed row and still finds no record, and deleted,
+   * all in one transaction: a crash leaves the watches to the next sweep, never an event without
+   * its watch gone, or the reverse.
+   */
+  async expireDue({ now, graceMs, limit }: { now: number; graceMs: number; limit: number }): Promise<number> {
+    const due = await this.#db
+      .selectFrom("expiry_watch as w")
+      .leftJoin("uploads as u", "u.id", "w.upload_id")
+      .select(["w.upload_id", "u.id as arrived"])
+      .where("w.expires_at", "<=", now - graceMs)
+      .orderBy("w.expires_at")
+      .limit(limit)
+      .execute();
+    const arrived = due.filter((d) => d.arrived !== null).map((d) => d.upload_id);
+    if (arrived.length > 0) await this.#db.deleteFrom("expiry_watch").where("upload_id", "in", arrived).execute();
+    const unused = due.filter((d) => d.arrived === null).map((d) => d.upload_id);
+    if (unused.length === 0) return 0;
+    const claim = newId("claim");
+    const reports = unused.map((uploadId) =>
+      this.#db
+        .insertInto("events")
+        .columns(["id", "type", "upload_id", "seq", "key", "created_at", "data"])
+        .expression(
+          this.#db
+            .selectFrom("expiry_watch as w")
+            .select((eb) => [
+              eb.val(newId("evt")).as("id"),
+              eb.val<EventType>("upload.expired").as("type"),
+              "w.upload_id",
+              eb.cast<number>(eb.val(1), "integer").as("seq"),
+              "w.key",
+              eb.cast<number>(eb.val(now), "bigint").as("created_at"),
+              "w.data",
+            ])
+            .where("w.upload_id", "=", uploadId)
+            .where("w.claim", "=", claim)
+            .where((eb) => eb.not(eb.exists(eb.selectFrom("uploads as u").select("u.id").whereRef("u.id", "=", "w.upload_id")))),
+        )
+        .compile(),
+    );
+    const results = await this.#atomically([
+      this.#db.updateTable("expiry_watch").set({ claim }).where("upload_id", "in", unused).where("claim", "is", null).compile(),
+      ...reports,
+      this.#db.deleteFrom("expiry_watch").where("claim", "=", claim).compile(),
+    ]);
+    return results.slice(1, 1 + reports.length).reduce((n, r) => n + Number(r.numAffectedRows ?? 0), 0);
+  }
+
+  async deleteEventsBefore(before: number): Promise<number> {
+    const result = await this.#db.deleteFrom("events").where("created_at", "<", before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async getOrInitSetting(name: string, value: string): Promise<string> {
     await this.#db.insertInto("settings").values({ name, value }).onConflict((oc) => oc.column("name").doNothing()).execute();
     const row = await this.#db.selectFrom("settings").select("value").where("name", "=", name).executeTakeFirstOrThrow();
@@ -186,6 +411,44 @@ export class KyselyMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     await this.#db.destroy();
   }
+}
+
+/** An event to write, with the id the store gave it (it marks the row its write changes). */
+interface MarkedEvent {
+  id: string;
+  event: NewEvent;
+}
+
+/** The exact-namespace rule of `domain/scopes.ts` in SQL, on the `key` column of uploads or events. */
+function withinKeyPrefix(eb: ExpressionBuilder<Database, "uploads" | "events">, prefix: string) {
+  return eb.and([
+    eb(eb.fn<string>("substr", [eb.ref("key"), eb.val(1), eb.val(prefix.length)]), "=", prefix),
+    eb(eb.fn<string>("substr", [eb.ref("key"), eb.val(prefix.length + 1), eb.val(4)]), "=", "upl_"),
+  ]);
+}
+
+function toEvent(row: Selectable<Database["events"]>): SluiceEvent {
+  return { id: row.id, type: row.type as EventType, uploadId: row.upload_id, seq: num(row.seq), createdAt: num(row.created_at), data: JSON.parse(row.data) as EventData };
+}
+
+type EventCursor = { xid: number; position: number };
+
+const laterOf = (a: EventCursor, b: EventCursor): EventCursor => (a.xid > b.xid || (a.xid === b.xid && a.position >= b.position) ? a : b);
+
+/** Opaque to clients: `ev1.` then the (xid, position) last seen, base64url. */
+function encodeEventCursor(c: EventCursor): string {
+  return `ev1.${Buffer.from(`${c.xid}.${c.position}`).toString("base64url")}`;
+}
+
+function decodeEventCursor(cursor: string): EventCursor {
+  const match = /^ev1\.([A-Za-z0-9_-]{1,64})$/.exec(cursor);
+  const parts = match && /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(match[1]!, "base64url").toString());
+  const xid = Number(parts?.[1]);
+  const position = Number(parts?.[2]);
+  if (!parts || !Number.isSafeInteger(xid) || !Number.isSafeInteger(position)) {
+    throw badRequest("invalid_cursor", "The cursor is not one Sluice gave out; start again without `after`, or with the last page's cursor.");
+  }
+  return { xid, position };
 }
 
 const num = (v: unknown): number => Number(v);

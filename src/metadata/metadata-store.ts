@@ -3,7 +3,12 @@
  * One Kysely implementation serves SQLite (embedded), PostgreSQL and Cloudflare D1 (the Workers
  * runtime); the conformance suite in `metadata-store.conformance.ts` runs against SQLite and
  * PostgreSQL, and the Workers tests run the store on D1 under workerd.
+ *
+ * It is also the outbox of issue 18: a write that reports a state change carries its event,
+ * and the store writes both in one transaction, or neither (docs/events.md).
  */
+import type { EventData, EventPage, EventType, NewEvent } from "../events/types.js";
+
 export const UPLOAD_STATES = [
   "issued",
   "uploading",
@@ -59,6 +64,27 @@ export interface UpdateCondition {
   states?: readonly UploadState[];
   /** Apply only if this owner holds the processing lease. */
   leaseOwner?: string;
+  /** Apply only if the upload is not deleted yet (so that `file.deleted` is written once). */
+  notDeleted?: boolean;
+}
+
+/** What the feed is read with (`readEvents`). */
+export interface EventQuery {
+  /** A page's `cursor`; absent: from the first event still kept. */
+  after?: string | undefined;
+  limit: number;
+  /** Only events of uploads under exactly this key prefix, as `listFiles` means it (`domain/scopes.ts`). */
+  keyPrefix?: string | undefined;
+  uploadId?: string | undefined;
+  types?: readonly EventType[] | undefined;
+}
+
+/** An issued upload to report as `upload.expired` if it is never used. */
+export interface ExpiryWatch {
+  uploadId: string;
+  expiresAt: number;
+  /** The event's data (state `expired`): at expiry there is no record to build it from. */
+  data: EventData;
 }
 
 export interface FilePage {
@@ -110,10 +136,14 @@ export interface MetadataStore {
    * Records an arrived upload. Idempotent: if the id is already recorded, the first record
    * stays. True if this call inserted it, false if it was there already.
    */
-  insertUpload(record: UploadRecord): Promise<boolean>;
+  insertUpload(record: UploadRecord, event?: NewEvent): Promise<boolean>;
   getUpload(id: string): Promise<UploadRecord | undefined>;
-  /** A conditional update: true if it applied. This is how state transitions stay race-free. */
-  updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition): Promise<boolean>;
+  /**
+   * A conditional update: true if it applied. This is how state transitions stay race-free.
+   * With an event, the event is written in the same transaction if, and only if, the update
+   * applied; its `seq` is the upload's next.
+   */
+  updateUpload(id: string, patch: UploadPatch, condition?: UpdateCondition, event?: NewEvent): Promise<boolean>;
   /**
    * Files (uploads whose bytes arrived), newest first, not deleted. With `keyPrefix`, only
    * those issued under exactly that prefix (`domain/scopes.ts`: `t/` does not list `t/b/…`).
@@ -135,6 +165,28 @@ export interface MetadataStore {
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   revokeApiKey(id: string, now: number): Promise<boolean>;
+
+  /**
+   * The event feed, in commit order: a reader that follows the cursor sees every event once,
+   * even one whose transaction commits after a later one's. An invalid `after` throws
+   * `badRequest("invalid_cursor")`. Filters narrow the page, never the cursor's meaning.
+   */
+  readEvents(query: EventQuery): Promise<EventPage>;
+  /**
+   * Starts watching an issued upload, so that `expireDue` reports it if it never arrives.
+   * Group-committed like `insertUpload`; resolves once durable. Watching twice keeps the first.
+   */
+  watchExpiry(watch: ExpiryWatch): Promise<void>;
+  /** Stops watching (the upload was cancelled: it will not be reported expired). */
+  unwatchExpiry(uploadId: string): Promise<void>;
+  /**
+   * For up to `limit` watched uploads whose expiry plus `graceMs` is past and that have no
+   * record, writes `upload.expired` and drops the watch, in one transaction each batch; watches
+   * of uploads that arrived are dropped silently. Returns how many were reported expired.
+   */
+  expireDue(options: { now: number; graceMs: number; limit: number }): Promise<number>;
+  /** Deletes events created before `before` (the retention sweep); returns how many. */
+  deleteEventsBefore(before: number): Promise<number>;
 
   /** Returns the stored value, storing `value` first if there was none (first writer wins). */
   getOrInitSetting(name: string, value: string): Promise<string>;

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import { webhookMigrations } from "../webhooks/migrations.js";
 
 /**
@@ -58,6 +58,46 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // JSON; null for a full key.
       await db.schema.alterTable("api_keys").addColumn("scope", "text").execute();
+    },
+  },
+  "0003_events": {
+    async up(db: Kysely<unknown>) {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema.alterTable("uploads").addColumn("event_seq", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("uploads").addColumn("event_mark", "text").execute();
+
+      // The position never goes back, even once old events are deleted (SQLite's AUTOINCREMENT
+      // never reuses a rowid; a PostgreSQL identity never reuses a value): a cursor stays valid.
+      // On PostgreSQL the writing transaction's id is kept beside it, for the feed's visibility
+      // rule (kysely-store.ts, readEvents).
+      let events = db.schema.createTable("events");
+      events = postgres
+        ? events
+            .addColumn("position", "bigint", (c) => c.primaryKey().generatedByDefaultAsIdentity())
+            .addColumn("xid", "bigint", (c) => c.notNull().defaultTo(sql`(pg_current_xact_id()::text)::bigint`))
+        : events.addColumn("position", "integer", (c) => c.primaryKey().autoIncrement()).addColumn("xid", "integer", (c) => c.notNull().defaultTo(0));
+      await events
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("upload_id", "text", (c) => c.notNull())
+        .addColumn("seq", "integer", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("events_feed").on("events").columns(["xid", "position"]).execute();
+      await db.schema.createIndex("events_upload").on("events").columns(["upload_id", "xid", "position"]).execute();
+      await db.schema.createIndex("events_created").on("events").columns(["created_at"]).execute();
+
+      await db.schema
+        .createTable("expiry_watch")
+        .addColumn("upload_id", "text", (c) => c.primaryKey())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .addColumn("claim", "text")
+        .execute();
+      await db.schema.createIndex("expiry_watch_due").on("expiry_watch").columns(["expires_at"]).execute();
     },
   },
   // The webhooks' tables (issue 18); their own file, beside their store.

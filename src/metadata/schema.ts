@@ -24,6 +24,14 @@ export interface UploadsTable {
   uploaded_at: number | null;
   archived_at: number | null;
   deleted_at: number | null;
+  /** How many events this upload has had: the last event's `seq` (migration 0003). */
+  event_seq: Generated<number>;
+  /**
+   * The id of the event the last write that carried one wrote. The event's INSERT selects the
+   * row by it, so the event goes in only if that write changed the row, with no branching
+   * between the statements (D1 runs them as one batch, not an interactive transaction).
+   */
+  event_mark: string | null;
 }
 
 export interface ApiKeysTable {
@@ -41,7 +49,37 @@ export interface SettingsTable {
   value: string;
 }
 
+/** The outbox: one row per event, written in the transaction of the change it reports. */
+export interface EventsTable {
+  /** Assigned at insert: increasing, but on PostgreSQL not necessarily in commit order. */
+  position: Generated<number>;
+  /** PostgreSQL: the writing transaction's id (`pg_current_xact_id()`); SQLite and D1: 0. */
+  xid: Generated<number>;
+  id: string;
+  type: string;
+  upload_id: string;
+  seq: number;
+  /** The object key, so that a scoped key's feed is filtered as `listFiles` is. */
+  key: string;
+  created_at: number;
+  /** The event's `data`, JSON. */
+  data: string;
+}
+
+/** Issued uploads that may expire unused, until they arrive, are cancelled, or are reported expired. */
+export interface ExpiryWatchTable {
+  upload_id: string;
+  expires_at: number;
+  key: string;
+  /** The `upload.expired` event's `data`, JSON, built at issuance (no record exists to build it from later). */
+  data: string;
+  /** Set by the sweep that claims the row (PostgreSQL: two sweeps never both report it). */
+  claim: string | null;
+}
+
 export interface Database {
+  events: EventsTable;
+  expiry_watch: ExpiryWatchTable;
   uploads: UploadsTable;
   api_keys: ApiKeysTable;
   settings: SettingsTable;

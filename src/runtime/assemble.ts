@@ -8,6 +8,7 @@ import { startReconcileLoop } from "../domain/reconcile.js";
 import type { Services } from "../domain/services.js";
 import { UrlSigner } from "../domain/signing.js";
 import { chooseUploadRoutes } from "../domain/upload-routes/index.js";
+import { EventBell } from "../events/bell.js";
 import { createApp, type App } from "../http/app.js";
 import { newId, newSecret } from "../internal/crypto.js";
 import type { Logger } from "../internal/logger.js";
@@ -116,6 +117,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     processors,
     arrivals,
     metrics,
+    events: new EventBell(),
     logger,
     instanceId: newId("inst"),
     now: Date.now,

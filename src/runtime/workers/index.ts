@@ -17,7 +17,7 @@ import { ConfigError, loadConfig } from "../../config.js";
 import { reconcileStaging } from "../../domain/reconcile.js";
 import { once } from "../../internal/async.js";
 import { createLogger } from "../../internal/logger.js";
-import { KyselyMetadataStore } from "../../metadata/kysely-store.js";
+import { KyselyMetadataStore, type AtomicBatch } from "../../metadata/kysely-store.js";
 import type { Database } from "../../metadata/schema.js";
 import { S3ObjectStore, createS3Client, presignerFor } from "../../storage/s3.js";
 import { SqlTicketStore, type TicketDatabase } from "../../tickets/sql.js";
@@ -59,7 +59,11 @@ async function build(env: WorkerEnv): Promise<Built> {
   const logger = createLogger({ level: config.logLevel });
   const client = createS3Client(config.storage);
   const tickets = new SqlTicketStore({ db: new Kysely<TicketDatabase>({ dialect: new D1Dialect({ database: env.DB }) }), dialect: "sqlite", name: "d1 ticket store" });
-  const metadata = new KyselyMetadataStore({ db: new Kysely<Database>({ dialect: new D1Dialect({ database: env.DB }) }), name: "d1 metadata store" });
+  const metadata = new KyselyMetadataStore({
+    db: new Kysely<Database>({ dialect: new D1Dialect({ database: env.DB }) }),
+    name: "d1 metadata store",
+    atomicBatch: d1Batch(env.DB),
+  });
   const runtime = workersRuntime({ logger });
   const sluice = await assembleSluice(
     config,
@@ -70,6 +74,17 @@ async function build(env: WorkerEnv): Promise<Built> {
   // and the reconcile loop (the Cron Trigger runs the sweep).
   sluice.start();
   return { sluice, tickets, arrivals: runtime.arrivals };
+}
+
+/**
+ * D1 has no interactive transactions (kysely-d1 refuses them); `batch()` runs its statements
+ * as one transaction, all or none. The outbox's writes (a change and its event) go through it.
+ */
+function d1Batch(db: WorkerEnv["DB"]): AtomicBatch {
+  return async (queries) => {
+    const results = await db.batch(queries.map((q) => db.prepare(q.sql).bind(...q.parameters)));
+    return results.map((r) => ({ rows: r.results, numAffectedRows: BigInt(r.meta.changes) }));
+  };
 }
 
 export default {
