@@ -190,7 +190,7 @@ describe("the reconcile sweep", () => {
     assert.equal((await h.services.tickets.get(ticket.id))?.state, "consumed", "the URL is used up");
     await processUpload(h.services, ticket.id);
     assert.equal((await h.services.metadata.getUpload(ticket.id))?.state, "archived");
-    assert.deepEqual(await reconcileStaging(h.services), { redriven: 0, arrivalsFound: 0, removed: 0, multipartAborted: 0 });
+    assert.deepEqual(await reconcileStaging(h.services), { redriven: 0, arrivalsFound: 0, removed: 0, multipartAborted: 0, expired: 0, eventsDeleted: 0 });
   });
 
   it("reads an unused ticket as expired once its URL has expired", async () => {

@@ -5,6 +5,7 @@ import { guard } from "./backend-calls.js";
 import { stagingHeldUntil } from "./pipeline.js";
 import { KEY_REVOKED_REASON, ownerIsLive } from "./revocation.js";
 import type { Services } from "./services.js";
+import { uploadEvent } from "./upload-events.js";
 import { isTusPendingPartKey, isUploadId, tusAppendKey, uploadIdOfKey } from "./upload-keys.js";
 
 /** What became of an object found in staging. */
@@ -146,7 +147,10 @@ export async function recordArrival(
     archivedAt: null,
     deletedAt: null,
   };
-  const inserted = await guard("metadata store", () => s.metadata.insertUpload(record));
+  // A refusal is final at once: its event goes in with the record (and only if the record does).
+  const refusal = refused ? uploadEvent(record, "upload.rejected", now) : undefined;
+  const inserted = await guard("metadata store", () => s.metadata.insertUpload(record, refusal));
+  if (inserted && refusal) s.events.ring();
   if (!inserted && arrival.consume) {
     // The caller holds the ticket's claim, so the ticket is unused, yet a record exists: an
     // earlier arrival wrote it and then failed, and its bytes were taken back out. These bytes
@@ -155,8 +159,9 @@ export async function recordArrival(
     // rejected, deleted) is not revived: these bytes are a second upload.
     const { state, reason, nextAttemptAt, sha256, receivedSha256 } = record;
     const revive = { state, reason, nextAttemptAt, size, attempts: 0, leaseOwner: null, leaseUntil: null, sha256, receivedSha256, uploadedAt: now, updatedAt: now };
-    const revived = await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }));
+    const revived = await guard("metadata store", () => s.metadata.updateUpload(ticket.id, revive, { states: ["uploaded", "processing", "failed"] }, refusal));
     if (!revived) throw gone("already_used", "This upload URL has already been used.");
+    if (refusal) s.events.ring();
   }
   const consumed = await guard("ticket store", () => s.tickets.consume(ticket.id, arrival.consume));
   if (consumed.ok) {

@@ -10,10 +10,10 @@ import { attachmentDisposition } from "./filenames.js";
 import { verifyUrl } from "./signed-urls.js";
 import { keyRevoked, ownerIsLive } from "./revocation.js";
 import { isWithinKeyPrefix } from "./scopes.js";
+import { uploadEvent } from "./upload-events.js";
 import { unref } from "../internal/timers.js";
 
-/** A file shares its upload's random part: `upl_X` arrives as file `fil_X`. */
-export const fileIdOf = (uploadId: string) => `fil_${uploadId.slice("upl_".length)}`;
+export { fileIdOf } from "./upload-keys.js";
 const uploadIdOf = (fileId: string) => (fileId.startsWith("fil_") ? `upl_${fileId.slice("fil_".length)}` : undefined);
 
 export async function listFiles(s: Services, options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage> {
@@ -38,7 +38,12 @@ export async function deleteFile(s: Services, fileId: string, keyPrefix?: string
   if (record.state === "uploaded" || record.state === "processing") {
     throw conflict("file_processing", `File ${fileId} is being processed; delete it once it is archived or rejected.`);
   }
-  await guard("metadata store", () => s.metadata.updateUpload(record.id, { deletedAt: s.now(), updatedAt: s.now() }));
+  const now = s.now();
+  // Two deletes at once both get here; only the first marks the record, and only it writes file.deleted.
+  const deleted = await guard("metadata store", () =>
+    s.metadata.updateUpload(record.id, { deletedAt: now, updatedAt: now }, { notDeleted: true }, uploadEvent({ ...record, deletedAt: now, updatedAt: now }, "file.deleted", now)),
+  );
+  if (deleted) s.events.ring();
   await guard("object store", async () => {
     await s.objects.delete({ bucket: s.config.buckets.archive, key: record.key });
     const staging = { bucket: s.config.buckets.staging, key: record.key };

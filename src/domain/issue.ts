@@ -7,13 +7,14 @@ import { isTypeAllowed, mediaTypeEssence } from "./media-types.js";
 import { MIN_PART_SIZE, openPartPlan, planParts } from "./part-plans.js";
 import type { Principal } from "./principal.js";
 import type { Services } from "./services.js";
+import { expiryWatchOf } from "./upload-events.js";
 import { metadataUnderToken } from "./tokens.js";
 import type { IssuedUpload, UploadRequest } from "./upload-routes/upload-route.js";
 
 /**
- * Checks a request against policy and mints a one-time ticket. Only the ticket store is
- * written: an unused ticket simply expires there, and the metadata store records files, from
- * the moment their bytes arrive. If the ticket store is down nothing is issued (fail closed).
+ * Checks a request against policy and mints a one-time ticket. The ticket store holds it: an
+ * unused ticket simply expires there, and the metadata store records files, from the moment
+ * their bytes arrive; it only watches the upload, to report it expired if it is never used. If the ticket store is down nothing is issued (fail closed).
  * The route (gateway, presigned PUT or POST, scoped credentials, edge) was chosen at assembly;
  * it sets the ticket's lifetime and turns the stored ticket into the client's instructions.
  */
@@ -97,6 +98,7 @@ async function issueChecked(
   const storeTicket = async () => {
     await guard("ticket store", () => s.tickets.issue(ticket));
     stored = true;
+    await watchForExpiry(s, ticket);
     s.metrics.issued.inc();
   };
   try {
@@ -106,6 +108,17 @@ async function issueChecked(
     if (!stored) await s.limits.close(ticket).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Watches the issued upload, so that `upload.expired` is reported if it is never used. Awaited
+ * before the client hears of the upload, so that no crash loses the watch (group-committed in
+ * the store with other issuances at the same moment). After the ticket is stored: an issuance
+ * that failed is never reported expired. If this write fails the issuance fails (503), and the
+ * stored ticket, never handed out, expires unused and unreported.
+ */
+async function watchForExpiry(s: Services, ticket: Ticket): Promise<void> {
+  await guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)));
 }
 
 /**
@@ -124,6 +137,7 @@ async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: nu
       await s.objects.multipart.abort(ref, uploadId).catch(() => undefined);
       throw err;
     }
+    await watchForExpiry(s, withPlan);
     s.metrics.issued.inc();
     return { ticket: withPlan, multipart: plan };
   } catch (err) {

@@ -6,6 +6,7 @@ import { SNIFF_BYTES, UNDETECTABLE_TYPES, isContentAllowed, sniffContentType, ty
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
 import { keepLeaseAlive } from "./claims.js";
+import { uploadEvent } from "./upload-events.js";
 
 type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
 
@@ -174,21 +175,21 @@ async function finish(
   outcome: { state: "archived" | "rejected"; contentType: string | null; reason: string | null },
 ): Promise<void> {
   const now = s.now();
-  const applied = await s.metadata.updateUpload(
-    record.id,
-    {
-      state: outcome.state,
-      contentType: outcome.contentType,
-      reason: outcome.reason,
-      archivedAt: outcome.state === "archived" ? now : null,
-      updatedAt: now,
-      leaseOwner: null,
-      leaseUntil: null,
-      nextAttemptAt: null,
-    },
-    { leaseOwner: s.instanceId, states: ["processing"] },
-  );
+  const patch = {
+    state: outcome.state,
+    contentType: outcome.contentType,
+    reason: outcome.reason,
+    archivedAt: outcome.state === "archived" ? now : null,
+    updatedAt: now,
+    leaseOwner: null,
+    leaseUntil: null,
+    nextAttemptAt: null,
+  };
+  // The event goes in with the outcome, or not at all: a crash between them cannot happen.
+  const event = uploadEvent({ ...record, ...patch }, outcome.state === "archived" ? "upload.archived" : "upload.rejected", now);
+  const applied = await s.metadata.updateUpload(record.id, patch, { leaseOwner: s.instanceId, states: ["processing"] }, event);
   if (!applied) throw new Error("Lost the processing lease before recording the outcome.");
+  s.events.ring();
 }
 
 /** A failure (not a rejection): try again later with backoff, or give up as `failed`. */
@@ -197,11 +198,9 @@ async function scheduleRetry(s: Services, record: UploadRecord, err: unknown): P
   const reason = err instanceof Error ? err.message : String(err);
   const now = s.now();
   if (attempts >= s.config.maxAttempts) {
-    await s.metadata.updateUpload(
-      record.id,
-      { state: "failed", reason: `failed after ${attempts} attempts: ${reason}`, attempts, updatedAt: now, leaseOwner: null, leaseUntil: null, nextAttemptAt: null },
-      { leaseOwner: s.instanceId },
-    );
+    const patch = { state: "failed" as const, reason: `failed after ${attempts} attempts: ${reason}`, attempts, updatedAt: now, leaseOwner: null, leaseUntil: null, nextAttemptAt: null };
+    const failed = await s.metadata.updateUpload(record.id, patch, { leaseOwner: s.instanceId }, uploadEvent({ ...record, ...patch }, "upload.failed", now));
+    if (failed) s.events.ring();
     s.metrics.failed.inc();
     s.logger.error({ uploadId: record.id, err }, "processing failed for good");
     return;

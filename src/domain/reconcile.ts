@@ -1,6 +1,7 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
+import { expiryGraceMs } from "./upload-events.js";
 import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 import { unref } from "../internal/timers.js";
 
@@ -11,6 +12,10 @@ export interface ReconcileReport {
   removed: number;
   /** Multipart uploads no live upload owns (expired, cancelled, unknown): aborted, their parts gone. */
   multipartAborted: number;
+  /** Issued uploads never used, reported `upload.expired`. */
+  expired: number;
+  /** Events past `SLUICE_EVENTS_RETENTION`, deleted. */
+  eventsDeleted: number;
 }
 
 /** A multipart upload with no ticket is left alone this long: it may be one being issued right now. */
@@ -24,7 +29,7 @@ const UNKNOWN_MULTIPART_GRACE_MS = 10 * 60_000;
  */
 export async function reconcileStaging(s: Services, options: { now?: number } = {}): Promise<ReconcileReport> {
   const now = options.now ?? s.now();
-  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, removed: 0, multipartAborted: 0 };
+  const report: ReconcileReport = { redriven: 0, arrivalsFound: 0, removed: 0, multipartAborted: 0, expired: 0, eventsDeleted: 0 };
   const { staging } = s.config.buckets;
 
   // 1. Processing that is due: new, retried, or abandoned by a dead worker.
@@ -52,7 +57,33 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
     s.logger.info({ key: upload.key, uploadId: upload.uploadId, ticket: entry?.state ?? "unknown" }, "aborted a multipart upload no live upload owns");
     report.multipartAborted++;
   }
+
+  // 4. Uploads issued and never used: reported expired (after step 2 recorded what arrived).
+  report.expired = await reportExpired(s, now);
+  // 5. Events past their retention.
+  report.eventsDeleted = await s.metadata.deleteEventsBefore(now - s.config.eventsRetentionMs);
   return report;
+}
+
+/**
+ * Reports `upload.expired` for every watched upload past its expiry and grace with no record,
+ * a batch at a time. One whose ticket is claimed is still being uploaded through the gateway (a
+ * claim is renewed while bytes flow): it is left for a later sweep, when it has arrived (and
+ * its watch is dropped) or its claim has lapsed.
+ */
+async function reportExpired(s: Services, now: number): Promise<number> {
+  const graceMs = expiryGraceMs(s.config);
+  const inFlight = async (id: string) => (await s.tickets.get(id))?.state === "claimed";
+  let total = 0;
+  // Until a batch reports none (what is left is in flight, or for the next sweep), and bounded,
+  // so that one sweep's other steps are not held up by a backlog.
+  for (let round = 0; round < 50; round++) {
+    const reported = await s.metadata.expireDue({ now, graceMs, limit: 200, inFlight });
+    if (reported === 0) break;
+    total += reported;
+    s.events.ring();
+  }
+  return total;
 }
 
 /** Runs the sweep now and then every `intervalMs`, never two at once in this process. */

@@ -7,6 +7,9 @@ export function uploadIdOfKey(key: string): string {
   return segments.length >= 2 ? (segments[segments.length - 2] ?? "") : "";
 }
 
+/** A file shares its upload's random part: `upl_X` arrives as file `fil_X`. */
+export const fileIdOf = (uploadId: string) => `fil_${uploadId.slice("upl_".length)}`;
+
 /** Whether a string has the form of an upload id (anything else owns no ticket). */
 export const isUploadId = (id: string) => /^upl_[A-Za-z0-9_-]+$/.test(id);
 

@@ -349,7 +349,7 @@ export class KyselyMetadataStore implements MetadataStore {
    * all in one transaction: a crash leaves the watches to the next sweep, never an event without
    * its watch gone, or the reverse.
    */
-  async expireDue({ now, graceMs, limit }: { now: number; graceMs: number; limit: number }): Promise<number> {
+  async expireDue({ now, graceMs, limit, inFlight }: { now: number; graceMs: number; limit: number; inFlight?: (uploadId: string) => Promise<boolean> }): Promise<number> {
     const due = await this.#db
       .selectFrom("expiry_watch as w")
       .leftJoin("uploads as u", "u.id", "w.upload_id")
@@ -360,7 +360,9 @@ export class KyselyMetadataStore implements MetadataStore {
       .execute();
     const arrived = due.filter((d) => d.arrived !== null).map((d) => d.upload_id);
     if (arrived.length > 0) await this.#db.deleteFrom("expiry_watch").where("upload_id", "in", arrived).execute();
-    const unused = due.filter((d) => d.arrived === null).map((d) => d.upload_id);
+    const candidates = due.filter((d) => d.arrived === null).map((d) => d.upload_id);
+    const busy = inFlight ? await Promise.all(candidates.map(inFlight)) : [];
+    const unused = candidates.filter((_, i) => !busy[i]);
     if (unused.length === 0) return 0;
     const claim = newId("claim");
     const reports = unused.map((uploadId) =>

@@ -182,9 +182,11 @@ export interface MetadataStore {
   /**
    * For up to `limit` watched uploads whose expiry plus `graceMs` is past and that have no
    * record, writes `upload.expired` and drops the watch, in one transaction each batch; watches
-   * of uploads that arrived are dropped silently. Returns how many were reported expired.
+   * of uploads that arrived are dropped silently. Those `inFlight` says are still being
+   * uploaded (their ticket claimed) stay watched, for a later sweep. Returns how many were
+   * reported expired.
    */
-  expireDue(options: { now: number; graceMs: number; limit: number }): Promise<number>;
+  expireDue(options: { now: number; graceMs: number; limit: number; inFlight?: (uploadId: string) => Promise<boolean> }): Promise<number>;
   /** Deletes events created before `before` (the retention sweep); returns how many. */
   deleteEventsBefore(before: number): Promise<number>;
 
