@@ -21,11 +21,12 @@ import { startDynalite } from "../test/helpers/dynamo.js";
 import { startRgw, type Rgw } from "../test/helpers/rgw.js";
 import { ROOT, spawnServer, startServer, type ServerProcess } from "../test/helpers/server.js";
 import { median, rssMiB, writeRandomFile } from "./measure.js";
+import { benchEvents } from "./events.js";
 import { benchTus } from "./tus.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** `issue`, `stores`, `gateway`, `s3`, `lambda`, `tus`: run only some sections (for development; `--write` needs them all). */
-const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda", "tus"];
+/** `issue`, `stores`, `gateway`, `s3`, `lambda`, `tus`, `events`: run only some sections (for development; `--write` needs them all). */
+const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda", "tus", "events"];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
@@ -438,6 +439,11 @@ async function main() {
 
     // 4. tus (bench/tus.ts): Sluice's tus endpoint against @tus/server's FileStore and S3Store.
     if (SECTIONS.has("tus")) await benchTus({ tmp, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, key: KEY, line, startSluice });
+
+    // 5. Events (bench/events.ts): the dispatcher against a bare loop of signed POSTs, and the
+    //    hot path with a webhook against none. Its issuance rounds are shorter, to keep the
+    //    section within about three minutes.
+    if (SECTIONS.has("events")) await benchEvents({ tmp, rounds: ROUNDS, seconds: Math.min(SECONDS, 6), connections: CONNECTIONS, key: KEY, line, startSluice });
 
     if (write) await writeResults(rows);
   } finally {
