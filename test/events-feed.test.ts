@@ -198,6 +198,9 @@ describe("server-sent events for one upload", () => {
     const plain = await readStream(`/v1/uploads/${done.id}/events`, server.key);
     assert.deepEqual(plain.messages.map((m) => m.event), ["state"]);
     assert.match(plain.body, /^retry: \d+$/m, "a reconnect hint");
+    const head = await fetch(`${server.url}/v1/uploads/${done.id}/events`, { method: "HEAD", headers: { authorization: `Bearer ${server.key}` } });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get("content-type") ?? "", /^text\/event-stream/);
 
     const all = await readStream(`/v1/uploads/${done.id}/events`, server.key, { "last-event-id": "evt_not_one_of_these" });
     assert.deepEqual(all.messages.map((m) => m.event), ["state", "upload.archived"]);

@@ -110,6 +110,11 @@ export function registerFeedRoutes(app: App, { services, streaming = true }: App
     // The first message (the state) before the stream opens: an unknown upload or a backend
     // down is a JSON error with its status, not a stream that ends at once.
     const first = await messages.next();
+    if (c.req.method === "HEAD") {
+      // Hono answers HEAD with the GET handler and drops the body unread: a stream would never end.
+      await messages.return(undefined);
+      return c.body(null, 200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    }
     if (!streaming) {
       // The whole answer at once, as a buffering runtime would send it anyway, without the
       // chunked-stream headers a buffered answer must not carry.
@@ -124,7 +129,15 @@ export function registerFeedRoutes(app: App, { services, streaming = true }: App
       c,
       async (stream) => {
         stream.onAbort(() => gone.abort());
-        const keepAlive = setInterval(() => void stream.write(": keep-alive\n\n"), keepAliveMs);
+        // The generator ends itself at UPLOAD_STREAM_MAX_MS; a stream whose reader stopped reading
+        // without cancelling it (a write that never completes) is cut off soon after, so that no
+        // timer and no wait outlives it.
+        const cutOffAt = Date.now() + UPLOAD_STREAM_MAX_MS + 2 * keepAliveMs;
+        const keepAlive = setInterval(() => {
+          if (Date.now() < cutOffAt) return void stream.write(": keep-alive\n\n");
+          gone.abort();
+          stream.abort();
+        }, keepAliveMs);
         try {
           if (!first.done) await stream.writeSSE({ ...messageOf(first.value), retry: RECONNECT_MS });
           for await (const message of messages) await stream.writeSSE(messageOf(message));
