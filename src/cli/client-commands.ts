@@ -22,7 +22,7 @@ const CONNECTION_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
-const CONNECTION_HELP = `  --url <url>     the Sluice server (default: SLUICE_URL, the config file, or http://127.0.0.1:8080)
+export const CONNECTION_HELP = `  --url <url>     the Sluice server (default: SLUICE_URL, the config file, or http://127.0.0.1:8080)
   --key <key>     the API key (default: SLUICE_API_KEY, or the config file)
   --json          print JSON (one object per line) instead of text
   -h, --help      show this help`;
@@ -91,12 +91,12 @@ ${CONNECTION_HELP}
 `,
 };
 
-interface Connection {
+export interface Connection {
   client: SluiceNodeClient;
   json: boolean;
 }
 
-async function connect(values: { url?: string | undefined; key?: string | undefined; json?: boolean | undefined }): Promise<Connection> {
+export async function connect(values: { url?: string | undefined; key?: string | undefined; json?: boolean | undefined }): Promise<Connection> {
   const file = await readConfigFile();
   const url = values.url ?? process.env.SLUICE_URL ?? file.url ?? "http://127.0.0.1:8080";
   const key = values.key ?? process.env.SLUICE_API_KEY ?? file.apiKey;
@@ -125,13 +125,13 @@ async function readConfigFile(): Promise<{ url?: string; apiKey?: string }> {
   }
 }
 
-function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
+export function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
   return parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true, allowNegative: true });
 }
 
-const print = (conn: Connection, value: unknown, text: string) => process.stdout.write(`${conn.json ? JSON.stringify(value) : text}\n`);
+export const print = (conn: Connection, value: unknown, text: string) => process.stdout.write(`${conn.json ? JSON.stringify(value) : text}\n`);
 
-function wholeNumber(value: string | undefined, flag: string, min = 1): number | undefined {
+export function wholeNumber(value: string | undefined, flag: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be a whole number of at least ${min}`);
   return Number(value);

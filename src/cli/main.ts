@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
 import { SluiceApiError } from "@sluice/client";
 import { UsageError, errorText, filesCommand, keysCommand, statusCommand, uploadCommand, urlCommand } from "./client-commands.js";
+import { webhooksCommand } from "./webhook-commands.js";
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
   status    An upload's state
   files     List, show, download or delete files
   keys      Create, list or revoke API keys
+  webhooks  Add, list, remove or test webhooks; their delivery log; rotate, resume, redeliver
   setup     Make the configured storage ready for Sluice (idempotent)
 
 The server and key come from --url and --key, SLUICE_URL and SLUICE_API_KEY, or a config
@@ -136,6 +138,8 @@ async function main(argv: string[]): Promise<number> {
       return filesCommand(rest);
     case "keys":
       return keysCommand(rest);
+    case "webhooks":
+      return webhooksCommand(rest);
     case undefined:
     case "help":
     case "-h":

@@ -1,5 +1,5 @@
 import type { Services } from "../domain/services.js";
-import { webhookPayload, type EventPage, type EventType } from "../events/types.js";
+import { webhookPayload } from "../events/types.js";
 import { signingSecrets } from "./manage.js";
 import { sendWebhook, type SendOptions, type SendResult } from "./send.js";
 import { webhookHeaders } from "./signing.js";
@@ -28,17 +28,6 @@ export interface DispatchOptions {
 
 /** Events read per webhook and page during fan-out. */
 const FANOUT_PAGE = 500;
-/**
- * A webhook with no cursor yet reads the retained feed from its start and takes the events
- * made from its creation on; the slack covers an event whose change was made just before the
- * webhook and committed just after (one sent in doubt is better than one lost).
- */
-const CREATION_SLACK_MS = 5000;
-
-/** The events feed and the bell, as the outbox (i18-outbox) provides them. */
-interface EventFeed {
-  readEvents(options: { after?: string; limit: number; keyPrefix?: string; types?: readonly EventType[] }): Promise<EventPage>;
-}
 
 /**
  * One dispatcher pass, for every runtime (the Node loop below, the Lambda schedule, Workers'
@@ -73,19 +62,17 @@ export async function dispatchOnce(s: Services, options: DispatchOptions = {}): 
 }
 
 async function fanOut(s: Services, w: WebhookRecord): Promise<number> {
-  const feed = s.metadata as unknown as Partial<EventFeed>;
-  if (!feed.readEvents) return 0;
   let cursor = w.cursor;
   let enqueued = 0;
   for (let page = 0; page < 20; page++) {
-    const read = await feed.readEvents({
+    const read = await s.metadata.readEvents({
       ...(cursor !== null && { after: cursor }),
       limit: FANOUT_PAGE,
       ...(w.keyPrefix !== null && { keyPrefix: w.keyPrefix }),
       ...(w.eventTypes !== null && { types: w.eventTypes }),
     });
     if (read.cursor === cursor) break;
-    const events = cursor === null ? read.events.filter((e) => e.createdAt >= w.createdAt - CREATION_SLACK_MS) : read.events;
+    const { events } = read;
     const now = s.now();
     const moved = await s.webhooks.enqueueDeliveries({ webhookId: w.id, fromCursor: cursor, toCursor: read.cursor, events, now, giveUpAt: now + s.config.webhooks.retryForMs });
     // Another instance fanned this page out first: it has the cursor now, and will go on.
@@ -162,14 +149,9 @@ async function pauseIfFailing(s: Services, id: string, now: number): Promise<boo
 export function startDispatchLoop(s: Services, options: { intervalMs?: number } = {}): { stop(): Promise<void> } {
   const controller = new AbortController();
   const intervalMs = options.intervalMs ?? 1000;
-  const bell = (s as Services & { events?: { wait(timeoutMs: number, signal?: AbortSignal): Promise<void> } }).events;
-  const sleep = (ms: number) =>
-    bell
-      ? bell.wait(ms, controller.signal)
-      : new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, ms);
-          controller.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-        });
+  const sleep = (ms: number) => s.events.wait(ms, controller.signal);
+  // Names this instance as the lease owner in the deliveries table, for an operator reading it.
+  s.logger.info({ instanceId: s.instanceId }, "webhook dispatcher started");
   const loop = (async () => {
     while (!controller.signal.aborted) {
       let busy = false;

@@ -67,7 +67,7 @@ export async function createWebhook(
     secretSealed: await s.webhookSecrets.seal(secret),
     previousSecretSealed: null,
     previousSecretUntil: null,
-    cursor: null,
+    cursor: await feedTail(s),
     pausedAt: null,
     pausedReason: null,
     lastSuccessAt: null,
@@ -77,6 +77,20 @@ export async function createWebhook(
   await s.webhooks.insertWebhook(webhook);
   s.logger.info({ webhookId: webhook.id, by: principal.keyId, keyPrefix: webhook.keyPrefix }, "webhook created");
   return { webhook, secret };
+}
+
+/**
+ * Where the feed ends now: a new webhook receives the events committed from its creation on,
+ * not the retained past (redelivery cannot reach those either; the pull feed can). Paged to
+ * the end once, at creation.
+ */
+async function feedTail(s: Services): Promise<string> {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await s.metadata.readEvents({ ...(cursor !== undefined && { after: cursor }), limit: 1000 });
+    cursor = page.cursor;
+    if (page.events.length < 1000) return cursor;
+  }
 }
 
 export async function listWebhooks(s: Services, principal: Principal): Promise<WebhookRecord[]> {
@@ -118,7 +132,7 @@ export async function resumeWebhook(s: Services, principal: Principal, id: strin
   const now = s.now();
   await s.webhooks.resumeWebhook(id, { now, giveUpAt: now + s.config.webhooks.retryForMs });
   s.logger.info({ webhookId: id, by: principal.keyId }, "webhook resumed");
-  ringBell(s);
+  s.events.ring();
   return getVisibleWebhook(s, principal, id);
 }
 
@@ -168,11 +182,6 @@ export async function redeliverEvents(s: Services, principal: Principal, id: str
   const count = await s.webhooks.redeliver(id, selection, { now, giveUpAt: now + s.config.webhooks.retryForMs });
   if (count === 0 && "eventId" in selection) throw notFound(`A delivery of ${selection.eventId} to webhook ${id}`);
   s.logger.info({ webhookId: id, by: principal.keyId, count }, "webhook redelivery");
-  ringBell(s);
+  s.events.ring();
   return count;
-}
-
-/** Wakes the dispatcher at once (the bell from i18-outbox, where present). */
-function ringBell(s: Services): void {
-  (s as Services & { events?: { ring(): void } }).events?.ring();
 }

@@ -21,7 +21,7 @@ export interface WebhookRecord {
   /** After a rotation, the previous secret, which signs too until `previousSecretUntil`. */
   previousSecretSealed: string | null;
   previousSecretUntil: number | null;
-  /** Where fan-out has read the events feed to (an opaque feed cursor); null: from its creation. */
+  /** Where fan-out has read the events feed to (an opaque feed cursor; set to the feed's end at creation). Null: from the start. */
   cursor: string | null;
   /** Set while the endpoint is paused (it kept failing); deliveries wait until it is resumed. */
   pausedAt: number | null;

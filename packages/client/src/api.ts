@@ -1,5 +1,5 @@
 /** Sluice's HTTP API, one method per call, typed by the generated wire types. */
-import { FINAL_STATES, type BrowserToken, type Limits, type TokenRequest, type ApiKeyInfo, type ApiKeyScope, type CompleteRequest, type Download, type FileInfo, type FileList, type IssuedUpload, type NewApiKey, type PartUrl, type StoredPart, type UploadRequest, type UploadStatus } from "./types.js";
+import { FINAL_STATES, type EventType, type Webhook, type WebhookAttemptList, type WebhookTestResult, type WebhookWithSecret, type BrowserToken, type Limits, type TokenRequest, type ApiKeyInfo, type ApiKeyScope, type CompleteRequest, type Download, type FileInfo, type FileList, type IssuedUpload, type NewApiKey, type PartUrl, type StoredPart, type UploadRequest, type UploadStatus } from "./types.js";
 import { delay, networkErrors, readJson } from "./transport.js";
 import type { components } from "./wire.js";
 
@@ -93,6 +93,55 @@ export class SluiceApi {
 
   async revokeKey(id: string): Promise<void> {
     await this.#api("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  /** Adds a webhook; the answer carries its signing secret, shown this once. */
+  createWebhook(url: string, options: { eventTypes?: EventType[] } = {}): Promise<WebhookWithSecret> {
+    const request: components["schemas"]["WebhookRequest"] = { url, ...(options.eventTypes && { eventTypes: options.eventTypes }) };
+    return this.#api("POST", "/v1/webhooks", request);
+  }
+
+  async listWebhooks(): Promise<Webhook[]> {
+    return (await this.#api<components["schemas"]["WebhookList"]>("GET", "/v1/webhooks")).items;
+  }
+
+  getWebhook(id: string): Promise<Webhook> {
+    return this.#api("GET", `/v1/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.#api("DELETE", `/v1/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  /** A new signing secret; the old one signs too for `overlapSeconds` (default: a day). */
+  rotateWebhookSecret(id: string, options: { overlapSeconds?: number } = {}): Promise<WebhookWithSecret> {
+    return this.#api("POST", `/v1/webhooks/${encodeURIComponent(id)}/rotate`, options);
+  }
+
+  /** Sends a signed `webhook.test` event now; says how the endpoint answered. */
+  testWebhook(id: string): Promise<WebhookTestResult> {
+    return this.#api("POST", `/v1/webhooks/${encodeURIComponent(id)}/test`);
+  }
+
+  resumeWebhook(id: string): Promise<Webhook> {
+    return this.#api("POST", `/v1/webhooks/${encodeURIComponent(id)}/resume`);
+  }
+
+  /** The delivery log, newest attempt first. */
+  listDeliveries(id: string, options: { limit?: number; cursor?: string } = {}): Promise<WebhookAttemptList> {
+    const q = new URLSearchParams();
+    if (options.limit) q.set("limit", String(options.limit));
+    if (options.cursor) q.set("cursor", options.cursor);
+    return this.#api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries${q.size > 0 ? `?${q.toString()}` : ""}`);
+  }
+
+  /** Sends again one event, or every event made in [since, until). */
+  async redeliver(id: string, selection: { eventId: string } | { since: Date | string; until: Date | string }): Promise<number> {
+    const body =
+      "eventId" in selection
+        ? { eventId: selection.eventId }
+        : { since: new Date(selection.since).toISOString(), until: new Date(selection.until).toISOString() };
+    return (await this.#api<components["schemas"]["WebhookRedeliverResult"]>("POST", `/v1/webhooks/${encodeURIComponent(id)}/redeliver`, body)).redelivering;
   }
 
   getFile(id: string): Promise<FileInfo> {

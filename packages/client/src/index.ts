@@ -18,6 +18,7 @@ export type { UploadSource } from "./sources.js";
 export type { OutgoingPart, PartSender, Progress } from "./transport.js";
 export * from "./types.js";
 export { partLength, type UploadOptions, type UploadResult } from "./upload.js";
+export { verifyWebhook, WebhookVerificationError, type WebhookEvent } from "./webhooks.js";
 export type { components as WireSchemas, paths as WirePaths } from "./wire.js";
 
 export type SluiceClientOptions = SluiceApiOptions & {

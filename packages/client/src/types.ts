@@ -38,5 +38,14 @@ export type TokenRequest = Schemas["TokenRequest"];
 /** A minted browser upload token: the token itself is in this answer only. */
 export type BrowserToken = Schemas["BrowserToken"];
 
+/** A webhook as listed (never its secret). */
+export type Webhook = Schemas["Webhook"];
+/** A new or rotated webhook: its signing secret (`whsec_…`) is in this answer only. */
+export type WebhookWithSecret = Schemas["WebhookWithSecret"];
+export type WebhookAttempt = Schemas["WebhookAttempt"];
+export type WebhookAttemptList = Schemas["WebhookAttemptList"];
+export type WebhookTestResult = Schemas["WebhookTestResult"];
+export type EventType = NonNullable<Schemas["Webhook"]["eventTypes"]>[number];
+
 /** States an upload never leaves. */
 export const FINAL_STATES: readonly UploadState[] = ["archived", "rejected", "expired", "failed", "cancelled"];
