@@ -330,6 +330,19 @@ describe("events on Workers: webhooks sent under waitUntil and by the Cron Trigg
     assert.equal(statuses[0], 500);
     assert.equal(statuses.at(-1), 204);
   });
+
+  it("deletes a webhook with its deliveries and their log on D1 (one batch, no interactive transaction there)", async () => {
+    const listed = await mf.dispatchFetch("https://sluice.example.workers.dev/v1/webhooks", { headers: { authorization: `Bearer ${KEY}` } });
+    const [webhook] = ((await listed.json()) as { items: { id: string }[] }).items;
+    const removed = await mf.dispatchFetch(`https://sluice.example.workers.dev/v1/webhooks/${webhook!.id}`, { method: "DELETE", headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(removed.status, 204, await removed.clone().text());
+    const db = await mf.getD1Database("DB");
+    for (const table of ["webhooks", "webhook_deliveries", "webhook_attempts"]) {
+      assert.equal((await db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first<{ n: number }>())?.n, 0, table);
+    }
+    const again = await mf.dispatchFetch(`https://sluice.example.workers.dev/v1/webhooks/${webhook!.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(again.status, 404);
+  });
 });
 
 describe("a Worker with a bad setting", () => {
