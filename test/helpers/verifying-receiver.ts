@@ -1,7 +1,7 @@
 /**
  * A webhook receiver on loopback (node:http) that accepts only deliveries the `standardwebhooks`
  * package (an independent implementation of the specification) verifies, and can be told to
- * fail the next few with a 500.
+ * fail with a 500 (the next few, or all until told otherwise).
  */
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -18,13 +18,14 @@ export async function startVerifyingReceiver(options: { host?: string } = {}) {
   const verified: Delivery[] = [];
   let refused = 0;
   let failNext = 0;
+  let failing = false;
   let verifier: Webhook | undefined;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      if (failNext > 0) {
-        failNext--;
+      if (failing || failNext > 0) {
+        if (failNext > 0) failNext--;
         res.writeHead(500).end("not now");
         return;
       }
@@ -52,6 +53,10 @@ export async function startVerifyingReceiver(options: { host?: string } = {}) {
     },
     failNext(times: number) {
       failNext = times;
+    },
+    /** Answers every delivery with a 500 until told otherwise. */
+    setFailing(on: boolean) {
+      failing = on;
     },
     /** Resolves once `count` deliveries were verified (or rejects after `timeoutMs`). */
     async waitFor(count: number, timeoutMs = 15_000): Promise<Delivery[]> {

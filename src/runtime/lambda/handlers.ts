@@ -32,7 +32,7 @@ export interface S3HandlerResult {
 }
 
 export interface DispatchResult {
-  webhooks: DispatchReport;
+  webhooks: DispatchReport & { passes: number };
   eventBridge?: PublishReport;
 }
 
@@ -159,8 +159,8 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
       const sluice = await ready;
       const remaining = context?.getRemainingTimeInMillis?.();
       const budget = AbortSignal.timeout(remaining === undefined ? DISPATCH_DEFAULT_BUDGET_MS : Math.max(1000, remaining - DISPATCH_MARGIN_MS));
-      const { dispatchOnce } = await import("../../webhooks/dispatch.js");
-      const webhooks = await dispatchOnce(sluice.services, { signal: budget });
+      const { dispatchWhileDue } = await import("../dispatch-runs.js");
+      const webhooks = await dispatchWhileDue(sluice.services, { signal: budget });
       const bus = await publisher();
       const result: DispatchResult = { webhooks, ...(bus && { eventBridge: await bus.publishPending({ signal: budget }) }) };
       await sluice.idle();

@@ -21,12 +21,12 @@ import { reconcileStaging } from "../../domain/reconcile.js";
 import { once } from "../../internal/async.js";
 import { createLogger } from "../../internal/logger.js";
 import { KyselyMetadataStore, type AtomicBatch } from "../../metadata/kysely-store.js";
-import { dispatchOnce } from "../../webhooks/dispatch.js";
 import { KyselyWebhookStore, type WebhookTables } from "../../webhooks/kysely-store.js";
 import type { Database } from "../../metadata/schema.js";
 import { S3ObjectStore, createS3Client, presignerFor } from "../../storage/s3.js";
 import { SqlTicketStore, type TicketDatabase } from "../../tickets/sql.js";
 import { assembleSluice, type Sluice } from "../assemble.js";
+import { dispatchWhileDue } from "../dispatch-runs.js";
 import { refuseWhatWorkersCannotDo, workersRuntime } from "./adapter.js";
 import type { InvocationArrivalQueue } from "./arrivals.js";
 
@@ -154,7 +154,7 @@ function mayWriteEvents(request: Request): boolean {
 /** One dispatch run; a failure is logged (the next request or Cron run tries again), never thrown into `waitUntil`. */
 async function dispatch({ sluice }: Built): Promise<void> {
   try {
-    const report = await dispatchOnce(sluice.services, { signal: AbortSignal.timeout(DISPATCH_BUDGET_MS) });
+    const report = await dispatchWhileDue(sluice.services, { signal: AbortSignal.timeout(DISPATCH_BUDGET_MS) });
     sluice.services.logger.debug({ report }, "dispatch run done");
   } catch (err) {
     sluice.services.logger.warn({ err }, "dispatch run failed; the next one retries");
