@@ -162,6 +162,32 @@ describe("Sluice on the Workers runtime (workerd, Miniflare)", () => {
       .first<{ state: string; size: number; sha256: string; received_sha256: string; content_type: string; archived: number }>();
     // received_sha256: what the Worker's gateway hashed as the bytes streamed through it.
     assert.deepEqual(row, { state: "archived", size, sha256, received_sha256: sha256, content_type: "application/octet-stream", archived: 1 });
+    // Its event, written with the outcome in one D1 batch, and the expiry watch issuance wrote.
+    const events = await db.prepare("SELECT type, seq, key, data FROM events WHERE upload_id = ?").bind(issued.id).all<{ type: string; seq: number; key: string; data: string }>();
+    assert.deepEqual(
+      events.results.map((e) => ({ ...e, data: JSON.parse(e.data) as Record<string, unknown> })),
+      [
+        {
+          type: "upload.archived",
+          seq: 1,
+          key: issued.key,
+          data: {
+            uploadId: issued.id,
+            fileId: done.fileId,
+            key: issued.key,
+            filename: "big.bin",
+            size,
+            declaredContentType: "application/octet-stream",
+            contentType: "application/octet-stream",
+            sha256,
+            metadata: {},
+            apiKeyId: (await db.prepare("SELECT api_key_id FROM uploads WHERE id = ?").bind(issued.id).first<{ api_key_id: string }>())!.api_key_id,
+            state: "archived",
+          },
+        },
+      ],
+    );
+    assert.equal((await db.prepare("SELECT count(*) AS n FROM expiry_watch WHERE upload_id = ?").bind(issued.id).first<{ n: number }>())?.n, 1);
     const file = await mf.dispatchFetch(`https://sluice.example.workers.dev/v1/files/${done.fileId}`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(file.status, 200);
     assert.equal(((await file.json()) as { sha256: string }).sha256, sha256);
@@ -223,6 +249,9 @@ describe("direct uploads to the bucket, with the Worker told by events or findin
     }
     assert.equal((await finalState(mf, issued.id)).state, "archived");
     assert.deepEqual((await keysIn(s3, archive)).filter((k) => k.startsWith(`${issued.id}/`)), [issued.key]);
+    const db = await mf.getD1Database("DB");
+    const events = await db.prepare("SELECT type, seq FROM events WHERE upload_id = ?").bind(issued.id).all<{ type: string; seq: number }>();
+    assert.deepEqual(events.results, [{ type: "upload.archived", seq: 1 }], "one event for two storage events");
   });
 
   it("archives an upload whose event never came, on the Cron Trigger's sweep", async () => {

@@ -219,6 +219,11 @@ export const settingDocs = {
       "how long events (`upload.archived`, …) are kept in the metadata store, in seconds; the reconcile sweep deletes older ones. A feed reader or webhook that is behind by more than this misses what was deleted",
     default: "(7 days)",
   },
+  SLUICE_EXPIRY_GRACE: {
+    description:
+      "seconds after an upload URL expires unused before `upload.expired` is reported: bytes accepted by storage just before expiry may still arrive (the wait is at least one ticket lease and two sweep intervals, and uploads still streaming through the gateway are waited for)",
+    default: "(5 minutes)",
+  },
   AWS_REGION: {
     description: "the region of S3, STS and DynamoDB",
     default: "`AWS_DEFAULT_REGION`, else `us-east-1`",

@@ -91,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAttempts: e.SLUICE_MAX_ATTEMPTS,
     reconcileIntervalSeconds: e.SLUICE_RECONCILE_INTERVAL,
     eventsRetentionMs: e.SLUICE_EVENTS_RETENTION * 1000,
+    expiryGraceMs: e.SLUICE_EXPIRY_GRACE * 1000,
     logLevel: e.SLUICE_LOG_LEVEL,
     webhooks: parseWebhooks(e),
   };

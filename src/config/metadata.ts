@@ -7,6 +7,7 @@ import type { DatabaseConfig } from "./types.js";
 export const metadataFields = {
   SLUICE_DATABASE: z.string().min(1).optional(),
   SLUICE_EVENTS_RETENTION: wholeNumber("seconds", 60, 365 * 24 * 3600).default(7 * 24 * 3600),
+  SLUICE_EXPIRY_GRACE: wholeNumber("seconds", 0, 7 * 24 * 3600).default(300),
 };
 
 type MetadataEnv = z.output<z.ZodObject<typeof metadataFields>>;

@@ -135,6 +135,8 @@ export interface Config {
   reconcileIntervalSeconds: number;
   /** How long events are kept before the sweep deletes them. */
   eventsRetentionMs: number;
+  /** How long after expiry an unused upload is reported expired, at least (see `expiryGraceMs` in domain/upload-events.ts). */
+  expiryGraceMs: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   webhooks: WebhookConfig;
 }

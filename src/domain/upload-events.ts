@@ -62,9 +62,10 @@ export function expiryWatchOf(ticket: Ticket): ExpiryWatch {
  * arrive for a while. A gateway upload that claimed its ticket in time goes on as long as
  * bytes flow (those in flight are skipped by ticket state, see `reportExpired`); a presigned PUT
  * accepted by storage just before expiry may take minutes to finish, and its storage event (or,
- * if that is lost, the sweep that finds the object) comes later still. So: at least one ticket
- * lease, two sweep intervals, and five minutes.
+ * if that is lost, the sweep that finds the object) comes later still. So: `SLUICE_EXPIRY_GRACE`
+ * (5 minutes unless set), and never less than one ticket lease (a claim that lapsed just now
+ * may be taken again) and two sweep intervals (the sweep that finds late bytes runs first).
  */
 export function expiryGraceMs(config: Services["config"]): number {
-  return Math.max(config.ticketLeaseMs, 2 * config.reconcileIntervalSeconds * 1000, 5 * 60_000);
+  return Math.max(config.expiryGraceMs, config.ticketLeaseMs, 2 * config.reconcileIntervalSeconds * 1000);
 }
