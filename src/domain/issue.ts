@@ -96,9 +96,8 @@ async function issueChecked(
   if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
   let stored = false;
   const storeTicket = async () => {
-    await guard("ticket store", () => s.tickets.issue(ticket));
+    await alongsideTheWatch(s, ticket, () => guard("ticket store", () => s.tickets.issue(ticket)));
     stored = true;
-    await watchForExpiry(s, ticket);
     s.metrics.issued.inc();
   };
   try {
@@ -111,14 +110,21 @@ async function issueChecked(
 }
 
 /**
- * Watches the issued upload, so that `upload.expired` is reported if it is never used. Awaited
- * before the client hears of the upload, so that no crash loses the watch (group-committed in
- * the store with other issuances at the same moment). After the ticket is stored: an issuance
- * that failed is never reported expired. If this write fails the issuance fails (503), and the
- * stored ticket, never handed out, expires unused and unreported.
+ * Stores the ticket and, at the same time, watches the upload so that `upload.expired` is
+ * reported if it is never used: both are awaited before the client hears of the upload, so no
+ * crash loses the watch (the store group-commits it with other issuances of the same moment),
+ * and the issuance waits for the slower of the two writes, not for their sum. If either fails,
+ * the issuance fails (503): a ticket stored without its watch is never handed out and expires
+ * unreported; a watch written for a ticket that was not stored is taken back (should that fail
+ * too, the upload the client never received is reported expired: the one false report).
  */
-async function watchForExpiry(s: Services, ticket: Ticket): Promise<void> {
-  await guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)));
+async function alongsideTheWatch(s: Services, ticket: Ticket, storeTicket: () => Promise<void>): Promise<void> {
+  const [stored, watched] = await Promise.allSettled([storeTicket(), guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)))]);
+  if (stored.status === "rejected") {
+    if (watched.status === "fulfilled") await s.metadata.unwatchExpiry(ticket.id).catch(() => undefined);
+    throw stored.reason;
+  }
+  if (watched.status === "rejected") throw watched.reason;
 }
 
 /**
@@ -132,12 +138,11 @@ async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: nu
     const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
     const withPlan: Ticket = { ...ticket, multipart: { uploadId, ...plan } };
     try {
-      await guard("ticket store", () => s.tickets.issue(withPlan));
+      await alongsideTheWatch(s, withPlan, () => guard("ticket store", () => s.tickets.issue(withPlan)));
     } catch (err) {
       await s.objects.multipart.abort(ref, uploadId).catch(() => undefined);
       throw err;
     }
-    await watchForExpiry(s, withPlan);
     s.metrics.issued.inc();
     return { ticket: withPlan, multipart: plan };
   } catch (err) {

@@ -313,29 +313,40 @@ export class KyselyMetadataStore implements MetadataStore {
         resolve,
         reject,
       });
-      if (this.#pendingWatches.length === 1) setImmediate(() => void this.#flushWatches());
+      if (!this.#flushingWatches) {
+        this.#flushingWatches = true;
+        setImmediate(() => void this.#flushWatches());
+      }
     });
   }
 
   readonly #pendingWatches: { row: Insertable<ExpiryWatchTable>; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #flushingWatches = false;
 
-  /** Group-committed as uploads are (insertUpload): issuance is the hot path, and every issuance watches. */
+  /**
+   * Group-committed, one commit in flight at a time: issuance is the hot path and every
+   * issuance watches, and its requests reach this at scattered moments (each has awaited other
+   * stores first), so what arrives while a commit runs goes in the next one, together.
+   */
   async #flushWatches(): Promise<void> {
-    const batch = this.#pendingWatches.splice(0, 1000);
-    if (this.#pendingWatches.length > 0) setImmediate(() => void this.#flushWatches());
     const insert = (entries: typeof batch) =>
       this.#db
         .insertInto("expiry_watch")
         .values(entries.map((b) => b.row))
         .onConflict((oc) => oc.column("upload_id").doNothing())
         .execute();
-    try {
-      await insert(batch);
-      for (const b of batch) b.resolve();
-    } catch (err) {
-      if (batch.length === 1) return batch[0]!.reject(err);
-      for (const b of batch) await insert([b]).then(() => b.resolve(), b.reject);
+    let batch = this.#pendingWatches.splice(0, 1000);
+    for (; batch.length > 0; batch = this.#pendingWatches.splice(0, 1000)) {
+      try {
+        await insert(batch);
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        // One bad row fails the statement: each alone, so that only it fails.
+        if (batch.length === 1) batch[0]!.reject(err);
+        else for (const b of batch) await insert([b]).then(() => b.resolve(), b.reject);
+      }
     }
+    this.#flushingWatches = false;
   }
 
   async unwatchExpiry(uploadId: string): Promise<void> {
