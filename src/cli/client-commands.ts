@@ -15,7 +15,7 @@ import { FINAL_STATES, SluiceApiError, SluiceNodeClient, type ApiKeyScope, type 
 
 export class UsageError extends Error {}
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   url: { type: "string" },
   key: { type: "string" },
   json: { type: "boolean", default: false },
@@ -125,7 +125,7 @@ async function readConfigFile(): Promise<{ url?: string; apiKey?: string }> {
   }
 }
 
-export function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
+function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
   return parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true, allowNegative: true });
 }
 
