@@ -125,7 +125,7 @@ async function readConfigFile(): Promise<{ url?: string; apiKey?: string }> {
   }
 }
 
-export function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
+function parse<O extends ParseArgsConfig["options"]>(argv: string[], options: O) {
   return parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true, allowNegative: true });
 }
 

@@ -1,6 +1,7 @@
 /** `sluice webhooks …`: add, list, remove, test, and read the delivery log of webhooks, through the SDK. */
 import type { EventType, Webhook } from "@sluice/client/node";
-import { CONNECTION_HELP, UsageError, connect, parse, print, wholeNumber } from "./client-commands.js";
+import { parseArgs } from "node:util";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, UsageError, connect, print, wholeNumber } from "./client-commands.js";
 
 export const WEBHOOKS_USAGE = `Usage: sluice webhooks <add|ls|rm|test|deliveries|rotate|resume|redeliver> [args] [options]
 
@@ -30,13 +31,19 @@ function describeWebhook(w: Webhook): string {
 }
 
 export async function webhooksCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    types: { type: "string" },
-    limit: { type: "string" },
-    overlap: { type: "string" },
-    event: { type: "string" },
-    since: { type: "string" },
-    until: { type: "string" },
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...CONNECTION_OPTIONS,
+      types: { type: "string" },
+      limit: { type: "string" },
+      overlap: { type: "string" },
+      event: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+    },
+    allowPositionals: true,
+    strict: true,
   });
   const [action, arg] = positionals;
   if (values.help || action === undefined) {

@@ -16,6 +16,8 @@ export interface DispatchReport {
   dead: number;
   /** Webhooks this pass paused. */
   paused: number;
+  /** The earliest retry this pass scheduled (epoch ms), so that a loop can wake for it; null: none. */
+  nextAttemptAt: number | null;
 }
 
 export interface DispatchOptions {
@@ -38,7 +40,7 @@ const FANOUT_PAGE = 500;
  * mid-send leaves a lease that lapses; another instance sends the delivery again.
  */
 export async function dispatchOnce(s: Services, options: DispatchOptions = {}): Promise<DispatchReport> {
-  const report: DispatchReport = { enqueued: 0, attempted: 0, delivered: 0, retrying: 0, dead: 0, paused: 0 };
+  const report: DispatchReport = { enqueued: 0, attempted: 0, delivered: 0, retrying: 0, dead: 0, paused: 0, nextAttemptAt: null };
   const webhooks = await s.webhooks.listWebhooks();
   if (webhooks.length === 0) return report;
   for (const w of webhooks) {
@@ -117,7 +119,10 @@ async function attemptDelivery(s: Services, w: WebhookRecord, d: DeliveryRecord,
   if (!recorded) s.logger.warn({ webhookId: w.id, eventId: d.eventId }, "webhook delivery lease lapsed before its attempt was recorded; another instance may send it again");
   if (outcome.state === "delivered") report.delivered++;
   else if (outcome.state === "dead") report.dead++;
-  else report.retrying++;
+  else {
+    report.retrying++;
+    report.nextAttemptAt = Math.min(report.nextAttemptAt ?? Infinity, outcome.nextAttemptAt);
+  }
   const log = { webhookId: w.id, eventId: d.eventId, attempt, status: result.status, ms: result.latencyMs, error: result.error };
   if (outcome.state === "dead") s.logger.warn(log, "webhook delivery dead: retried for SLUICE_WEBHOOK_RETRY_FOR");
   else if (!result.ok) s.logger.info(log, "webhook attempt failed");
@@ -153,16 +158,24 @@ export function startDispatchLoop(s: Services, options: { intervalMs?: number } 
   // Names this instance as the lease owner in the deliveries table, for an operator reading it.
   s.logger.info({ instanceId: s.instanceId }, "webhook dispatcher started");
   const loop = (async () => {
+    // The earliest retry scheduled and not yet due: the loop wakes for it rather than a full interval later.
+    let retryAt = Infinity;
     while (!controller.signal.aborted) {
       let busy = false;
       try {
         const r = await dispatchOnce(s, { signal: controller.signal });
         busy = r.attempted > 0 || r.enqueued > 0;
+        if (r.nextAttemptAt !== null) retryAt = Math.min(retryAt, r.nextAttemptAt);
       } catch (err) {
         s.logger.warn({ err }, "webhook dispatch pass failed; trying again");
       }
-      // A full pass may have left more due: go on at once; otherwise wait for the bell or the interval.
-      if (!busy && !controller.signal.aborted) await sleep(intervalMs);
+      // A pass that did something may have left more due: go on at once (its sends yielded to
+      // I/O); otherwise wait for the bell, the next retry, or the interval.
+      if (!busy && !controller.signal.aborted) {
+        const now = s.now();
+        if (retryAt <= now) retryAt = Infinity;
+        await sleep(Math.max(10, Math.min(intervalMs, retryAt - now)));
+      }
     }
   })();
   return {
