@@ -147,6 +147,9 @@ async function pauseIfFailing(s: Services, id: string, now: number): Promise<boo
   return true;
 }
 
+/** How long the loop lets events gather once woken: a webhook's latency, against a pass per event. */
+const GATHER_MS = 25;
+
 /**
  * The Node server's dispatcher: a pass whenever the bell rings (an event was written here) and
  * at least every `intervalMs` (events written by other instances), until stopped.
@@ -175,6 +178,10 @@ export function startDispatchLoop(s: Services, options: { intervalMs?: number } 
         const now = s.now();
         if (retryAt <= now) retryAt = Infinity;
         await sleep(Math.max(10, Math.min(intervalMs, retryAt - now)));
+        // Woken (by the bell, most often): let the events of the same moment gather, so that
+        // a burst of archived uploads makes one pass rather than one per event. Each pass reads
+        // the webhooks and the feed, so under load the passes themselves cost the uploads CPU.
+        if (!controller.signal.aborted) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
       }
     }
   })();

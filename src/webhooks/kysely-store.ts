@@ -184,20 +184,27 @@ export class KyselyWebhookStore implements WebhookStore {
       .orderBy("d.event_created_at")
       .limit(limit)
       .execute();
+    // One conditional UPDATE per webhook (a pass's candidates are mostly one webhook's), not
+    // one per delivery: the conditions are the same, so a delivery another instance leased
+    // since the SELECT is simply not returned.
+    const byWebhook = new Map<string, string[]>();
+    for (const c of candidates) byWebhook.set(c.webhook_id, [...(byWebhook.get(c.webhook_id) ?? []), c.event_id]);
     const leased: DeliveryRecord[] = [];
-    for (const c of candidates) {
-      const row = await this.#db
+    for (const [webhookId, eventIds] of byWebhook) {
+      const rows = await this.#db
         .updateTable("webhook_deliveries")
         .set({ lease_owner: owner, lease_until: now + leaseMs })
-        .where("webhook_id", "=", c.webhook_id)
-        .where("event_id", "=", c.event_id)
+        .where("webhook_id", "=", webhookId)
+        .where("event_id", "in", eventIds)
         .where("state", "=", "pending")
         .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now)]))
         .returningAll()
-        .executeTakeFirst();
-      if (row) leased.push(fromDeliveryRow(row));
+        .execute();
+      leased.push(...rows.map(fromDeliveryRow));
     }
-    return leased;
+    // The order the candidates were chosen in (due first), which RETURNING does not promise.
+    const rank = new Map(candidates.map((c, i) => [`${c.webhook_id} ${c.event_id}`, i]));
+    return leased.sort((a, b) => rank.get(`${a.webhookId} ${a.eventId}`)! - rank.get(`${b.webhookId} ${b.eventId}`)!);
   }
 
   async recordAttempt({ owner, attempt: a, outcome }: Parameters<WebhookStore["recordAttempt"]>[0]): Promise<boolean> {

@@ -31,7 +31,23 @@ export class WebhookSecretBox {
     return Buffer.concat([iv, Buffer.from(ct)]).toString("base64url");
   }
 
+  /**
+   * Opened secrets by their sealed form: every delivery signs, and a webhook has one or two
+   * secrets, so the dispatcher would otherwise decrypt the same one per attempt. Bounded (the
+   * oldest goes first); a rotated secret has a new sealed form, so nothing stale is served.
+   */
+  readonly #opened = new Map<string, string>();
+
   async open(sealed: string): Promise<string> {
+    const cached = this.#opened.get(sealed);
+    if (cached !== undefined) return cached;
+    const secret = await this.#decrypt(sealed);
+    if (this.#opened.size >= 256) this.#opened.delete(this.#opened.keys().next().value!);
+    this.#opened.set(sealed, secret);
+    return secret;
+  }
+
+  async #decrypt(sealed: string): Promise<string> {
     const raw = Buffer.from(sealed, "base64url");
     const pt = await globalThis.crypto.subtle.decrypt({ name: "AES-GCM", iv: raw.subarray(0, 12) }, await this.#key, raw.subarray(12));
     return new TextDecoder().decode(pt);
