@@ -12,8 +12,6 @@ import pg from "pg";
 import { createDatabase, startPostgres, type BackendServer } from "./helpers/backends.js";
 import { eventually, startServer, type TestServer } from "./helpers/server.js";
 import { WebhookReceiver, until, uploadText } from "./helpers/webhook-receiver.js";
-import { createMetadataStore } from "../src/metadata/factory.js";
-import type { SluiceEvent } from "../src/events/types.js";
 
 const UPLOADS = 200;
 const DELETED = 50;
@@ -105,26 +103,24 @@ describe("two instances on PostgreSQL, one SIGKILLed while it holds leased deliv
       for (const d of all) if (d.answered === 200) byUpload.set(d.payload.data.uploadId, [...(byUpload.get(d.payload.data.uploadId) ?? []), d.id]);
       assert.deepEqual(new Set(byUpload.keys()), new Set(uploads));
 
-      // The feed: the same events, and per upload in the same order as the webhook delivered them (first 200 of each id).
-      const store = await createMetadataStore({ kind: "postgres", url: databaseUrl });
-      try {
-        const feed: SluiceEvent[] = [];
-        let cursor: string | undefined;
-        for (;;) {
-          const page = await store.readEvents({ ...(cursor && { after: cursor }), limit: 100 });
-          feed.push(...page.events);
-          cursor = page.cursor;
-          if (page.events.length < 100) break;
-        }
-        assert.deepEqual(new Set(feed.map((e) => e.id)), unique);
-        for (const id of uploads) {
-          const inFeed = feed.filter((e) => e.uploadId === id).map((e) => e.id);
-          const delivered = [...new Set(byUpload.get(id))];
-          assert.deepEqual(delivered, inFeed, `upload ${id}: delivered in the feed's order`);
-          assert.equal(inFeed.length, uploads.indexOf(id) < DELETED ? 2 : 1);
-        }
-      } finally {
-        await store.close();
+      // The feed (GET /v1/events on the instance still running): the same events, and per
+      // upload in the same order as the webhook delivered them (first 200 of each id).
+      const feed: { id: string; data: { uploadId: string } }[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await b.api("GET", `/v1/events?limit=100${cursor ? `&after=${encodeURIComponent(cursor)}` : ""}`);
+        assert.equal(page.status, 200);
+        const events = page.body.events as { id: string; data: { uploadId: string } }[];
+        feed.push(...events);
+        cursor = page.body.cursor as string;
+        if (events.length < 100) break;
+      }
+      assert.deepEqual(new Set(feed.map((e) => e.id)), unique);
+      for (const id of uploads) {
+        const inFeed = feed.filter((e) => e.data.uploadId === id).map((e) => e.id);
+        const delivered = [...new Set(byUpload.get(id))];
+        assert.deepEqual(delivered, inFeed, `upload ${id}: delivered in the feed's order`);
+        assert.equal(inFeed.length, uploads.indexOf(id) < DELETED ? 2 : 1);
       }
     } finally {
       await db.end();

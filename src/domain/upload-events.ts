@@ -28,7 +28,7 @@ export function uploadEvent(record: UploadRecord, type: Exclude<EventType, "uplo
     declaredContentType: record.declaredType,
     contentType: record.contentType,
     // As the file's view gives it: the hash promised (and verified), else the one computed in transit.
-    sha256: record.sha256 ?? record.receivedSha256,
+    sha256: record.sha256 ?? record.receivedSha256 ?? null,
     metadata: record.metadata,
     ...(record.reason !== null && (type === "upload.rejected" || type === "upload.failed") && { reason: record.reason }),
     apiKeyId: record.apiKeyId,
@@ -49,7 +49,7 @@ export function expiryWatchOf(ticket: Ticket): ExpiryWatch {
       size: ticket.size,
       declaredContentType: ticket.contentType,
       contentType: null,
-      sha256: ticket.sha256,
+      sha256: ticket.sha256 ?? null,
       metadata: ticket.metadata,
       apiKeyId: ticket.ownerId,
       state: "expired",
