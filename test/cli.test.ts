@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { CLI, runCli } from "./helpers/cli.js";
 import { freePort, startServer } from "./helpers/server.js";
+import { WebhookReceiver, until, uploadText } from "./helpers/webhook-receiver.js";
 
 const run = (args: string[]) =>
   promisify(execFile)(CLI, args, { env: { PATH: process.env.PATH ?? "", HOME: "/nonexistent", XDG_CONFIG_HOME: "/nonexistent/sluice-test-config" } }).then(
@@ -16,11 +17,11 @@ describe("the sluice bin", () => {
   it("is executable and lists its commands", async () => {
     const help = await run(["--help"]);
     assert.equal(help.code, 0, help.stderr);
-    for (const command of ["upload", "url", "status", "files", "keys", "events", "setup"]) assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["upload", "url", "status", "files", "keys", "webhooks", "events", "setup"]) assert.match(help.stdout, new RegExp(`^  ${command} `, "m"));
   });
 
   it("has --help on every command", async () => {
-    for (const command of ["upload", "url", "status", "files", "keys", "events", "setup"]) {
+    for (const command of ["upload", "url", "status", "files", "keys", "webhooks", "events", "setup"]) {
       const help = await run([command, "--help"]);
       assert.equal(help.code, 0, `${command}: ${help.stderr}`);
       assert.match(help.stdout, new RegExp(`^Usage: sluice ${command}`), command);
@@ -75,6 +76,54 @@ describe("sluice keys", () => {
       assert.match((await runCli(["keys", "ls"], env)).stdout, new RegExp(`^${key.id} .* revoked `, "m"));
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe("sluice webhooks", () => {
+  it("adds a webhook whose deliveries verify, tests it, shows its delivery log, and removes it", async () => {
+    const receiver = await new WebhookReceiver().listen();
+    const server = await startServer({ SLUICE_WEBHOOK_ALLOW_PRIVATE: "true", SLUICE_ALLOWED_TYPES: "text/plain" });
+    try {
+      const env = { SLUICE_URL: server.url, SLUICE_API_KEY: server.key };
+      const added = await runCli(["webhooks", "add", receiver.url, "--types", "upload.archived", "--json"], env);
+      assert.equal(added.code, 0, added.stderr);
+      const [webhook] = added.json() as [{ id: string; secret: string; eventTypes: string[] }];
+      assert.match(webhook.secret, /^whsec_/);
+      assert.deepEqual(webhook.eventTypes, ["upload.archived"]);
+      receiver.secrets = [webhook.secret];
+
+      const listed = await runCli(["webhooks", "ls"], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${webhook.id}  active  ${receiver.url.replace(/[.]/g, "\\.")}  \\[upload\\.archived\\]$`, "m"));
+      assert.doesNotMatch(listed.stdout, /whsec_/, "the secret is shown once, at creation");
+
+      const tested = await runCli(["webhooks", "test", webhook.id], env);
+      assert.equal(tested.code, 0, tested.stderr);
+      assert.match(tested.stdout, /^ok: 200 in \d+ ms/);
+
+      const uploadId = await uploadText(server, "hello from the CLI test");
+      await until(() => assert.ok(receiver.verified().some((d) => d.payload.type === "upload.archived" && d.payload.data.uploadId === uploadId)), 10_000);
+      assert.deepEqual(
+        receiver.verified().map((d) => d.payload.type),
+        ["webhook.test", "upload.archived"],
+        "every request verified with standardwebhooks, the test event first",
+      );
+
+      const log = await runCli(["webhooks", "deliveries", webhook.id, "--json"], env);
+      assert.equal(log.code, 0, log.stderr);
+      const attempts = log.json() as { eventId: string; status: number; attempt: number }[];
+      assert.equal(attempts.length, 2);
+      assert.ok(attempts.every((a) => a.status === 200 && a.attempt === 1));
+      assert.deepEqual(new Set(attempts.map((a) => a.eventId)), new Set(receiver.verified().map((d) => d.id)));
+
+      const removed = await runCli(["webhooks", "rm", webhook.id], env);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(removed.stdout, `deleted ${webhook.id}\n`);
+      assert.equal((await runCli(["webhooks", "ls"], env)).stdout, "");
+    } finally {
+      await server.stop();
+      await receiver.close();
     }
   });
 });
