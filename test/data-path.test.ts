@@ -95,7 +95,9 @@ describe("store calls of one small upload", () => {
     const s = c.h.services;
     c.reset();
     const issued = await issueUpload(s, c.principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
-    assert.deepEqual([asObject(c.metadata), asObject(c.tickets)], [{}, { issue: 1 }], "issue");
+    // The expiry watch (issue 18: `upload.expired` needs a record of what was issued), written
+    // at the same time as the ticket and group-committed with the other issuances of the moment.
+    assert.deepEqual([asObject(c.metadata), asObject(c.tickets)], [{ watchExpiry: 1 }, { issue: 1 }], "issue");
 
     c.reset();
     assert.ok(issued.upload);
@@ -114,8 +116,10 @@ describe("store calls of one small upload", () => {
     await processUpload(s, issued.ticket.id);
     const processing = [asObject(c.metadata), asObject(c.tickets), c.sql.statements];
     assert.equal((await s.metadata.getUpload(issued.ticket.id))?.state, "archived");
-    // The lease is taken and the upload marked processing in one UPDATE … RETURNING; the outcome is one more UPDATE.
-    assert.deepEqual(processing, [{ acquireProcessingLease: 1, updateUpload: 1 }, {}, 2], "processing");
+    // The lease is taken and the upload marked processing in one UPDATE … RETURNING; the outcome
+    // is one more UPDATE, with its event (issue 18) in the same transaction: BEGIN, UPDATE,
+    // INSERT of the event, COMMIT.
+    assert.deepEqual(processing, [{ acquireProcessingLease: 1, updateUpload: 1 }, {}, 5], "processing");
   });
 
   it("complete: a single upload whose bytes are in staging", async () => {
@@ -135,6 +139,7 @@ describe("store calls of one small upload", () => {
     const issued = await issueUpload(s, c.principal, { filename: "cat.png", contentType: "image/png", size: PNG.byteLength });
     c.reset();
     assert.equal((await cancelUpload(s, issued.ticket.id)).state, "cancelled");
-    assert.deepEqual([asObject(c.metadata), asObject(c.tickets), c.sql.statements], [{ getUpload: 1 }, { get: 1, revoke: 1 }, 1]);
+    // A cancelled upload is not reported expired: its watch goes.
+    assert.deepEqual([asObject(c.metadata), asObject(c.tickets), c.sql.statements], [{ getUpload: 1, unwatchExpiry: 1 }, { get: 1, revoke: 1 }, 2]);
   });
 });
