@@ -260,7 +260,9 @@ describe("a backend that stops and comes back", () => {
       } finally {
         await c.server().resume();
       }
+      const resumedAt = Date.now();
       await eventually(async () => assert.equal((await a.api("GET", "/readyz")).status, 200), 15_000);
+      console.log(`${c.backend}: ready ${Date.now() - resumedAt} ms after it came back`);
       await eventually(async () => {
         await issue(a);
       }, 15_000);
