@@ -209,11 +209,11 @@ export const settingDocs = {
       "ticket store: `memory`, `redis://[:password@]host:port[/db]` (`rediss://` for TLS), `memcached://host:port[,host:port…]`, `postgres://user:password@host:port/db`, or `dynamodb://<table>` (region and credentials from the AWS variables)",
   },
   AWS_ENDPOINT_URL_DYNAMODB: {
-    description: "the DynamoDB endpoint, for `dynamodb://` tickets (a local DynamoDB, for instance)",
+    description: "the DynamoDB endpoint, for `dynamodb://` tickets and metadata (a local DynamoDB, for instance)",
     default: "`AWS_ENDPOINT_URL`, else AWS itself",
   },
   SLUICE_DATABASE: {
-    description: "metadata store: `sqlite:<path>` or `postgres://user:password@host:port/db`",
+    description: "metadata store: `sqlite:<path>`, `postgres://user:password@host:port/db` or `dynamodb://<table>` (one table: docs/dynamodb.md)",
     default: "`sqlite:<data dir>/sluice.db`",
   },
   SLUICE_EVENTS_RETENTION: {

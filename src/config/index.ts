@@ -48,7 +48,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const sts = parseSts(e, aws, { storage, uploadMode: routing.uploadMode });
   const tickets = parseTickets(e, aws);
   const rateLimitStore = parseRateLimitStore(e, tickets);
-  const database = parseDatabase(e, dataDir);
+  const database = parseDatabase(e, dataDir, aws);
   const buckets = parseBuckets(e);
   const publicUrl = (e.SLUICE_PUBLIC_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, "");
   return {

@@ -47,7 +47,17 @@ export interface StsConfig {
   maxSeconds: number;
   credentials: AwsCredentials | undefined;
 }
-export type DatabaseConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
+export type DatabaseConfig =
+  | { kind: "sqlite"; path: string }
+  | { kind: "postgres"; url: string }
+  | {
+      /** One DynamoDB table holds records, jobs, keys, settings, events and webhooks (docs/dynamodb.md). */
+      kind: "dynamodb";
+      table: string;
+      region: string;
+      endpoint: string | undefined;
+      credentials: AwsCredentials | undefined;
+    };
 export interface RateLimitConfig {
   points: number;
   durationSeconds: number;

@@ -26,6 +26,9 @@ export async function createMetadataStore(config: DatabaseConfig): Promise<Metad
       const { createPostgresKysely } = await import("../internal/postgres.js");
       return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
     }
+    case "dynamodb":
+      // Issue 19, in progress on its own branch: `./dynamodb-store.js` (DynamoMetadataStore) goes here.
+      throw new Error("SLUICE_DATABASE=dynamodb:// is not available in this build yet.");
   }
 }
 

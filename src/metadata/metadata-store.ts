@@ -55,6 +55,34 @@ export interface UploadRecord {
   uploadedAt: number | null;
   archivedAt: number | null;
   deletedAt: number | null;
+  /**
+   * A resumable archive copy's progress (issue 19), while a multipart server-side copy is under
+   * way; null (or absent) otherwise. Written under the processing lease, read by whichever
+   * invocation takes the job next.
+   */
+  copyProgress?: CopyProgress | null;
+}
+
+/**
+ * How far a multipart server-side copy to the archive has got. Parts are copied in order;
+ * `parts` holds every part done, so that the next invocation copies only the rest. Kept small
+ * enough for one DynamoDB item (400 KB): the part size is chosen so that an object has at most
+ * about a thousand parts (`storage/object-store.ts`).
+ */
+export interface CopyProgress {
+  /** The target's multipart upload (CreateMultipartUpload's UploadId). */
+  multipartUploadId: string;
+  /** The bucket the copy writes to (archive or quarantine). */
+  targetBucket: string;
+  /** The source ETag every part is pinned to: what was checked is what is archived. */
+  sourceETag: string;
+  size: number;
+  partSize: number;
+  /** Parts copied, by part number (1-based), with the ETag storage returned for each. */
+  parts: { n: number; etag: string }[];
+  /** When the copy began, and how many invocations have worked on it. */
+  startedAt: number;
+  invocations: number;
 }
 
 export type UploadPatch = Partial<Omit<UploadRecord, "id" | "createdAt" | "key">>;
