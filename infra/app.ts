@@ -1,6 +1,7 @@
 /**
  * `npx cdk deploy` entry (see cdk.json and docs/aws.md). Choices come from
- * context: `-c ticketStore=dynamodb|memcached -c viaQueue=true|false -c corsOrigins=https://a,https://b`,
+ * context: `-c metadata=dynamodb|postgres -c ticketStore=dynamodb|memcached -c viaQueue=true|false
+ * -c corsOrigins=https://a,https://b`,
  * `-c edge=true -c region=eu-west-3` for CloudFront with Lambda@Edge in front of staging, and
  * `-c eventBus=<name>` to publish every event to that EventBridge bus.
  */
@@ -14,9 +15,13 @@ const app = new App();
 const context = (name: string, fallback: string) => String(app.node.tryGetContext(name) ?? fallback);
 const ticketStore = context("ticketStore", "dynamodb");
 if (ticketStore !== "dynamodb" && ticketStore !== "memcached") throw new Error("ticketStore must be dynamodb or memcached");
+// DynamoDB by default: the stack makes the table, so a deploy needs no database and no VPC.
+const metadata = context("metadata", "dynamodb");
+if (metadata !== "dynamodb" && metadata !== "postgres") throw new Error("metadata must be dynamodb or postgres");
 new SluiceStack(app, context("stackName", "Sluice"), {
   code: Code.fromAsset(path.resolve(import.meta.dirname, "../dist/lambda")),
   ticketStore,
+  metadata,
   viaQueue: context("viaQueue", "true") === "true",
   corsOrigins: context("corsOrigins", "*").split(","),
   ...(context("eventBus", "") && { eventBus: context("eventBus", "") }),

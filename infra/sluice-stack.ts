@@ -4,10 +4,13 @@
  * or through SQS with a dead-letter queue) → processor Lambda checks the file and moves it to
  * the archive bucket; a schedule runs the reconcile sweep. A dispatcher function sends the
  * events (webhooks, and optionally an EventBridge bus) every minute, and as soon as the
- * processor or the sweep wakes it. Tickets live in DynamoDB (TTL) or
- * ElastiCache Memcached (in a VPC); metadata in PostgreSQL (its URL is a deploy parameter).
- * Every role is least privilege, each scoped to one bucket.
+ * processor or the sweep wakes it. A copy to archive that outlives one invocation hands its
+ * job on through the `Continuations` queue to the `Continue` function. Tickets live in
+ * DynamoDB (TTL) or ElastiCache Memcached (in a VPC); metadata in one DynamoDB table (the
+ * default: no VPC, no database, nothing always on) or in PostgreSQL (its URL a deploy
+ * parameter). Every role is least privilege, each scoped to one bucket and its tables.
  */
+import { METADATA_TABLE } from "../src/metadata/dynamodb-table.js";
 import { multipartAbortDays } from "../src/storage/lifecycle.js";
 import { Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Token, type StackProps } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
@@ -29,11 +32,42 @@ import type { Construct } from "constructs";
 /** How long a multipart upload may take (SLUICE_MULTIPART_TTL): Sluice's default, one day. */
 const MULTIPART_TTL_SECONDS = 24 * 3600;
 
+/**
+ * Every function's runtime: Node.js 24, the active LTS (Lambda deprecates nodejs20.x from
+ * 2026-04-30). Lambda@Edge takes it too: CloudFront supports the Lambda runtimes' latest
+ * Node.js versions ("Restrictions on Lambda@Edge", Supported runtimes). The bundles are built
+ * for it (scripts/build-lambda.mjs, target node24).
+ */
+const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * What the DynamoDB metadata and webhook stores call (src/metadata/dynamodb-store.ts,
+ * src/webhooks/dynamodb-store.ts), on the table: reads and writes of single items, the
+ * transactions that keep a change and its event together, and DescribeTable at start
+ * (`ensureMetadataTable` finds the table made). On the indexes, only Query. No Scan.
+ */
+export const METADATA_TABLE_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:Query",
+  "dynamodb:TransactWriteItems",
+  "dynamodb:DescribeTable",
+];
+export const METADATA_INDEX_ACTIONS = ["dynamodb:Query"];
+
 export interface SluiceStackProps extends StackProps {
   /** The Lambda bundle (`npm run build:lambda` makes dist/lambda). */
   code: lambda.Code;
   /** DynamoDB: durable, pay per request. Memcached: an always-on node in a VPC, lost on restart. */
   ticketStore: "dynamodb" | "memcached";
+  /**
+   * Where the metadata lives. DynamoDB (the default): one table made by the stack, pay per
+   * request, no VPC. PostgreSQL: a database the functions can reach, its URL the `DatabaseUrl`
+   * deploy parameter.
+   */
+  metadata?: "dynamodb" | "postgres";
   /** Deliver storage events through SQS (retries, a dead-letter queue) rather than straight to Lambda. */
   viaQueue: boolean;
   /** Browser origins allowed to upload to staging. */
@@ -66,6 +100,10 @@ export class SluiceStack extends Stack {
   readonly issuer: lambda.Function;
   readonly processor: lambda.Function;
   readonly sweeper: lambda.Function;
+  /** Continues archive copies that outlived an invocation (`index.continue`), fed by `continuations`. */
+  readonly continuer: lambda.Function;
+  /** Jobs handed on mid-copy: `{"sluice":"continue","uploadId":"…"}` (SLUICE_CONTINUE_QUEUE). */
+  readonly continuations: sqs.Queue;
   /** Sends events: webhook deliveries (and retries), and EventBridge when `eventBus` is set. */
   readonly dispatcher: lambda.Function;
   /** The bus events are published to, when `eventBus` is set. */
@@ -74,6 +112,8 @@ export class SluiceStack extends Stack {
   readonly uploader: iam.Role;
   readonly api: apigateway.RestApi;
   readonly tickets: dynamodb.Table | elasticache.CfnCacheCluster;
+  /** The metadata table, or undefined with `metadata: "postgres"` (the `DatabaseUrl` parameter). */
+  readonly metadata: dynamodb.Table | undefined;
   readonly queue: sqs.Queue | undefined;
   readonly vpc: ec2.Vpc | undefined;
   /** The CloudFront front of staging and its two Lambda@Edge functions, when `edgeCode` is given. */
@@ -82,11 +122,6 @@ export class SluiceStack extends Stack {
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
 
-    const databaseUrl = new CfnParameter(this, "DatabaseUrl", {
-      type: "String",
-      noEcho: true,
-      description: "postgres://user:password@host:5432/db for Sluice's metadata",
-    });
     const signingSecret = new CfnParameter(this, "SigningSecret", {
       type: "String",
       noEcho: true,
@@ -163,6 +198,40 @@ export class SluiceStack extends Stack {
       ticketsUrl = `memcached://${cluster.attrConfigurationEndpointAddress}:${cluster.attrConfigurationEndpointPort}`;
     }
 
+    // Metadata: one DynamoDB table, exactly as src/metadata/dynamodb-table.ts declares it, or
+    // a PostgreSQL URL given at deploy time.
+    let databaseUrl: string;
+    if ((props.metadata ?? "dynamodb") === "dynamodb") {
+      const key = (name: string) => ({ name, type: dynamodb.AttributeType.STRING });
+      const table = new dynamodb.Table(this, "Metadata", {
+        partitionKey: key(METADATA_TABLE.partitionKey),
+        sortKey: key(METADATA_TABLE.sortKey),
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: METADATA_TABLE.ttlAttribute,
+        // Restorable to any second of the last 35 days: the records are what the archive means.
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        // As the ticket table: `cdk destroy` leaves nothing billed behind (the buckets are kept).
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      for (const index of METADATA_TABLE.indexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: index.name,
+          partitionKey: key(index.partitionKey),
+          sortKey: key(index.sortKey),
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+      this.metadata = table;
+      databaseUrl = `dynamodb://${table.tableName}`;
+    } else {
+      this.metadata = undefined;
+      databaseUrl = new CfnParameter(this, "DatabaseUrl", {
+        type: "String",
+        noEcho: true,
+        description: "postgres://user:password@host:5432/db for Sluice's metadata",
+      }).valueAsString;
+    }
+
     const adminKey = new CfnParameter(this, "AdminApiKey", {
       type: "String",
       noEcho: true,
@@ -177,7 +246,7 @@ export class SluiceStack extends Stack {
       SLUICE_STAGING_BUCKET: this.staging.bucketName,
       SLUICE_ARCHIVE_BUCKET: this.archive.bucketName,
       SLUICE_TICKETS: ticketsUrl,
-      SLUICE_DATABASE: databaseUrl.valueAsString,
+      SLUICE_DATABASE: databaseUrl,
       SLUICE_SIGNING_SECRET: signingSecret.valueAsString,
       SLUICE_API_KEYS: adminKey.valueAsString,
       SLUICE_CORS_ORIGINS: props.corsOrigins.join(","),
@@ -186,7 +255,7 @@ export class SluiceStack extends Stack {
     };
     const fn = (name: string, handler: string, timeout: Duration, memorySize: number, where = network, env: Record<string, string> = environment) =>
       new lambda.Function(this, name, {
-        runtime: lambda.Runtime.NODEJS_20_X,
+        runtime: RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         code: props.code,
         handler,
@@ -202,11 +271,18 @@ export class SluiceStack extends Stack {
     // VPC (no NAT there); it reads and writes no ticket, so it gets none of the ticket store
     // (an in-process one, unused) and no access to it. Its run's budget is its timeout.
     this.dispatcher = fn("Dispatcher", "index.dispatch", Duration.seconds(60), 512, {}, { ...environment, SLUICE_TICKETS: "memory" });
+    // Continues copies to archive: Lambda's longest run, and a copy that needs more hands its
+    // job on again (SLUICE_PROCESSING_BUDGET defaults to the invocation's remaining time less a
+    // margin). Like the dispatcher, it touches no ticket (processing never does), so it has no
+    // ticket store and no VPC: it reaches S3, SQS, the metadata and the dispatcher directly.
+    this.continuer = fn("Continue", "index.continue", Duration.minutes(15), 1024, {}, { ...environment, SLUICE_TICKETS: "memory" });
 
-    // Least privilege, each role scoped to one bucket (plus the tickets).
+    // Least privilege, each role scoped to one bucket (plus the tickets and the metadata).
     this.issuer.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.staging.arnForObjects("*")] }));
-    this.processor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject"], resources: [this.staging.arnForObjects("*")] }));
-    this.processor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    for (const f of [this.processor, this.continuer]) {
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject"], resources: [this.staging.arnForObjects("*")] }));
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    }
     // The sweep must also list staging (to find what no event reported) and abort abandoned multipart uploads.
     this.sweeper.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["s3:ListBucket", "s3:ListBucketMultipartUploads"], resources: [this.staging.bucketArn] }),
@@ -234,6 +310,13 @@ export class SluiceStack extends Stack {
         f.addToRolePolicy(new iam.PolicyStatement({ actions: ticketActions, resources: [this.tickets.tableArn] }));
       }
     }
+    if (this.metadata) {
+      // Every function reads or writes metadata (the dispatcher: the events and the webhooks store).
+      for (const f of [this.issuer, this.processor, this.sweeper, this.dispatcher, this.continuer]) {
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: METADATA_TABLE_ACTIONS, resources: [this.metadata.tableArn] }));
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: METADATA_INDEX_ACTIONS, resources: [`${this.metadata.tableArn}/index/*`] }));
+      }
+    }
 
     // Storage events: straight to the processor, or through a queue with a dead-letter queue.
     if (props.viaQueue) {
@@ -250,6 +333,23 @@ export class SluiceStack extends Stack {
       this.staging.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(this.processor));
       this.queue = undefined;
     }
+    // Continuations: a job whose copy outlived its invocation (the processor's, the sweep's or a
+    // continuation's own) is sent here and continued by a fresh invocation, one job each, with
+    // Lambda's whole 15 minutes. A lost or dead-lettered message delays the job, never loses it:
+    // its record says it is due, and the sweep re-drives it.
+    const continuationDeadLetters = new sqs.Queue(this, "ContinuationsDeadLetters", { retentionPeriod: Duration.days(14), enforceSSL: true });
+    this.continuations = new sqs.Queue(this, "Continuations", {
+      visibilityTimeout: Duration.minutes(90), // six times the Continue function's timeout, as AWS advises
+      deadLetterQueue: { queue: continuationDeadLetters, maxReceiveCount: 5 },
+      enforceSSL: true,
+    });
+    this.continuer.addEventSource(new SqsEventSource(this.continuations, { batchSize: 1, reportBatchItemFailures: true }));
+    for (const f of [this.processor, this.sweeper, this.continuer]) {
+      // Only the send (grantSendMessages would add GetQueueAttributes and GetQueueUrl, unused: the URL is given).
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ["sqs:SendMessage"], resources: [this.continuations.queueArn] }));
+      f.addEnvironment("SLUICE_CONTINUE_QUEUE", this.continuations.queueUrl);
+    }
+
     new events.Rule(this, "SweepSchedule", { schedule: events.Schedule.rate(Duration.minutes(5)), targets: [new targets.LambdaFunction(this.sweeper)] });
 
     // Events: every minute (retries fall due, an instance that died mid-delivery), and at once
@@ -257,13 +357,17 @@ export class SluiceStack extends Stack {
     // role may invoke it and nothing else), so they need no route to the internet and are not
     // billed for a slow receiver.
     new events.Rule(this, "DispatchSchedule", { schedule: events.Schedule.rate(Duration.minutes(1)), targets: [new targets.LambdaFunction(this.dispatcher)] });
-    for (const f of [this.processor, this.sweeper]) {
+    for (const f of [this.processor, this.sweeper, this.continuer]) {
       this.dispatcher.grantInvoke(f);
       f.addEnvironment("SLUICE_DISPATCHER_FUNCTION", this.dispatcher.functionName);
     }
     if (this.vpc) {
-      // The isolated subnets reach the Lambda API (to wake the dispatcher) through an interface endpoint.
+      // The isolated subnets reach the Lambda API (the processor and the sweep wake the
+      // dispatcher) and SQS (they hand a long copy on) through interface endpoints, and the
+      // metadata table through a gateway endpoint.
       this.vpc.addInterfaceEndpoint("LambdaEndpoint", { service: ec2.InterfaceVpcEndpointAwsService.LAMBDA, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+      this.vpc.addInterfaceEndpoint("SqsEndpoint", { service: ec2.InterfaceVpcEndpointAwsService.SQS, subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } });
+      if (this.metadata) this.vpc.addGatewayEndpoint("DynamoDbEndpoint", { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
     }
     if (props.eventBus) {
       this.eventBus = events.EventBus.fromEventBusName(this, "EventBus", props.eventBus);
@@ -314,7 +418,7 @@ export class SluiceStack extends Stack {
     const code = edgeCode(settings); // one asset for both functions
     const edgeFunction = (id: string, handler: string) => {
       const fn = new cloudfront.experimental.EdgeFunction(this, id, {
-        runtime: lambda.Runtime.NODEJS_20_X,
+        runtime: RUNTIME,
         code,
         handler,
         timeout: Duration.seconds(5),

@@ -1,14 +1,16 @@
 /**
  * `cdk synth` of the AWS stack, in process and offline, with assertions on the template:
  * each least-privilege policy exactly, the buckets' guards, the lifecycle rule, CORS, the
- * event source, the ticket store and the API's protection.
+ * event source, the ticket store, the metadata (a DynamoDB table by default, PostgreSQL on
+ * request), the continuation queue and the API's protection.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { App, Stack, type CfnElement } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { Code } from "aws-cdk-lib/aws-lambda";
-import { SluiceStack, type EdgeSettings, type SluiceStackProps } from "../infra/sluice-stack.js";
+import { METADATA_INDEX_ACTIONS, METADATA_TABLE_ACTIONS, SluiceStack, type EdgeSettings, type SluiceStackProps } from "../infra/sluice-stack.js";
+import { METADATA_TABLE } from "../src/metadata/dynamodb-table.js";
 
 function synth(props: Partial<SluiceStackProps> = {}) {
   const app = new App();
@@ -35,6 +37,22 @@ function statementsOf(template: Template, stack: SluiceStack, fn: SluiceStack["i
 
 /** Only the statements about S3: what each role may do to which bucket. */
 const s3Statements = (statements: Statement[]) => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("s3:")));
+/** Only the statements whose actions have this prefix (`dynamodb:`, `sqs:`, …). */
+const statementsAbout = (prefix: string, statements: Statement[]) => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith(prefix)));
+
+/** The functions Sluice runs (not CDK's own custom-resource handlers). */
+const sluiceFunctions = (stack: SluiceStack) => [stack.issuer, stack.processor, stack.sweeper, stack.dispatcher, stack.continuer];
+
+/** A function's properties in the template. */
+const propsOf = (template: Template, stack: SluiceStack, fn: SluiceStack["issuer"]) =>
+  template.findResources("AWS::Lambda::Function")[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties as {
+    Handler: string;
+    Runtime: string;
+    Timeout: number;
+    Code: unknown;
+    VpcConfig?: unknown;
+    Environment: { Variables: Record<string, unknown> };
+  };
 
 describe("the AWS stack (cdk synth)", () => {
   const { stack, template } = synth();
@@ -60,11 +78,22 @@ describe("the AWS stack (cdk synth)", () => {
     ]);
   });
 
-  it("lets every function use the ticket table, and only it", () => {
+  it("lets the functions that issue, record arrivals and sweep use the ticket table, and no other function", () => {
+    const onTickets = (fn: SluiceStack["issuer"]) => statementsAbout("dynamodb:", statementsOf(template, stack, fn)).filter((s) => JSON.stringify(s.Resource) === JSON.stringify(table()));
     for (const fn of [stack.issuer, stack.processor, stack.sweeper]) {
-      const dynamo = statementsOf(template, stack, fn).filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
-      assert.deepEqual(dynamo, [{ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"], Resource: table() }]);
+      assert.deepEqual(onTickets(fn), [{ Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"], Resource: table() }]);
     }
+    for (const fn of [stack.dispatcher, stack.continuer]) {
+      assert.deepEqual(onTickets(fn), [], fn.node.id);
+      assert.equal(propsOf(template, stack, fn).Environment.Variables.SLUICE_TICKETS, "memory", "no ticket store: it reads and writes no ticket");
+    }
+  });
+
+  it("runs every function on Node.js 24 (nodejs24.x)", () => {
+    for (const fn of sluiceFunctions(stack)) assert.equal(propsOf(template, stack, fn).Runtime, "nodejs24.x", fn.node.id);
+    // CDK's own handler (bucket notifications) is Python; no Node.js function is on another version.
+    const node = Object.values(template.findResources("AWS::Lambda::Function")).map((f) => String(f.Properties.Runtime)).filter((r) => r.startsWith("nodejs"));
+    assert.deepEqual([...new Set(node)], ["nodejs24.x"]);
   });
 
   it("gives the uploader role (scoped credentials) only the upload actions on staging, assumable by the issuer alone", () => {
@@ -157,7 +186,7 @@ describe("the AWS stack (cdk synth)", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(5 minutes)", Targets: [Match.objectLike({ Arn: stack.resolve(stack.sweeper.functionArn) })] });
   });
 
-  it("runs the dispatcher every minute, outside any VPC, with no ticket store and no S3 or DynamoDB rights", () => {
+  it("runs the dispatcher every minute, outside any VPC, with no ticket store, no S3 rights, and DynamoDB rights on the metadata table alone", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 minute)", Targets: [Match.objectLike({ Arn: stack.resolve(stack.dispatcher.functionArn) })] });
     const fns = template.findResources("AWS::Lambda::Function");
     const dispatcher = fns[stack.getLogicalId(stack.dispatcher.node.defaultChild as CfnElement)]!;
@@ -166,14 +195,19 @@ describe("the AWS stack (cdk synth)", () => {
     assert.equal(dispatcher.Properties.VpcConfig, undefined);
     assert.equal(dispatcher.Properties.Environment.Variables.SLUICE_TICKETS, "memory");
     assert.equal(dispatcher.Properties.Environment.Variables.SLUICE_EVENTBRIDGE_BUS, undefined, "no bus unless asked");
-    assert.deepEqual(dispatcher.Properties.Environment.Variables.SLUICE_DATABASE, { Ref: "DatabaseUrl" });
+    assert.deepEqual(dispatcher.Properties.Environment.Variables.SLUICE_DATABASE, { "Fn::Join": ["", ["dynamodb://", stack.resolve(stack.metadata!.tableName)]] });
     const statements = statementsOf(template, stack, stack.dispatcher);
-    assert.deepEqual(statements.filter((st) => [st.Action].flat().some((a) => /^(s3|dynamodb|sts|events|lambda):/.test(a))), []);
+    assert.deepEqual(statements.filter((st) => [st.Action].flat().some((a) => /^(s3|sts|events|lambda|sqs):/.test(a))), []);
+    const metadataArn = stack.resolve(stack.metadata!.tableArn) as unknown;
+    assert.deepEqual(statementsAbout("dynamodb:", statements), [
+      { Effect: "Allow", Action: METADATA_TABLE_ACTIONS, Resource: metadataArn },
+      { Effect: "Allow", Action: "dynamodb:Query", Resource: { "Fn::Join": ["", [metadataArn, "/index/*"]] } },
+    ]);
   });
 
-  it("lets the processor and the sweeper invoke the dispatcher, and nothing else, and names it to them", () => {
+  it("lets the processor, the sweeper and Continue invoke the dispatcher, and nothing else, and names it to them", () => {
     const dispatcherArn = stack.resolve(stack.dispatcher.functionArn) as unknown;
-    for (const fn of [stack.processor, stack.sweeper]) {
+    for (const fn of [stack.processor, stack.sweeper, stack.continuer]) {
       const invoke = statementsOf(template, stack, fn).filter((st) => [st.Action].flat().some((a) => a.startsWith("lambda:")));
       assert.deepEqual(invoke, [{ Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [dispatcherArn, { "Fn::Join": ["", [dispatcherArn, ":*"]] }] }]);
       const props = template.findResources("AWS::Lambda::Function")[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties;
@@ -187,9 +221,160 @@ describe("the AWS stack (cdk synth)", () => {
     template.hasOutput("ApiUrl", {});
     template.hasOutput("StagingBucketName", { Value: stack.resolve(stack.staging.bucketName) });
     template.hasOutput("ArchiveBucketName", { Value: stack.resolve(stack.archive.bucketName) });
-    template.hasParameter("DatabaseUrl", { NoEcho: true });
     template.hasParameter("SigningSecret", { NoEcho: true, MinLength: 16 });
     template.hasParameter("AdminApiKey", { NoEcho: true, MinLength: 24 });
+  });
+});
+
+describe("the AWS stack's default: serverless, with DynamoDB for tickets and metadata", () => {
+  const { stack, template } = synth();
+  const metadataArn = () => stack.resolve(stack.metadata!.tableArn) as unknown;
+
+  it("has no VPC, no database parameter and nothing always on: the only parameters are the two secrets", () => {
+    template.resourceCountIs("AWS::EC2::VPC", 0);
+    template.resourceCountIs("AWS::EC2::VPCEndpoint", 0);
+    template.resourceCountIs("AWS::ElastiCache::CacheCluster", 0);
+    template.resourceCountIs("AWS::RDS::DBInstance", 0);
+    template.resourceCountIs("AWS::RDS::DBCluster", 0);
+    const parameters = Object.keys(template.toJSON().Parameters as object).filter((p) => p !== "BootstrapVersion");
+    assert.deepEqual(parameters.sort(), ["AdminApiKey", "SigningSecret"]);
+    for (const fn of sluiceFunctions(stack)) assert.equal(propsOf(template, stack, fn).VpcConfig, undefined, fn.node.id);
+  });
+
+  it("makes the metadata table exactly as src/metadata/dynamodb-table.ts declares it: pk/sk, two sparse GSIs projecting all, TTL, on demand, point-in-time recovery", () => {
+    template.resourceCountIs("AWS::DynamoDB::Table", 2);
+    const resources = template.findResources("AWS::DynamoDB::Table");
+    const table = resources[stack.getLogicalId(stack.metadata!.node.defaultChild as CfnElement)]!;
+    const { partitionKey, sortKey, indexes, ttlAttribute } = METADATA_TABLE;
+    assert.deepEqual(table.Properties, {
+      AttributeDefinitions: [partitionKey, sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])].map((AttributeName) => ({ AttributeName, AttributeType: "S" })),
+      BillingMode: "PAY_PER_REQUEST",
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: "HASH" },
+        { AttributeName: sortKey, KeyType: "RANGE" },
+      ],
+      GlobalSecondaryIndexes: indexes.map((i) => ({
+        IndexName: i.name,
+        KeySchema: [
+          { AttributeName: i.partitionKey, KeyType: "HASH" },
+          { AttributeName: i.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      })),
+      TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    // As the ticket table: removed with the stack.
+    const tickets = resources[stack.getLogicalId((stack.tickets as SluiceStack["metadata"] & object).node.defaultChild as CfnElement)]!;
+    assert.equal(table.DeletionPolicy, tickets.DeletionPolicy);
+    assert.equal(table.UpdateReplacePolicy, tickets.UpdateReplacePolicy);
+  });
+
+  it("names the table to every function as SLUICE_DATABASE=dynamodb://<table>", () => {
+    for (const fn of sluiceFunctions(stack)) {
+      assert.deepEqual(propsOf(template, stack, fn).Environment.Variables.SLUICE_DATABASE, { "Fn::Join": ["", ["dynamodb://", stack.resolve(stack.metadata!.tableName)]] }, fn.node.id);
+    }
+  });
+
+  it("gives every function exactly the stores' DynamoDB actions on the metadata table, and only Query on its indexes (no Scan)", () => {
+    assert.deepEqual(METADATA_TABLE_ACTIONS, [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+      "dynamodb:TransactWriteItems",
+      "dynamodb:DescribeTable",
+    ]);
+    assert.deepEqual(METADATA_INDEX_ACTIONS, ["dynamodb:Query"]);
+    for (const fn of sluiceFunctions(stack)) {
+      const onMetadata = statementsAbout("dynamodb:", statementsOf(template, stack, fn)).filter((s) => JSON.stringify(s.Resource).includes(JSON.stringify(metadataArn())));
+      assert.deepEqual(onMetadata, [
+        { Effect: "Allow", Action: METADATA_TABLE_ACTIONS, Resource: metadataArn() },
+        { Effect: "Allow", Action: "dynamodb:Query", Resource: { "Fn::Join": ["", [metadataArn(), "/index/*"]] } },
+      ], fn.node.id);
+    }
+  });
+});
+
+describe("the AWS stack with -c metadata=postgres (today's design)", () => {
+  const { stack, template } = synth({ metadata: "postgres" });
+
+  it("takes the database URL as a no-echo parameter and gives it to every function", () => {
+    template.hasParameter("DatabaseUrl", { NoEcho: true, Type: "String" });
+    for (const fn of sluiceFunctions(stack)) assert.deepEqual(propsOf(template, stack, fn).Environment.Variables.SLUICE_DATABASE, { Ref: "DatabaseUrl" }, fn.node.id);
+  });
+
+  it("makes no metadata table and grants no function anything but the ticket table in DynamoDB", () => {
+    assert.equal(stack.metadata, undefined);
+    template.resourceCountIs("AWS::DynamoDB::Table", 1);
+    template.hasResourceProperties("AWS::DynamoDB::Table", { KeySchema: [{ AttributeName: "id", KeyType: "HASH" }] });
+    const tickets = stack.resolve((stack.tickets as { tableArn: string }).tableArn) as unknown;
+    for (const fn of sluiceFunctions(stack)) {
+      for (const st of statementsAbout("dynamodb:", statementsOf(template, stack, fn))) assert.deepEqual(st.Resource, tickets, fn.node.id);
+    }
+  });
+
+  it("still needs no VPC with DynamoDB tickets (the database must be reachable from Lambda), and runs on Node.js 24", () => {
+    template.resourceCountIs("AWS::EC2::VPC", 0);
+    for (const fn of sluiceFunctions(stack)) assert.equal(propsOf(template, stack, fn).Runtime, "nodejs24.x");
+  });
+});
+
+describe("the AWS stack's continuations: archive copies that outlive one invocation", () => {
+  const { stack, template } = synth();
+  const queueArn = () => stack.resolve(stack.continuations.queueArn) as unknown;
+  const queues = () => template.findResources("AWS::SQS::Queue");
+
+  it("has a Continuations queue with dead letters, kept visible longer than Continue may run", () => {
+    const queue = queues()[stack.getLogicalId(stack.continuations.node.defaultChild as CfnElement)]!;
+    assert.equal(queue.Properties.RedrivePolicy.maxReceiveCount, 5);
+    const deadLetters = queues()[queue.Properties.RedrivePolicy.deadLetterTargetArn["Fn::GetAtt"][0] as string]!;
+    assert.equal(deadLetters.Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    const timeout = propsOf(template, stack, stack.continuer).Timeout;
+    assert.equal(timeout, 900, "Lambda's longest: 15 minutes");
+    assert.ok(queue.Properties.VisibilityTimeout >= timeout, `visibility ${queue.Properties.VisibilityTimeout} s`);
+    assert.equal(queue.Properties.VisibilityTimeout, 6 * timeout, "six times the function's timeout, as AWS advises");
+  });
+
+  it("requires TLS on both continuation queues", () => {
+    const deadLetters = stack.continuations.deadLetterQueue!.queue;
+    for (const q of [stack.continuations, deadLetters]) {
+      template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+        Queues: [stack.resolve(q.queueUrl)],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Action: "sqs:*", Condition: { Bool: { "aws:SecureTransport": "false" } } })]) },
+      });
+    }
+  });
+
+  it("runs Continue (index.continue) from the processor's code, one message per invocation, with partial batch failures", () => {
+    const continuer = propsOf(template, stack, stack.continuer);
+    assert.equal(continuer.Handler, "index.continue");
+    assert.deepEqual(continuer.Code, propsOf(template, stack, stack.processor).Code, "the same asset");
+    assert.equal(continuer.VpcConfig, undefined);
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: stack.resolve(stack.continuer.functionName),
+      EventSourceArn: queueArn(),
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: 1,
+    });
+  });
+
+  it("names the queue to the functions that process (Processor, Sweeper, Continue) and lets them, and only them, send to it", () => {
+    const url = stack.resolve(stack.continuations.queueUrl) as unknown;
+    for (const fn of [stack.processor, stack.sweeper, stack.continuer]) {
+      assert.deepEqual(propsOf(template, stack, fn).Environment.Variables.SLUICE_CONTINUE_QUEUE, url, fn.node.id);
+      const sends = statementsAbout("sqs:", statementsOf(template, stack, fn)).filter((s) => [s.Action].flat().includes("sqs:SendMessage"));
+      assert.deepEqual(sends, [{ Effect: "Allow", Action: "sqs:SendMessage", Resource: queueArn() }], fn.node.id);
+    }
+    for (const fn of [stack.issuer, stack.dispatcher]) {
+      assert.equal(propsOf(template, stack, fn).Environment.Variables.SLUICE_CONTINUE_QUEUE, undefined, fn.node.id);
+      assert.deepEqual(statementsAbout("sqs:", statementsOf(template, stack, fn)), [], fn.node.id);
+    }
+  });
+
+  it("gives Continue the processor's S3 rights exactly: get and delete on staging, put on archive", () => {
+    assert.deepEqual(s3Statements(statementsOf(template, stack, stack.continuer)), s3Statements(statementsOf(template, stack, stack.processor)));
   });
 });
 
@@ -204,21 +389,31 @@ describe("the AWS stack with Memcached tickets and events straight to Lambda", (
     template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Gateway", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".s3"]] } });
     template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", { IpProtocol: "tcp", FromPort: 11211, ToPort: 11211 });
     template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.http", VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }) });
-    template.resourceCountIs("AWS::DynamoDB::Table", 0);
+    template.resourceCountIs("AWS::DynamoDB::Table", 1); // the metadata table; no ticket table
+    assert.ok(stack.metadata);
   });
 
-  it("reaches the Lambda API from the isolated subnets through an interface endpoint (the processor wakes the dispatcher), and keeps the dispatcher out of the VPC", () => {
+  it("reaches the Lambda API and SQS from the isolated subnets through interface endpoints (the processor wakes the dispatcher, hands long copies on), and keeps the dispatcher and Continue out of the VPC", () => {
     template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Interface", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".lambda"]] }, PrivateDnsEnabled: true });
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Interface", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".sqs"]] }, PrivateDnsEnabled: true });
     const fns = template.findResources("AWS::Lambda::Function");
     assert.ok(fns[stack.getLogicalId(stack.processor.node.defaultChild as CfnElement)]!.Properties.VpcConfig, "the processor is in the VPC");
     assert.equal(fns[stack.getLogicalId(stack.dispatcher.node.defaultChild as CfnElement)]!.Properties.VpcConfig, undefined, "the dispatcher needs the internet");
+    assert.equal(fns[stack.getLogicalId(stack.continuer.node.defaultChild as CfnElement)]!.Properties.VpcConfig, undefined, "Continue needs no ticket");
+  });
+
+  it("reaches the metadata table from the isolated subnets through a DynamoDB gateway endpoint (free)", () => {
+    template.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Gateway", ServiceName: { "Fn::Join": ["", ["com.amazonaws.", { Ref: "AWS::Region" }, ".dynamodb"]] } });
+    const postgres = synth({ ticketStore: "memcached", viaQueue: false, metadata: "postgres" }).template;
+    postgres.resourceCountIs("AWS::EC2::VPCEndpoint", 3); // S3, Lambda and SQS: no DynamoDB endpoint without its table
   });
 
   it("sends events straight to the processor", () => {
     template.hasResourceProperties("Custom::S3BucketNotifications", {
       NotificationConfiguration: { LambdaFunctionConfigurations: [{ Events: ["s3:ObjectCreated:*"], LambdaFunctionArn: stack.resolve(stack.processor.functionArn) }] },
     });
-    template.resourceCountIs("AWS::SQS::Queue", 0);
+    assert.equal(stack.queue, undefined);
+    template.resourceCountIs("AWS::SQS::Queue", 2); // only the continuations and their dead letters
     template.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.s3" });
   });
 
@@ -239,7 +434,7 @@ describe("the AWS stack publishing events to EventBridge", () => {
   });
 
   it("gives no other function any EventBridge right", () => {
-    for (const fn of [stack.issuer, stack.processor, stack.sweeper]) {
+    for (const fn of [stack.issuer, stack.processor, stack.sweeper, stack.continuer]) {
       assert.deepEqual(statementsOf(template, stack, fn).filter((st) => [st.Action].flat().some((a) => a.startsWith("events:"))), []);
     }
     const others = Object.values(template.findResources("AWS::Lambda::Function")).filter((f) => f.Properties.Handler !== "index.dispatch");
@@ -321,8 +516,8 @@ describe("the AWS stack with CloudFront in front of staging (Lambda@Edge)", () =
       { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: table },
     ]);
     edgeTemplate.resourceCountIs("AWS::Lambda::Function", 2);
-    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originRequest", Runtime: "nodejs20.x" });
-    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originResponse", Runtime: "nodejs20.x" });
+    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originRequest", Runtime: "nodejs24.x" });
+    edgeTemplate.hasResourceProperties("AWS::Lambda::Function", { Handler: "index.originResponse", Runtime: "nodejs24.x" });
   });
 
   it("tells the issuer to hand out PUTs to the distribution, and outputs its URL", () => {
