@@ -41,18 +41,23 @@ const MULTIPART_TTL_SECONDS = 24 * 3600;
 const RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /**
- * What the DynamoDB metadata and webhook stores call (src/metadata/dynamodb-store.ts,
- * src/webhooks/dynamodb-store.ts), on the table: reads and writes of single items, the
- * transactions that keep a change and its event together, and DescribeTable at start
- * (`ensureMetadataTable` finds the table made). On the indexes, only Query. No Scan.
+ * What the DynamoDB metadata and webhook stores call (src/metadata/dynamodb-*.ts,
+ * src/webhooks/dynamodb-*.ts), on the table: single and batched reads and writes, Query, and
+ * DescribeTable at start (`ensureMetadataTable` finds the table made, so never CreateTable).
+ * A TransactWriteItems is not an IAM action of its own: IAM checks each item in it as the
+ * PutItem, UpdateItem or DeleteItem it is, and a ConditionCheck as ConditionCheckItem ("Using
+ * IAM with DynamoDB transactions"). On the indexes, only Query. No Scan. The infra test
+ * derives this list from the stores' code.
  */
 export const METADATA_TABLE_ACTIONS = [
   "dynamodb:GetItem",
+  "dynamodb:BatchGetItem",
+  "dynamodb:Query",
   "dynamodb:PutItem",
   "dynamodb:UpdateItem",
   "dynamodb:DeleteItem",
-  "dynamodb:Query",
-  "dynamodb:TransactWriteItems",
+  "dynamodb:BatchWriteItem",
+  "dynamodb:ConditionCheckItem",
   "dynamodb:DescribeTable",
 ];
 export const METADATA_INDEX_ACTIONS = ["dynamodb:Query"];
