@@ -2,7 +2,9 @@
  * The Lambda adapters, driven locally with real event shapes (those of `@types/aws-lambda`,
  * AWS's documented samples, and an event RGW really sent): issue through an API Gateway
  * event, PUT to a real RGW, then an S3 event (straight, or through SQS and SNS) to the
- * processor handler. The handlers run in this process, as Lambda would run them.
+ * processor handler. The handlers run in this process, as Lambda would run them, configured
+ * as the stack's default configures them: tickets and metadata in DynamoDB (moto's server,
+ * since dynalite has no transactions and the metadata store writes with them).
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -19,7 +21,9 @@ import type { ObjectRef } from "../src/storage/object-store.js";
 import type { Sluice } from "../src/runtime/compose.js";
 import { startLambdaSluice } from "../src/runtime/lambda/adapter.js";
 import { lambdaHandlers } from "../src/runtime/lambda/handlers.js";
-import { startDynalite, type LocalDynamo } from "./helpers/dynamo.js";
+import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
+import { startMotoDynamo, type BackendServer } from "./helpers/backends.js";
+import { LOCAL_CREDENTIALS } from "./helpers/dynamo.js";
 import { PNG, awsS3Event } from "./helpers/fixtures.js";
 import { keysIn, removeBuckets, s3ClientFor, sluiceS3Env, useRgw, type Rgw } from "./helpers/rgw.js";
 import { makeServices } from "./helpers/services.js";
@@ -32,14 +36,19 @@ let dir: string;
 let staging: string;
 let archive: string;
 let handlers: ReturnType<typeof lambdaHandlers>;
-let dynamo: LocalDynamo;
+let dynamo: BackendServer;
 
 before(async () => {
   rgw = await useRgw();
   s3 = s3ClientFor(rgw);
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-"));
-  // Tickets in DynamoDB, as the serverless deployment keeps them: dynalite on a free loopback port.
-  dynamo = await startDynalite();
+  // Tickets and metadata in DynamoDB, as the serverless stack keeps them: one local server on a
+  // free loopback port. The stack makes both tables; here the ticket table is made as the
+  // ticket tests make it, and the metadata table by the store's start (ensureMetadataTable).
+  dynamo = await startMotoDynamo();
+  const ticketTable = new DynamoTicketStore({ table: "tickets", endpoint: dynamo.url, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+  await ticketTable.ensureTable();
+  await ticketTable.close();
   const suffix = randomBytes(4).toString("hex");
   staging = `staging-${suffix}`;
   archive = `archive-${suffix}`;
@@ -53,7 +62,8 @@ before(async () => {
       SLUICE_RATE_LIMIT: "off",
       SLUICE_PUBLIC_URL: "https://abc123.execute-api.us-east-1.amazonaws.com",
       SLUICE_TICKETS: "dynamodb://tickets",
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      SLUICE_DATABASE: "dynamodb://sluice-metadata",
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
     }),
   );
   // As the Lambda entry builds it, but making this test's buckets (the stack makes them in AWS).
@@ -63,7 +73,7 @@ before(async () => {
 
 after(async () => {
   await sluice?.close();
-  await dynamo?.close();
+  await dynamo?.stop();
   await removeBuckets(s3, [staging, archive]);
   s3?.destroy();
   await rgw?.stop();
@@ -176,9 +186,17 @@ async function stateOf(id: string): Promise<string> {
   return (JSON.parse(res.body) as { state: string }).state;
 }
 
-describe("the Lambda handlers, end to end on RGW with tickets in DynamoDB", () => {
+/** The file as `GET /v1/files/{id}` shows it through the API Gateway handler. */
+async function fileOf(uploadId: string): Promise<{ state: string; size: number }> {
+  const res = await handlers.http(httpApiEvent("GET", `/v1/files/fil_${uploadId.slice("upl_".length)}`));
+  assert.equal(res.statusCode, 200, res.body);
+  return JSON.parse(res.body) as { state: string; size: number };
+}
+
+describe("the Lambda handlers, end to end on RGW with tickets and metadata in DynamoDB", () => {
   it("issues through an HTTP API event, and an S3 event archives the upload before the handler returns", async () => {
     assert.equal(sluice.services.tickets.name, "dynamodb ticket store");
+    assert.equal(sluice.services.metadata.name, "dynamodb metadata store", "as the stack configures it");
     const issued = await issue("my cat.png");
     assert.equal(await stateOf(issued.id), "issued");
     const event = s3Event(issued.key);
@@ -190,6 +208,9 @@ describe("the Lambda handlers, end to end on RGW with tickets in DynamoDB", () =
     assert.equal(results[0]!.key, issued.key, "the + in the key was a space");
     assert.equal(await stateOf(issued.id), "archived", "processed before the handler returned");
     assert.deepEqual((await keysIn(s3, archive)).filter((k) => k.startsWith(`${issued.id}/`)), [issued.key]);
+    const file = await fileOf(issued.id);
+    assert.equal(file.state, "archived");
+    assert.equal(file.size, PNG.byteLength);
   });
 
   it("answers an upload's server-sent events with its state and a retry hint, whole (API Gateway buffers)", async () => {
