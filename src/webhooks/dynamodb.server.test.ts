@@ -3,9 +3,12 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { startMotoDynamo } from "../../test/helpers/backends.js";
 import { newId } from "../internal/crypto.js";
 import { ensureMetadataTable } from "../metadata/dynamodb-table.js";
+import { createMetadataStore } from "../metadata/factory.js";
 import { DynamoWebhookStore } from "./dynamodb-store.js";
+import { webhookStoreBeside } from "./factory.js";
 import { describeWebhookStore, event, webhook } from "./webhook-store.conformance.js";
 
 const TABLE = "sluice-metadata";
@@ -33,6 +36,25 @@ async function startDynalite() {
 describeWebhookStore("dynamodb (dynalite, a local DynamoDB-compatible server)", async () => {
   const dynamo = await startDynalite();
   return { store: dynamo.instance().store, peer: dynamo.instance().store, close: () => dynamo.stop() };
+});
+
+/**
+ * As Sluice builds it: beside the DynamoDB metadata store, through its table accessor, loaded on
+ * the first call. On moto's server, the one the metadata store's tests use (it has
+ * transactions, which the metadata store needs): a second DynamoDB implementation.
+ */
+describeWebhookStore("dynamodb beside the DynamoDB metadata store (webhookStoreBeside; moto_server)", async () => {
+  const server = await startMotoDynamo();
+  const config = { kind: "dynamodb" as const, table: TABLE, region: "us-east-1", endpoint: server.url, credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+  const [metadata, peerMetadata] = [await createMetadataStore(config), await createMetadataStore(config)];
+  return {
+    store: webhookStoreBeside(metadata),
+    peer: webhookStoreBeside(peerMetadata),
+    close: async () => {
+      await Promise.all([metadata.close(), peerMetadata.close()]);
+      await server.stop();
+    },
+  };
 });
 
 /** What the DynamoDB layout adds to the port's behaviour: pages of index reads, batches of writes, items left behind. */

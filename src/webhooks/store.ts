@@ -2,8 +2,8 @@ import type { EventType, SluiceEvent } from "../events/types.js";
 
 /**
  * The webhooks port (issue 18): endpoints, one delivery per (webhook, event), and the log of
- * every attempt. Implemented on the metadata store's own database (`kysely-store.ts`), so
- * that SQLite, PostgreSQL and D1 all hold it beside the events it delivers.
+ * every attempt. Implemented on the metadata store's own database, beside the events it
+ * delivers: SQLite, PostgreSQL and D1 (`kysely-store.ts`), or its DynamoDB table (`dynamodb-store.ts`).
  */
 
 export interface WebhookRecord {
