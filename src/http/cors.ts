@@ -86,8 +86,8 @@ async function answerWithoutPreflight(c: Context, next: Next, origin: string): P
 /**
  * Adds `Vary: Origin` to the answer already made. Straight onto its headers where they may be
  * changed: `c.header` on a finished answer rebuilds it as a streamed Response (the Node adapter
- * then writes it as a stream, not in one write), which cost about 15% of the issue route's
- * CPU. Headers that may not be changed (a Response from `fetch`) go through `c.header`, which
+ * then writes it as a stream, not in one write), which cost about half of the issue route's
+ * CPU per request (A/B, alternating rounds: 455 against 217 µs). Headers that may not be changed (a Response from `fetch`) go through `c.header`, which
  * copies the answer first.
  */
 function varyOnOrigin(c: Context): void {
