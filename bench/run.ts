@@ -22,6 +22,7 @@ import { startRgw, type Rgw } from "../test/helpers/rgw.js";
 import { ROOT, spawnServer, startServer, type ServerProcess } from "../test/helpers/server.js";
 import { median, rssMiB, writeRandomFile } from "./measure.js";
 import { benchEvents } from "./events.js";
+import { benchIssue } from "./issue.js";
 import { benchTus } from "./tus.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -155,37 +156,10 @@ async function main() {
     console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / GIB)} GiB, Node ${process.version}`);
 
     line("figure", "Sluice", "baseline", "ratio");
-    // 1. POST /v1/uploads throughput and p99, against two bare Hono JSON POST routes:
-    //    a minimal echo, and one that answers the same shape and size as Sluice does.
-    if (SECTIONS.has("issue")) {
-      const baseline = await startBaseline(tmp);
-      const sluice = await startSluice(path.join(tmp, "issue"));
-      const echo: { rps: number; p99: number }[] = [];
-      const same: { rps: number; p99: number }[] = [];
-      const s: { rps: number; p99: number }[] = [];
-      await hammer(baseline.url, "/echo"); // warm-up, not counted
-      await hammer(sluice.url);
-      for (let round = 1; round <= ROUNDS; round++) {
-        const re = await hammer(baseline.url, "/echo");
-        const rs = await hammer(sluice.url);
-        const rb = await hammer(baseline.url, "/v1/uploads");
-        if (rs.non2xx > 0) throw new Error(`Sluice answered ${rs.non2xx} requests with errors`);
-        echo.push(re);
-        same.push(rb);
-        s.push(rs);
-        console.log(`round ${round}: sluice ${rs.rps.toFixed(0)} req/s p99 ${rs.p99} ms; echo ${re.rps.toFixed(0)} req/s p99 ${re.p99} ms; same-shape ${rb.rps.toFixed(0)} req/s p99 ${rb.p99} ms`);
-      }
-      await baseline.stop();
-      await sluice.stop();
-      const sRps = median(s.map((x) => x.rps));
-      const sP99 = median(s.map((x) => x.p99));
-      for (const [name, b] of [["bare echo route", echo], ["bare route, same response shape", same]] as const) {
-        const bRps = median(b.map((x) => x.rps));
-        const bP99 = median(b.map((x) => x.p99));
-        line(`POST /v1/uploads req/s (median) vs ${name}`, sRps.toFixed(0), bRps.toFixed(0), `${((100 * sRps) / bRps).toFixed(0)}%`);
-        line(`POST /v1/uploads p99 ms (median) vs ${name}`, sP99.toFixed(1), bP99.toFixed(1), `${(sP99 / bP99).toFixed(2)}×`);
-      }
-    }
+    // 1. POST /v1/uploads (bench/issue.ts): server CPU per request and req/s against the bare
+    //    Hono routes, seed 003's Fastify + getSignedUrl server and @tus/server's creation, with
+    //    the load generator in a process of its own.
+    if (SECTIONS.has("issue")) await benchIssue({ tmp, rounds: ROUNDS, connections: CONNECTIONS, key: KEY, line, startSluice, startBaseline });
 
     // 1b. The same, with each shared ticket store (real servers on this machine, sharing its
     //     two cores with Sluice and the load generator), next to the memory store and the bare

@@ -63,7 +63,7 @@ export function allowCrossOrigin(origins: readonly string[]): MiddlewareHandler 
       await next();
       // The same URL is answered with CORS headers for one origin and without for another:
       // a shared cache must key on Origin.
-      c.header("Vary", "Origin", { append: true });
+      varyOnOrigin(c);
       return;
     }
     const preflight = c.req.method === "OPTIONS" && c.req.header("access-control-request-method") !== undefined;
@@ -81,4 +81,19 @@ async function answerWithoutPreflight(c: Context, next: Next, origin: string): P
   c.header("Access-Control-Allow-Origin", origin);
   c.header("Access-Control-Expose-Headers", EXPOSED_HEADERS.join(","));
   c.header("Vary", "Origin", { append: true });
+}
+
+/**
+ * Adds `Vary: Origin` to the answer already made. Straight onto its headers where they may be
+ * changed: `c.header` on a finished answer rebuilds it as a streamed Response (the Node adapter
+ * then writes it as a stream, not in one write), which cost about half of the issue route's
+ * CPU per request (A/B, alternating rounds: 455 against 217 µs). Headers that may not be changed (a Response from `fetch`) go through `c.header`, which
+ * copies the answer first.
+ */
+function varyOnOrigin(c: Context): void {
+  try {
+    c.res.headers.append("Vary", "Origin");
+  } catch {
+    c.header("Vary", "Origin", { append: true });
+  }
 }
