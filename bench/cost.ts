@@ -561,8 +561,10 @@ async function countedFlow(d: Deployment, mode: Mode, file: { path: string; size
   const record = await d.sluice.services.metadata.getUpload(issued.id);
   if (record?.state !== "archived") throw new Error(`${d.name} ${mode}: the upload ended ${record?.state}: ${JSON.stringify(record)}`);
   counts.stagingHoldSeconds = Math.max(0, stagingHeldUntil(d.sluice.services, record) - (record.archivedAt ?? Date.now())) / 1000;
-  // The archived object goes at once: RGW keeps its objects in memory.
+  // The archived object goes at once, and the staging copy a direct upload leaves for the sweep
+  // (priced above as held): RGW keeps its objects in memory, and it is shared.
   await direct.send(new DeleteObjectCommand({ Bucket: d.archive, Key: issued.key }));
+  await direct.send(new DeleteObjectCommand({ Bucket: d.staging, Key: issued.key }));
   return counts;
 }
 
