@@ -26,9 +26,10 @@ export async function createMetadataStore(config: DatabaseConfig): Promise<Metad
       const { createPostgresKysely } = await import("../internal/postgres.js");
       return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
     }
-    case "dynamodb":
-      // Issue 19, in progress on its own branch: `./dynamodb-store.js` (DynamoMetadataStore) goes here.
-      throw new Error("SLUICE_DATABASE=dynamodb:// is not available in this build yet.");
+    case "dynamodb": {
+      const { DynamoMetadataStore } = await import("./dynamodb-store.js");
+      return new DynamoMetadataStore({ table: config.table, region: config.region, endpoint: config.endpoint, credentials: config.credentials });
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { freePort } from "./server.js";
 import { needsServerTier } from "./tier.js";
 
@@ -212,4 +213,24 @@ export async function createDatabase(server: BackendServer, name: string): Promi
     await client.end();
   }
   return server.url.replace(/\/postgres$/, `/${name}`);
+}
+
+/**
+ * A DynamoDB-compatible server that has transactions: moto's (pip's `moto[server]`), run by
+ * moto-dynamodb.py (one request at a time; see there why). dynalite (npm), which the ticket
+ * tests use, has no TransactWriteItems (its README lists them as to do), and the DynamoDB
+ * metadata store writes every change with its event in one. In memory; `url` is the endpoint.
+ */
+export async function startMotoDynamo(): Promise<BackendServer> {
+  needsServerTier("moto");
+  const python = need("python3", "python3 (with pip's moto[server]==5.2.1)");
+  try {
+    execFileSync(python, ["-c", "import moto.server"], { stdio: "pipe" });
+  } catch {
+    throw new Error("moto is missing: the DynamoDB metadata tests need moto's server (pip install 'moto[server]==5.2.1').");
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-moto-"));
+  const port = await freePort();
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "moto-dynamodb.py");
+  return serve("moto", port, dir, () => spawn(python, [script, String(port)], { stdio: ["ignore", "pipe", "pipe"], cwd: dir }), `http://127.0.0.1:${port}`);
 }
