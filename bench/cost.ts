@@ -26,6 +26,8 @@ import { stagingHeldUntil } from "../src/domain/pipeline.js";
 import { loadProcessors } from "../src/domain/processors.js";
 import { createLogger } from "../src/internal/logger.js";
 import { createMetadataStore } from "../src/metadata/factory.js";
+import { webhookStoreBeside } from "../src/webhooks/factory.js";
+import type { WebhookStore } from "../src/webhooks/store.js";
 import { assembleSluice, type Sluice } from "../src/runtime/assemble.js";
 import { lambdaRuntime } from "../src/runtime/lambda/adapter.js";
 import { edgeHandlers } from "../src/runtime/lambda/edge-handlers.js";
@@ -36,7 +38,8 @@ import { createS3Client } from "../src/storage/s3.js";
 import { StsCredentialIssuer, createStsClient } from "../src/storage/s3-credentials.js";
 import { createTicketStore } from "../src/tickets/factory.js";
 import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
-import { LOCAL_CREDENTIALS, startDynalite, type LocalDynamo } from "../test/helpers/dynamo.js";
+import { startMotoDynamo, type BackendServer } from "../test/helpers/backends.js";
+import { LOCAL_CREDENTIALS } from "../test/helpers/dynamo.js";
 import { PNG, awsS3Event } from "../test/helpers/fixtures.js";
 import { removeBuckets, useRgw, type Rgw } from "../test/helpers/rgw.js";
 import { freePort } from "../test/helpers/server.js";
@@ -141,19 +144,36 @@ async function assembleCounted(config: Config, runtime: typeof nodeRuntime, coun
   const { objects, presigner } = await createStorage(config.storage);
   await objects.prepare([config.buckets.staging, config.buckets.archive]);
   const credentials = config.sts ? new StsCredentialIssuer({ client: createStsClient(config.sts), roleArn: config.sts.roleArn, maxSeconds: config.sts.maxSeconds }) : undefined;
+  const metadata = await createMetadataStore(config.database);
   const sluice = await assembleSluice(
     config,
     {
       objects,
       presigner,
       credentials,
-      metadata: countingPort(await createMetadataStore(config.database), counters.metadata),
+      metadata: countingPort(metadata, counters.metadata),
+      webhooks: await webhooksBeside(metadata),
       tickets: countingPort(await createTicketStore(config.tickets), counters.tickets),
       processors: await loadProcessors(config.processors),
     },
     { logger: silent, runtime: runtime({ logger: silent }) },
   );
   return sluice;
+}
+
+/**
+ * The webhooks store beside the metadata store. Until the DynamoDB one exists (i19-dyn-hooks),
+ * a DynamoDB deployment's is an in-memory SQLite one: with no webhook registered, only the
+ * dispatcher's look for due deliveries touches it, and that is not in the DynamoDB counts.
+ */
+async function webhooksBeside(metadata: Awaited<ReturnType<typeof createMetadataStore>>): Promise<WebhookStore> {
+  try {
+    return webhookStoreBeside(metadata);
+  } catch {
+    const side = await createMetadataStore({ kind: "sqlite", path: ":memory:" });
+    await side.migrate();
+    return webhookStoreBeside(side);
+  }
 }
 
 /** One Node instance (`npm start` on its defaults: SQLite metadata, memory tickets) on S3 storage. */
@@ -573,7 +593,7 @@ export async function countUploads(options: { tmp: string; log?: (line: string) 
   const rgw = await useRgw();
   const direct = createS3Client({ endpoint: rgw.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } });
   const storage = await startStorageMeter(rgw.endpoint);
-  let dynalite: LocalDynamo | undefined;
+  let moto: BackendServer | undefined;
   let dynamo: DynamoMeter | undefined;
   const results: FlowCounts[] = [];
   const buckets: string[] = [];
@@ -600,11 +620,21 @@ export async function countUploads(options: { tmp: string; log?: (line: string) 
       await d.close();
     }
   };
+  // `BENCH_COST_DEPLOYMENTS=node` or `serverless`: one of them only (while developing).
+  const deployments = new Set((process.env.BENCH_COST_DEPLOYMENTS ?? "node,serverless").split(","));
   try {
-    await run(await nodeDeployment(rgw, storage, "gateway", options.tmp), ["gateway"]);
-    await run(await nodeDeployment(rgw, storage, "direct", options.tmp), ["presigned PUT", "POST form", "credentials"]);
-    dynalite = await startDynalite();
-    dynamo = await startDynamoMeter(dynalite.endpoint);
+    if (deployments.has("node")) {
+      await run(await nodeDeployment(rgw, storage, "gateway", options.tmp), ["gateway"]);
+      await run(await nodeDeployment(rgw, storage, "direct", options.tmp), ["presigned PUT", "POST form", "credentials"]);
+    }
+    if (!deployments.has("serverless")) return results;
+    // One DynamoDB for the stack's two tables: moto's server (the metadata store needs its
+    // transactions; dynalite has none), behind the meter.
+    moto = await startMotoDynamo();
+    dynamo = await startDynamoMeter(moto.url);
+    const ticketTable = new DynamoTicketStore({ table: "tickets", endpoint: dynamo.url, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+    await ticketTable.ensureTable();
+    await ticketTable.close();
     const metadataUrl = options.metadataUrl ?? process.env.BENCH_COST_METADATA ?? "dynamodb://sluice-metadata";
     await run(await serverlessDeployment(rgw, storage, dynamo, "direct", options.tmp, metadataUrl), ["presigned PUT", "POST form", "credentials"]);
     await run(await serverlessDeployment(rgw, storage, dynamo, "edge", options.tmp, metadataUrl), ["edge"]);
@@ -616,8 +646,8 @@ export async function countUploads(options: { tmp: string; log?: (line: string) 
     await storage.close();
     step("dynamo meter");
     await dynamo?.close();
-    step("dynalite");
-    await dynalite?.close();
+    step("moto");
+    await moto?.stop();
     direct.destroy();
     step("rgw");
     await rgw.stop();
