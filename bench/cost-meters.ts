@@ -230,7 +230,7 @@ export async function startDynamoMeter(target: string): Promise<DynamoMeter> {
       const op = String(req.headers["x-amz-target"] ?? "").split(".").pop() ?? "";
       const body = Buffer.concat(chunks);
       const data = JSON.parse(body.toString("utf8") || "{}") as Record<string, unknown>;
-      const tables = data.TableName ? [String(data.TableName)] : Object.keys((data.RequestItems ?? {}));
+      const tables = typeof data.TableName === "string" ? [data.TableName] : Object.keys((data.RequestItems ?? {}));
       if (op === "TransactWriteItems" || op === "TransactGetItems") for (const e of data.TransactItems as Record<string, { TableName: string }>[]) tables.push(Object.values(e)[0]!.TableName);
       const table = [...new Set(tables)].join("+");
       const writes = WRITES.has(op) ? await writesOf(op, data) : [];
