@@ -26,8 +26,8 @@ import { benchIssue } from "./issue.js";
 import { benchTus } from "./tus.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/** `issue`, `stores`, `gateway`, `s3`, `lambda`, `tus`, `events`: run only some sections (for development; `--write` needs them all). */
-const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda", "tus", "events"];
+/** `issue`, `stores`, `gateway`, `s3`, `lambda`, `tus`, `events`, `cost`: run only some sections (for development; `--write` needs them all). */
+const ALL_SECTIONS = ["issue", "stores", "gateway", "s3", "lambda", "tus", "events", "cost"];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS.join(",")).split(","));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 50;
@@ -418,6 +418,13 @@ async function main() {
     //    hot path with a webhook against none. Its issuance rounds are shorter, to keep the
     //    section within about three minutes.
     if (SECTIONS.has("events")) await benchEvents({ tmp, rounds: ROUNDS, seconds: Math.min(SECONDS, 6), connections: CONNECTIONS, key: KEY, line, startSluice });
+
+    // 6. What an upload costs (bench/cost.ts): every mode on each deployment, counted, then priced.
+    //    Its tables go into docs/benchmarks.md's "Cost model" section by hand (they are printed whole).
+    if (SECTIONS.has("cost")) {
+      const [{ countUploads }, { costTables }] = await Promise.all([import("./cost.js"), import("./cost-prices.js")]);
+      console.log(costTables(await countUploads({ tmp })));
+    }
 
     if (write) await writeResults(rows);
   } finally {
