@@ -1,9 +1,12 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { newId } from "../internal/crypto.js";
 import { startMotoDynamo } from "../../test/helpers/backends.js";
+import { startProxy } from "../../test/helpers/proxy.js";
 import { allocatePosition, eventItems } from "./dynamodb-feed.js";
 import { writeAtomically } from "./dynamodb-items.js";
 import { createMetadataStore } from "./factory.js";
-import { describeMetadataStore } from "./metadata-store.conformance.js";
+import { describeMetadataStore, upload } from "./metadata-store.conformance.js";
 import type { DynamoMetadataStore } from "./dynamodb-store.js";
 
 /**
@@ -44,4 +47,37 @@ describeMetadataStore("dynamodb (moto_server, a local DynamoDB-compatible server
       await server.stop();
     },
   };
+});
+
+describe("dynamodb metadata store: a write whose reply is lost", () => {
+  it("counts as done when the SDK's retry finds the store's own write there, for an insert and for an update", async () => {
+    const server = await startMotoDynamo();
+    const proxy = await startProxy(server.url);
+    const config = { kind: "dynamodb" as const, table: "sluice-lost-replies", region: "us-east-1", endpoint: proxy.url, credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+    const store = await createMetadataStore(config);
+    try {
+      await store.migrate();
+      // The first PutItem after `lose` is set reaches the server and is applied; its reply is cut.
+      let lose = false;
+      proxy.fault = (req) => {
+        if (!lose || req.headers["x-amz-target"] !== "DynamoDB_20120810.PutItem") return undefined;
+        lose = false;
+        return { loseReply: true };
+      };
+      const r = upload({ state: "rejected", reason: "type_not_allowed: test" });
+      lose = true;
+      assert.equal(await store.insertUpload(r), true, "the insert is this call's, though DynamoDB refused its retry");
+      assert.equal(lose, false, "a reply was lost");
+      assert.equal(await store.insertUpload(r), false, "a second insert is still refused");
+      lose = true;
+      assert.equal(await store.updateUpload(r.id, { state: "cancelled" }, { states: ["rejected"] }), true, "the update is this call's, though its retry found the state moved");
+      assert.equal(lose, false, "a reply was lost");
+      assert.equal((await store.getUpload(r.id))?.state, "cancelled");
+      assert.ok(proxy.seen.filter((s) => s.status === "dropped").length >= 2);
+    } finally {
+      await store.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
 });
