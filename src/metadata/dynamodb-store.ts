@@ -63,6 +63,8 @@ interface Current {
   record: UploadRecord;
   version: number;
   eventSeq: number;
+  /** The id of the write that left the item so (see `#change`). */
+  write: string | undefined;
 }
 
 export class DynamoMetadataStore implements MetadataStore {
@@ -103,7 +105,8 @@ export class DynamoMetadataStore implements MetadataStore {
 
   async insertUpload(record: UploadRecord, event?: NewEvent): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
-      const items: TransactWriteItem[] = [{ Put: { TableName: this.table.name, Item: uploadItem(record, 1, event ? 1 : 0), ConditionExpression: "attribute_not_exists(pk)" } }];
+      const write = newId("w");
+      const items: TransactWriteItem[] = [{ Put: { TableName: this.table.name, Item: uploadItem(record, { version: 1, eventSeq: event ? 1 : 0, write }), ConditionExpression: "attribute_not_exists(pk)" } }];
       if (AWAITING_PROCESSING.includes(record.state)) items.push({ Put: { TableName: this.table.name, Item: jobItem(record) } });
       const position = event && (await allocatePosition(this.table));
       const eventAt = items.length;
@@ -111,7 +114,8 @@ export class DynamoMetadataStore implements MetadataStore {
       const outcome = await writeAtomically(this.table, items);
       if (outcome.ok) return true;
       if (position && !isConditionFailure(outcome, eventAt)) await abandonPosition(this.table, position.position);
-      if (isConditionFailure(outcome, 0)) return false;
+      // Refused because the record is there: unless it is this very write, answered on the SDK's retry after a lost reply.
+      if (isConditionFailure(outcome, 0)) return (await this.#read(record.id))?.write === write;
       if (attempt >= MAX_ATTEMPTS) throw new Error(`Could not record upload ${record.id}: ${MAX_ATTEMPTS} conflicting writes in a row.`);
       await backoff(attempt);
     }
@@ -366,7 +370,7 @@ export class DynamoMetadataStore implements MetadataStore {
   async #read(id: string): Promise<Current | undefined> {
     const out = await this.table.client.send(new GetItemCommand({ TableName: this.table.name, Key: { pk: S(`upload#${id}`), sk: S("upload") }, ConsistentRead: true }));
     if (!out.Item) return undefined;
-    return { record: recordOf(out.Item), version: num(out.Item, "v") ?? 0, eventSeq: num(out.Item, "eventSeq") ?? 0 };
+    return { record: recordOf(out.Item), version: num(out.Item, "v") ?? 0, eventSeq: num(out.Item, "eventSeq") ?? 0, write: str(out.Item, "w") };
   }
 
   /**
@@ -375,20 +379,25 @@ export class DynamoMetadataStore implements MetadataStore {
    * still the one read, with the job item as the new record needs it and the event, if any, at
    * seq `eventSeq + 1`. On a lost race (the version moved, a transaction conflict, or a reader
    * took the event's position) everything is read and decided again, with a new position: so
-   * one upload's events take positions in the order they commit.
+   * one upload's events take positions in the order they commit. Each write carries an id of
+   * its own (`w`): a write refused only because the SDK retried it after its reply was lost finds
+   * its own id on the item, and counts as done, rather than deciding again on its own result.
    */
   async #change(id: string, decide: (r: UploadRecord) => UploadRecord | undefined, event?: NewEvent): Promise<UploadRecord | undefined> {
+    let tried: { write: string; next: UploadRecord } | undefined;
     for (let attempt = 1; ; attempt++) {
       const current = await this.#read(id);
       if (!current) return undefined;
+      if (tried && current.write === tried.write) return tried.next;
       const next = decide(current.record);
       if (!next) return undefined;
       const eventSeq = current.eventSeq + (event ? 1 : 0);
+      tried = { write: newId("w"), next };
       const items: TransactWriteItem[] = [
         {
           Put: {
             TableName: this.table.name,
-            Item: uploadItem(next, current.version + 1, eventSeq),
+            Item: uploadItem(next, { version: current.version + 1, eventSeq, write: tried.write }),
             ConditionExpression: "v = :v",
             ExpressionAttributeValues: { ":v": N(current.version) },
           },
@@ -470,8 +479,8 @@ export class DynamoMetadataStore implements MetadataStore {
 }
 
 /** The upload's item: the record whole (JSON keeps it exact), `state` for the listing's filter, and its index keys. */
-function uploadItem(r: UploadRecord, version: number, eventSeq: number): Item {
-  const item: Item = { pk: S(`upload#${r.id}`), sk: S("upload"), r: S(JSON.stringify(r)), state: S(r.state), v: N(version), eventSeq: N(eventSeq) };
+function uploadItem(r: UploadRecord, { version, eventSeq, write }: { version: number; eventSeq: number; write: string }): Item {
+  const item: Item = { pk: S(`upload#${r.id}`), sk: S("upload"), r: S(JSON.stringify(r)), state: S(r.state), v: N(version), eventSeq: N(eventSeq), w: S(write) };
   if (r.deletedAt === null) {
     const listed = S(`${pad(r.createdAt)}#${r.id}`);
     Object.assign(item, { gsi1pk: S(`m#files#${shardOf(r.id, SHARDS)}`), gsi1sk: listed, gsi2pk: S(`m#prefix#${keyPrefixOfObjectKey(r.key)}`), gsi2sk: listed });

@@ -223,14 +223,43 @@ export async function createDatabase(server: BackendServer, name: string): Promi
  */
 export async function startMotoDynamo(): Promise<BackendServer> {
   needsServerTier("moto");
-  const python = need("python3", "python3 (with pip's moto[server]==5.2.1)");
-  try {
-    execFileSync(python, ["-c", "import moto.server"], { stdio: "pipe" });
-  } catch {
-    throw new Error("moto is missing: the DynamoDB metadata tests need moto's server (pip install 'moto[server]==5.2.1').");
-  }
+  const python = await motoPython();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-moto-"));
   const port = await freePort();
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "moto-dynamodb.py");
   return serve("moto", port, dir, () => spawn(python, [script, String(port)], { stdio: ["ignore", "pipe", "pipe"], cwd: dir }), `http://127.0.0.1:${port}`);
+}
+
+const MOTO = "moto[server]==5.2.1";
+
+/**
+ * A Python that has moto: the checkout's own (.tmp/moto, made here the first time, from PyPI
+ * with pip, as moto is not packaged for Debian), or one on PATH that already has it.
+ */
+async function motoPython(): Promise<string> {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+  const venv = path.join(root, ".tmp", "moto");
+  const hasMoto = (python: string) => {
+    try {
+      execFileSync(python, ["-c", "import moto.server"], { stdio: "pipe" });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const own = path.join(venv, "bin", "python3");
+  if (existsSync(own) && hasMoto(own)) return own;
+  const onPath = need("python3", "python3");
+  if (hasMoto(onPath)) return onPath;
+  // Made beside and renamed into place, so that two test files starting at once cannot leave half of one.
+  const building = `${venv}-${process.pid}`;
+  try {
+    execFileSync(onPath, ["-m", "venv", building], { stdio: "pipe" });
+    execFileSync(path.join(building, "bin", "python3"), ["-m", "pip", "install", "--quiet", MOTO], { stdio: "pipe", timeout: 300_000 });
+    await fs.rename(building, venv).catch(() => fs.rm(building, { recursive: true, force: true }));
+  } catch (err) {
+    await fs.rm(building, { recursive: true, force: true });
+    throw new Error(`moto's server is missing and could not be installed (python3 -m venv, then pip install '${MOTO}'; Debian: apt-get install python3-venv)`, { cause: err });
+  }
+  return own;
 }

@@ -13,7 +13,8 @@ export interface Seen {
   status: number | "dropped";
 }
 
-export type Fault = { dropAfterBytes: number } | { delayMs: number } | undefined;
+/** `loseReply`: the request reaches the server, which acts on it; its answer never comes back. */
+export type Fault = { dropAfterBytes: number } | { delayMs: number } | { loseReply: true } | undefined;
 
 export interface FaultyProxy {
   url: string;
@@ -37,6 +38,12 @@ export async function startProxy(target = ""): Promise<FaultyProxy> {
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
           record.status = answer.statusCode ?? 0;
+          if (fault && "loseReply" in fault) {
+            answer.resume();
+            record.status = "dropped";
+            req.socket.destroy();
+            return;
+          }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
