@@ -284,9 +284,12 @@ export class SluiceStack extends Stack {
 
     // Least privilege, each role scoped to one bucket (plus the tickets and the metadata).
     this.issuer.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.staging.arnForObjects("*")] }));
+    // A copy to archive over the single-copy limit is a multipart copy (parts recorded, resumable):
+    // whoever copies may abort it when its source was replaced (nothing expires in archive).
+    const archiveWrites = ["s3:PutObject", "s3:AbortMultipartUpload"];
     for (const f of [this.processor, this.continuer]) {
       f.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject"], resources: [this.staging.arnForObjects("*")] }));
-      f.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: archiveWrites, resources: [this.archive.arnForObjects("*")] }));
     }
     // The sweep must also list staging (to find what no event reported) and abort abandoned multipart uploads.
     this.sweeper.addToRolePolicy(
@@ -295,7 +298,7 @@ export class SluiceStack extends Stack {
     this.sweeper.addToRolePolicy(
       new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], resources: [this.staging.arnForObjects("*")] }),
     );
-    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.archive.arnForObjects("*")] }));
+    this.sweeper.addToRolePolicy(new iam.PolicyStatement({ actions: archiveWrites, resources: [this.archive.arnForObjects("*")] }));
     // Scoped credentials: the issuer assumes this role with a session policy naming one key
     // (src/storage/s3-credentials.ts); the role itself may only upload to staging.
     this.uploader = new iam.Role(this, "Uploader", {

@@ -66,10 +66,10 @@ describe("the AWS stack (cdk synth)", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.issuer)), [{ Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.staging) }]);
   });
 
-  it("gives the processor exactly get and delete on staging and put on archive", () => {
+  it("gives the processor exactly get and delete on staging, and put (and abort a multipart copy) on archive", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.processor)), [
       { Effect: "Allow", Action: ["s3:GetObject", "s3:DeleteObject"], Resource: objects(stack.staging) },
-      { Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.archive) },
+      { Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objects(stack.archive) },
     ]);
   });
 
@@ -77,7 +77,7 @@ describe("the AWS stack (cdk synth)", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.sweeper)), [
       { Effect: "Allow", Action: ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Resource: stack.resolve(stack.staging.bucketArn) },
       { Effect: "Allow", Action: ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], Resource: objects(stack.staging) },
-      { Effect: "Allow", Action: "s3:PutObject", Resource: objects(stack.archive) },
+      { Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objects(stack.archive) },
     ]);
   });
 
@@ -386,7 +386,7 @@ describe("the AWS stack's continuations: archive copies that outlive one invocat
     }
   });
 
-  it("gives Continue the processor's S3 rights exactly: get and delete on staging, put on archive", () => {
+  it("gives Continue the processor's S3 rights exactly: get and delete on staging, put and abort a multipart copy on archive", () => {
     assert.deepEqual(s3Statements(statementsOf(template, stack, stack.continuer)), s3Statements(statementsOf(template, stack, stack.processor)));
   });
 });

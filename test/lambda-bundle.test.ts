@@ -13,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { edgeAssetDir } from "../infra/edge-asset.js";
-import { startDynalite } from "./helpers/dynamo.js";
+import { DynamoTicketStore } from "../src/tickets/dynamodb.js";
+import { startMotoDynamo } from "./helpers/backends.js";
+import { LOCAL_CREDENTIALS, startDynalite } from "./helpers/dynamo.js";
 import { ROOT } from "./helpers/server.js";
 
 const run = promisify(execFile);
@@ -57,7 +59,8 @@ function post(body: unknown) {
 }
 
 before(async () => {
-  await run(process.execPath, [path.join(ROOT, "scripts/build-lambda.mjs")], { cwd: ROOT });
+  // With the metafile: which packages went into which of the files a function loads.
+  await run(process.execPath, [path.join(ROOT, "scripts/build-lambda.mjs"), "--metafile"], { cwd: ROOT });
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-lambda-bundle-"));
 });
 
@@ -99,6 +102,42 @@ describe("the built Lambda bundle", () => {
     for (const backend of ["redis", "memcached", "dynamodb", "postgres"]) assert.ok(chunks.some((c) => c.startsWith(`${backend}-`)), backend);
     // The client libraries' own code (their wire protocols), not just their names (config.ts parses the URLs).
     for (const mark of ["autoPipelining", "HashRing", "pg_catalog", "DynamoDBClient"]) assert.ok(!entry.includes(mark), mark);
+  });
+
+  it("as the stack configures the issuer (tickets and metadata in DynamoDB, STS), issues a URL loading the DynamoDB metadata store and no SQLite, no pg", async (t) => {
+    const moto = await startMotoDynamo();
+    try {
+      const tickets = new DynamoTicketStore({ table: "tickets", endpoint: moto.url, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+      await tickets.ensureTable();
+      await tickets.close();
+      const env = {
+        SLUICE_STORAGE: "s3",
+        SLUICE_UPLOAD_MODE: "direct",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "local",
+        AWS_SECRET_ACCESS_KEY: "local",
+        AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+        AWS_ENDPOINT_URL_DYNAMODB: moto.url,
+        SLUICE_TICKETS: "dynamodb://tickets",
+        SLUICE_DATABASE: "dynamodb://sluice-metadata",
+        SLUICE_SIGNING_SECRET: "bundle-signing-secret-0123456789",
+        SLUICE_STS_ROLE_ARN: "arn:aws:iam::123456789012:role/sluice-uploader",
+      };
+      const { answers, loaded } = await invoke([post({ filename: "cat.png", contentType: "image/png", size: 67 })], env);
+      assert.equal(answers[0]!.statusCode, 201, answers[0]!.body);
+      const meta = JSON.parse(await fs.readFile(path.join(ROOT, "dist/lambda-meta.json"), "utf8")) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
+      const inputs = loaded.flatMap((f) => Object.keys(meta.outputs[path.relative(ROOT, f)]?.inputs ?? {}));
+      assert.ok(inputs.includes("src/metadata/dynamodb-store.ts"), "the DynamoDB metadata store is loaded");
+      for (const driver of ["node_modules/pg/", "node_modules/pg-protocol/", "node_modules/better-sqlite3/", "src/internal/postgres.ts"]) {
+        assert.deepEqual(inputs.filter((i) => i.startsWith(driver)), [], driver);
+      }
+      // The figure docs/benchmarks.md reports (bench/run.ts measures it the same way, with its rounds).
+      let bytes = 0;
+      for (const f of loaded) bytes += (await fs.stat(f)).size;
+      t.diagnostic(`the issuer loaded ${bytes} bytes (${(bytes / 1024).toFixed(0)} KiB) of the bundle up to its first issued URL`);
+    } finally {
+      await moto.stop();
+    }
   });
 
   it("keeps the dispatcher's SDKs out of the entry: the Lambda client (to wake it) and the EventBridge client are chunks loaded only when configured", async () => {
