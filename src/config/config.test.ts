@@ -112,6 +112,7 @@ describe("loadConfig", () => {
       credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
       singleCopyMax: 5 * 1024 ** 3,
       copyPartSize: 512 * 1024 ** 2,
+      copyConcurrency: 4,
     });
     const aws = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway" });
     assert.deepEqual(aws.storage, {
@@ -122,6 +123,7 @@ describe("loadConfig", () => {
       credentials: undefined,
       singleCopyMax: 5 * 1024 ** 3,
       copyPartSize: 512 * 1024 ** 2,
+      copyConcurrency: 4,
     });
   });
 

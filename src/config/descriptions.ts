@@ -208,6 +208,10 @@ export const settingDocs = {
       "s3 store: the smallest part of such a copy, in bytes (5 MiB to 5 GiB); it grows with the object so that no copy has more than about 1,000 parts (a 5 TiB object: 5 GiB parts)",
     default: "(512 MiB)",
   },
+  SLUICE_S3_COPY_CONCURRENCY: {
+    description:
+      "s3 store: parts of such a copy in flight at once. A run cut short re-copies at most these; on storage that copies one part no faster than several (as the test RGW), `1` lets a run with a time budget fit more parts",
+  },
   SLUICE_STAGING_BUCKET: {
     description: "where uploads land before they are checked (a directory for fs)",
   },

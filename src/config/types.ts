@@ -25,6 +25,8 @@ export type StorageConfig =
       singleCopyMax: number;
       /** The smallest part of such a copy; it grows with the object so that no copy has more than about 1,000 parts. */
       copyPartSize: number;
+      /** Parts of such a copy in flight at once. */
+      copyConcurrency: number;
     };
 export type TicketStoreConfig =
   | { kind: "memory" }

@@ -54,7 +54,7 @@ import type { CopyProgress } from "../metadata/metadata-store.js";
 /** CopyObject's limit; larger objects are copied part by part, still inside storage. */
 const SINGLE_COPY_MAX = 5 * 1024 ** 3;
 const COPY_PART_SIZE = 512 * 1024 ** 2;
-/** Parts of one multipart copy in flight at once: storage copies them in parallel, and a run that dies re-copies at most these. */
+/** Parts of one multipart copy in flight at once (`SLUICE_S3_COPY_CONCURRENCY`): a run that dies re-copies at most these. */
 const COPY_CONCURRENCY = 4;
 
 export interface S3StoreOptions {
@@ -109,6 +109,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly #s3: S3Client;
   readonly #singleCopyMax: number;
   readonly #copyPartSize: number;
+  readonly #copyConcurrency: number;
   readonly multipart: MultipartStore;
   #pingBucket: string | undefined;
 
@@ -116,10 +117,11 @@ export class S3ObjectStore implements ObjectStore {
    * `singleCopyMax` (CopyObject's 5 GiB by default) and `copyPartSize` (the smallest part of a
    * larger copy: `copyPartSize()`) are settings; tests lower them to copy a small object in parts.
    */
-  constructor(options: { client: S3Client; singleCopyMax?: number | undefined; copyPartSize?: number | undefined }) {
+  constructor(options: { client: S3Client; singleCopyMax?: number | undefined; copyPartSize?: number | undefined; copyConcurrency?: number | undefined }) {
     this.#s3 = options.client;
     this.#singleCopyMax = options.singleCopyMax ?? SINGLE_COPY_MAX;
     this.#copyPartSize = options.copyPartSize ?? COPY_PART_SIZE;
+    this.#copyConcurrency = options.copyConcurrency ?? COPY_CONCURRENCY;
     this.multipart = new S3Multipart(options.client);
   }
 
@@ -307,7 +309,7 @@ export class S3ObjectStore implements ObjectStore {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(COPY_CONCURRENCY, Math.max(1, todo.length)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.#copyConcurrency, Math.max(1, todo.length)) }, worker));
     if (failure) {
       // Storage no longer knows the upload (aborted), or the source was replaced (S3 checks the
       // pin): the copy starts over. Storage failing keeps the parts for the next attempt, and a

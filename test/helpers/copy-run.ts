@@ -62,7 +62,7 @@ export async function buildLambdaProcessor(env: Record<string, string>, options:
   const sluice: Sluice = await assembleSluice(
     config,
     {
-      objects: new S3ObjectStore({ client, singleCopyMax: config.storage.singleCopyMax, copyPartSize: config.storage.copyPartSize }),
+      objects: new S3ObjectStore({ client, singleCopyMax: config.storage.singleCopyMax, copyPartSize: config.storage.copyPartSize, copyConcurrency: config.storage.copyConcurrency }),
       presigner: presignerFor(client, config.storage),
       metadata: await createMetadataStore(config.database),
       tickets: await createTicketStore(config.tickets),

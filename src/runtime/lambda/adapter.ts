@@ -68,8 +68,9 @@ export function markInvocation(context: { getRemainingTimeInMillis?: () => numbe
 
 /**
  * What a run keeps of the invocation's remaining time for the parts in flight when its budget
- * runs out (they finish, then the progress is saved and the job handed on): a 5 GiB part
- * copies in well under this on S3 (docs/architecture.md#resumable-archive-copies).
+ * runs out (they finish, then the progress is saved and the job handed on). It covers a run's
+ * first parts; after them a run starts no part that would not finish in its budget at the pace
+ * of its slowest part so far (docs/architecture.md#resumable-archive-copies).
  */
 const INVOCATION_MARGIN_MS = 90_000;
 
