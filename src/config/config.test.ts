@@ -110,9 +110,36 @@ describe("loadConfig", () => {
       region: "eu-west-1",
       forcePathStyle: true,
       credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
+      singleCopyMax: 5 * 1024 ** 3,
+      copyPartSize: 512 * 1024 ** 2,
+      copyConcurrency: 4,
     });
     const aws = loadConfig({ SLUICE_STORAGE: "s3", SLUICE_UPLOAD_MODE: "gateway" });
-    assert.deepEqual(aws.storage, { kind: "s3", endpoint: undefined, region: "us-east-1", forcePathStyle: false, credentials: undefined });
+    assert.deepEqual(aws.storage, {
+      kind: "s3",
+      endpoint: undefined,
+      region: "us-east-1",
+      forcePathStyle: false,
+      credentials: undefined,
+      singleCopyMax: 5 * 1024 ** 3,
+      copyPartSize: 512 * 1024 ** 2,
+      copyConcurrency: 4,
+    });
+  });
+
+  it("reads the processing budget in seconds (decimals allowed, 0 for none), and the continuation queue", () => {
+    assert.equal(loadConfig({}).processingBudgetMs, undefined, "unset: the runtime's default");
+    assert.equal(loadConfig({ SLUICE_PROCESSING_BUDGET: "0" }).processingBudgetMs, 0);
+    assert.equal(loadConfig({ SLUICE_PROCESSING_BUDGET: "0.2" }).processingBudgetMs, 200);
+    assert.equal(loadConfig({ SLUICE_PROCESSING_BUDGET: "780" }).processingBudgetMs, 780_000);
+    for (const bad of ["-1", "1e3", "ten", "0.0001"]) {
+      assert.throws(() => loadConfig({ SLUICE_PROCESSING_BUDGET: bad }), (err: unknown) => err instanceof ConfigError && /SLUICE_PROCESSING_BUDGET/.test(err.message));
+    }
+    const queue = "https://sqs.us-east-1.amazonaws.com/123456789012/sluice-continuations";
+    const c = loadConfig({ SLUICE_CONTINUE_QUEUE: queue, AWS_REGION: "us-east-1" });
+    assert.equal(c.serverless.continueQueue?.queueUrl, queue);
+    assert.equal(loadConfig({}).serverless.continueQueue, undefined);
+    assert.throws(() => loadConfig({ SLUICE_S3_COPY_PART_SIZE: String(1024 ** 2) }), (err: unknown) => err instanceof ConfigError && /SLUICE_S3_COPY_PART_SIZE/.test(err.message));
   });
 
   it("stops on half a credential pair, and on direct mode or POST without S3", () => {

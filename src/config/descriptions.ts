@@ -36,7 +36,7 @@ export const settingSections: { title: string; fields: Record<string, z.ZodType>
   { title: "AWS", fields: awsFields },
   { title: "Scoped credentials (STS)", fields: stsFields },
   { title: "Webhooks", fields: webhookFields },
-  { title: "AWS Lambda: dispatch and EventBridge", fields: serverlessFields },
+  { title: "AWS Lambda: dispatch, EventBridge and continuations", fields: serverlessFields },
 ];
 
 export const settingDocs = {
@@ -178,6 +178,11 @@ export const settingDocs = {
   SLUICE_RECONCILE_INTERVAL: {
     description: "seconds between reconcile sweeps",
   },
+  SLUICE_PROCESSING_BUDGET: {
+    description:
+      "seconds (decimals allowed) one processing run may spend before a multipart archive copy stops starting parts, records the parts done in the job and hands the job on to another run (see [Resumable copies](architecture.md#resumable-archive-copies)); `0`: no limit, the copy runs in one go",
+    default: "Node: `0`; Lambda: the invocation's remaining time less 90 s; Workers: 20",
+  },
   SLUICE_STORAGE: {
     description: "`fs` or `s3`",
   },
@@ -193,6 +198,19 @@ export const settingDocs = {
   SLUICE_S3_FORCE_PATH_STYLE: {
     description: "`true` for stores that want `endpoint/bucket/key` (RGW, MinIO)",
     default: "`false`",
+  },
+  SLUICE_S3_SINGLE_COPY_MAX: {
+    description: "s3 store: objects larger than this many bytes are copied to the archive part by part (UploadPartCopy), resumably; S3's CopyObject takes up to 5 GiB",
+    default: "(5 GiB)",
+  },
+  SLUICE_S3_COPY_PART_SIZE: {
+    description:
+      "s3 store: the smallest part of such a copy, in bytes (5 MiB to 5 GiB); it grows with the object so that no copy has more than about 1,000 parts (a 5 TiB object: 5 GiB parts)",
+    default: "(512 MiB)",
+  },
+  SLUICE_S3_COPY_CONCURRENCY: {
+    description:
+      "s3 store: parts of such a copy in flight at once. A run cut short re-copies at most these; on storage that copies one part no faster than several (as the test RGW), `1` lets a run with a time budget fit more parts",
   },
   SLUICE_STAGING_BUCKET: {
     description: "where uploads land before they are checked (a directory for fs)",
@@ -295,6 +313,15 @@ export const settingDocs = {
   },
   AWS_ENDPOINT_URL_EVENTBRIDGE: {
     description: "the EventBridge endpoint, for `SLUICE_EVENTBRIDGE_BUS`",
+    default: "`AWS_ENDPOINT_URL`, else AWS itself",
+  },
+  SLUICE_CONTINUE_QUEUE: {
+    description:
+      "on Lambda: the SQS queue URL an invocation whose time ran out mid-copy sends the job to (`{\"sluice\":\"continue\",\"uploadId\":…}`), for the `index.continue` function to carry it on; the AWS stack sets it. Without it, the reconcile sweep carries the job on at its next run",
+    default: "*(none: the sweep)*",
+  },
+  AWS_ENDPOINT_URL_SQS: {
+    description: "the SQS endpoint, for `SLUICE_CONTINUE_QUEUE`",
     default: "`AWS_ENDPOINT_URL`, else AWS itself",
   },
 } satisfies Record<keyof Env, SettingDoc>;

@@ -79,6 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ticketLeaseMs: e.SLUICE_TICKET_LEASE * 1000,
     downloadIdleMs: e.SLUICE_DOWNLOAD_IDLE_TIMEOUT * 1000,
     processingLeaseMs: e.SLUICE_PROCESSING_LEASE * 1000,
+    processingBudgetMs: e.SLUICE_PROCESSING_BUDGET === undefined ? undefined : Math.round(e.SLUICE_PROCESSING_BUDGET * 1000),
     bodyIdleTimeoutMs: e.SLUICE_BODY_IDLE_TIMEOUT * 1000,
     server: {
       headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT * 1000,

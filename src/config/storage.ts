@@ -10,6 +10,9 @@ export const storageFields = {
   SLUICE_MIN_FREE_DISK: wholeNumber("a size in bytes").default(64 * 1024 ** 2),
   AWS_ENDPOINT_URL_S3: httpUrl().optional(),
   SLUICE_S3_FORCE_PATH_STYLE: z.enum(["true", "false", "1", "0"], "expected true or false").optional(),
+  SLUICE_S3_SINGLE_COPY_MAX: wholeNumber("a size in bytes", 0, 5 * 1024 ** 3).default(5 * 1024 ** 3),
+  SLUICE_S3_COPY_PART_SIZE: wholeNumber("a size in bytes", 5 * 1024 ** 2, 5 * 1024 ** 3).default(512 * 1024 ** 2),
+  SLUICE_S3_COPY_CONCURRENCY: wholeNumber("a count", 1, 64).default(4),
   SLUICE_STAGING_BUCKET: bucketName().default("staging"),
   SLUICE_ARCHIVE_BUCKET: bucketName().default("archive"),
   SLUICE_QUARANTINE_BUCKET: bucketName().optional(),
@@ -25,6 +28,9 @@ export function parseStorage(e: StorageEnv, dataDir: string, aws: AwsConnection)
     region: aws.region,
     forcePathStyle: e.SLUICE_S3_FORCE_PATH_STYLE === "true" || e.SLUICE_S3_FORCE_PATH_STYLE === "1",
     credentials: aws.credentials,
+    singleCopyMax: e.SLUICE_S3_SINGLE_COPY_MAX,
+    copyPartSize: e.SLUICE_S3_COPY_PART_SIZE,
+    copyConcurrency: e.SLUICE_S3_COPY_CONCURRENCY,
   };
 }
 

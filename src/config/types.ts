@@ -21,6 +21,12 @@ export type StorageConfig =
       region: string;
       forcePathStyle: boolean;
       credentials: AwsCredentials | undefined;
+      /** Objects larger than this are copied part by part (UploadPartCopy); S3's CopyObject takes up to 5 GiB. */
+      singleCopyMax: number;
+      /** The smallest part of such a copy; it grows with the object so that no copy has more than about 1,000 parts. */
+      copyPartSize: number;
+      /** Parts of such a copy in flight at once. */
+      copyConcurrency: number;
     };
 export type TicketStoreConfig =
   | { kind: "memory" }
@@ -136,6 +142,12 @@ export interface Config {
   downloadIdleMs: number;
   /** How long a processing job outlives a worker that stopped renewing it, in ms. */
   processingLeaseMs: number;
+  /**
+   * How long one processing run may copy before it records its progress and hands the job on,
+   * in ms; 0: no limit (the whole copy in one run); undefined: the runtime's default (Node: none;
+   * Lambda: the invocation's remaining time less a margin; Workers: what a `waitUntil` allows).
+   */
+  processingBudgetMs: number | undefined;
   /** Undefined means: use the one stored in the metadata store, creating it on first start. */
   eventsSecret: string | undefined;
   /** Undefined means: use the one stored in the metadata store, creating it on first start. */
@@ -181,4 +193,10 @@ export interface ServerlessConfig {
   dispatcher: (AwsServiceConfig & { functionName: string }) | undefined;
   /** Every event is also published to this EventBridge bus (by the dispatcher). */
   eventBridge: (AwsServiceConfig & { bus: string }) | undefined;
+  /**
+   * The SQS queue an invocation whose time ran out mid-copy sends the job to, so that the
+   * `continue` function carries it on (`{"sluice":"continue","uploadId":…}`). Without it, the
+   * reconcile sweep re-drives the released job.
+   */
+  continueQueue: (AwsServiceConfig & { queueUrl: string }) | undefined;
 }

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { backoffMs } from "../internal/async.js";
-import type { UploadRecord } from "../metadata/metadata-store.js";
-import { ObjectChangedError, type ObjectInfo, type ObjectRef } from "../storage/object-store.js";
+import type { CopyProgress, CopyVerdict, UploadRecord } from "../metadata/metadata-store.js";
+import { CopyPausedError, ObjectChangedError, type ObjectInfo, type ObjectRef, type ResumableCopy } from "../storage/object-store.js";
 import { SNIFF_BYTES, UNDETECTABLE_TYPES, isContentAllowed, sniffContentType, type SniffVerdict } from "./content-type.js";
 import { isRejection } from "./processors.js";
 import { PROCESSOR_TIMEOUT_MS, type Services } from "./services.js";
 import { keepLeaseAlive } from "./claims.js";
 import { uploadEvent } from "./upload-events.js";
 
-type Verdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
+type Verdict = CopyVerdict;
 
 /**
  * Checks an arrived upload and moves it to its final place. Safe to call any number of times,
@@ -24,6 +24,10 @@ export async function processUpload(s: Services, id: string): Promise<void> {
   const record = await s.metadata.acquireProcessingLease({ id, owner, now: started, leaseMs });
   if (!record) return; // already final, not yet arrived, or another worker has it
   const log = s.logger.child({ uploadId: id });
+  // A large archive copy may need more time than this run has (a Lambda invocation, a
+  // Worker's): it stops starting parts when the budget is spent, and another run goes on.
+  const budgetMs = s.processingTime.budget();
+  const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
   // The lease is renewed while this worker lives, so that a long check keeps it; a worker that
   // dies stops renewing, and another takes the job once the lease lapses.
   const renewal = keepLeaseAlive({
@@ -38,7 +42,7 @@ export async function processUpload(s: Services, id: string): Promise<void> {
     // exactly what was checked. A few passes at most; then it is retried later as a failure.
     for (let pass = 1; ; pass++) {
       try {
-        await checkAndMove(s, record, started);
+        await checkAndMove(s, record, { started, deadline });
         return;
       } catch (err) {
         if (!(err instanceof ObjectChangedError) || pass >= RECHECK_PASSES) throw err;
@@ -46,10 +50,24 @@ export async function processUpload(s: Services, id: string): Promise<void> {
       }
     }
   } catch (err) {
-    await scheduleRetry(s, record, err);
+    if (err instanceof CopyPausedError) await handOn(s, record, err.progress);
+    else await scheduleRetry(s, record, err);
   } finally {
     renewal.stop();
   }
+}
+
+/**
+ * A copy that ran out of this run's time: its progress is recorded (under the lease), so the
+ * job is released, due at once, for any instance to take, and handed to the runtime's next run.
+ * Not an attempt that failed: the count of attempts stays.
+ */
+async function handOn(s: Services, record: UploadRecord, progress: CopyProgress): Promise<void> {
+  const now = s.now();
+  const released = await s.metadata.updateUpload(record.id, { leaseOwner: null, leaseUntil: null, nextAttemptAt: now, updatedAt: now }, { leaseOwner: s.instanceId });
+  if (!released) return; // the lease lapsed meanwhile: the job is another run's already
+  s.logger.info({ uploadId: record.id, partsDone: progress.parts.length, partSize: progress.partSize, size: progress.size, invocations: progress.invocations }, "archive copy paused at the run's budget; handed on");
+  await s.processingTime.handOn(record.id).catch((err: unknown) => s.logger.warn({ uploadId: record.id, err }, "could not hand the copy on; the reconcile sweep will carry it on"));
 }
 
 /** How many times one processing run checks an object that keeps being replaced. */
@@ -70,10 +88,19 @@ export function stagingHeldUntil(s: Services, record: UploadRecord): number {
 /** Storage accepts a request begun before its URL expired; S3 allows 15 minutes of clock skew. */
 const URL_HOLD_MARGIN_MS = 15 * 60_000;
 
-async function checkAndMove(s: Services, record: UploadRecord, started: number): Promise<void> {
+async function checkAndMove(s: Services, record: UploadRecord, run: { started: number; deadline: number | undefined }): Promise<void> {
+  const { started } = run;
   const log = s.logger.child({ uploadId: record.id });
   const staging: ObjectRef = { bucket: s.config.buckets.staging, key: record.key };
   const head = await s.objects.head(staging);
+  const progress = record.copyProgress;
+  if (progress && progress.sourceETag !== head?.etag) {
+    // The object an earlier run was copying is gone or was replaced: its parts are of no use,
+    // and the one there now is checked from the start.
+    await s.objects.multipart.abort({ bucket: progress.targetBucket, key: record.key }, progress.multipartUploadId);
+    await saveCopyProgress(s, record, null);
+    if (head) log.warn("the object was replaced during its archive copy; checking it again");
+  }
   if (!head) {
     if (await alreadyArchived(s, record)) {
       await finish(s, record, { state: "archived", contentType: record.contentType ?? record.declaredType, reason: null });
@@ -82,10 +109,16 @@ async function checkAndMove(s: Services, record: UploadRecord, started: number):
     throw new Error("The object is not in staging.");
   }
   const pinned = { source: staging, ifMatch: head.etag };
-  const verdict = await inspect(s, record, staging, head);
+  // A copy under way was of these very bytes (same ETag), checked by the run that began it.
+  const verdict = record.copyProgress?.verdict ?? (await inspect(s, record, staging, head));
+  const resumable = (target: string): ResumableCopy => ({
+    progress: record.copyProgress?.targetBucket === target ? record.copyProgress : null,
+    deadline: run.deadline,
+    save: (p) => saveCopyProgress(s, record, p && { ...p, verdict }),
+  });
   const held = stagingHeldUntil(s, record) > s.now();
   if (verdict.accept) {
-    await s.objects.copy({ ...pinned, target: { bucket: s.config.buckets.archive, key: record.key } });
+    await s.objects.copy({ ...pinned, target: { bucket: s.config.buckets.archive, key: record.key }, resumable: resumable(s.config.buckets.archive) });
     await finish(s, record, { state: "archived", contentType: verdict.contentType, reason: null });
     if (!held) await s.objects.delete(staging);
     s.metrics.archived.inc();
@@ -93,7 +126,8 @@ async function checkAndMove(s: Services, record: UploadRecord, started: number):
     log.info({ contentType: verdict.contentType, size: head.size }, "file archived");
   } else {
     if (s.config.buckets.quarantine) {
-      await s.objects.copy({ ...pinned, target: { bucket: s.config.buckets.quarantine, key: record.key } });
+      const quarantine = s.config.buckets.quarantine;
+      await s.objects.copy({ ...pinned, target: { bucket: quarantine, key: record.key }, resumable: resumable(quarantine) });
     }
     await finish(s, record, { state: "rejected", contentType: verdict.contentType, reason: verdict.reason });
     if (!held) await s.objects.delete(staging);
@@ -101,6 +135,13 @@ async function checkAndMove(s: Services, record: UploadRecord, started: number):
     s.metrics.processingDuration.observe({ outcome: "rejected" }, (s.now() - (record.uploadedAt ?? started)) / 1000);
     log.info({ reason: verdict.reason }, "file rejected");
   }
+}
+
+/** Records a copy's progress under this run's lease (and on the record in hand); throws if the lease was lost. */
+async function saveCopyProgress(s: Services, record: UploadRecord, progress: CopyProgress | null): Promise<void> {
+  const saved = await s.metadata.updateUpload(record.id, { copyProgress: progress, updatedAt: s.now() }, { leaseOwner: s.instanceId, states: ["processing"] });
+  if (!saved) throw new Error("Lost the processing lease during the archive copy.");
+  record.copyProgress = progress;
 }
 
 /** The checks, reading only what each needs: a HEAD, the first bytes, and the whole body only for a promised checksum. */
@@ -184,6 +225,7 @@ async function finish(
     leaseOwner: null,
     leaseUntil: null,
     nextAttemptAt: null,
+    copyProgress: null,
   };
   // The event goes in with the outcome, or not at all: a crash between them cannot happen.
   const event = uploadEvent({ ...record, ...patch }, outcome.state === "archived" ? "upload.archived" : "upload.rejected", now);
@@ -198,7 +240,19 @@ async function scheduleRetry(s: Services, record: UploadRecord, err: unknown): P
   const reason = err instanceof Error ? err.message : String(err);
   const now = s.now();
   if (attempts >= s.config.maxAttempts) {
-    const patch = { state: "failed" as const, reason: `failed after ${attempts} attempts: ${reason}`, attempts, updatedAt: now, leaseOwner: null, leaseUntil: null, nextAttemptAt: null };
+    // A copy under way will not be carried on: its parts would cost storage until the lifecycle rule.
+    const progress = record.copyProgress;
+    if (progress) await s.objects.multipart.abort({ bucket: progress.targetBucket, key: record.key }, progress.multipartUploadId).catch(() => undefined);
+    const patch = {
+      state: "failed" as const,
+      reason: `failed after ${attempts} attempts: ${reason}`,
+      attempts,
+      updatedAt: now,
+      leaseOwner: null,
+      leaseUntil: null,
+      nextAttemptAt: null,
+      copyProgress: null,
+    };
     const failed = await s.metadata.updateUpload(record.id, patch, { leaseOwner: s.instanceId }, uploadEvent({ ...record, ...patch }, "upload.failed", now));
     if (failed) s.events.ring();
     s.metrics.failed.inc();

@@ -22,6 +22,19 @@ export interface ArrivalQueue {
 }
 
 /**
+ * How long one processing run may go on, and where a job goes that needs another run (a
+ * resumable archive copy that ran out of time: `domain/pipeline.ts`). Each runtime has its own
+ * (`runtime/<name>/adapter.ts`): Node's runs a job in one go, Lambda's stops before the invocation
+ * ends and sends the job to a queue, Workers' leaves it to the Cron Trigger's sweep.
+ */
+export interface ProcessingTime {
+  /** For a run starting now: how long it may copy, in ms, before it stops starting parts; undefined: no limit. */
+  budget(): number | undefined;
+  /** Hands on a job whose run stopped at its budget (its lease released, its next attempt due now). */
+  handOn(uploadId: string): Promise<void>;
+}
+
+/**
  * Everything the domain functions use, built once at the composition root from the
  * configuration. Domain code sees only these interfaces, never a backend or HTTP.
  */
@@ -47,6 +60,7 @@ export interface Services {
   keys: KeyLiveness;
   processors: Processor[];
   arrivals: ArrivalQueue;
+  processingTime: ProcessingTime;
   metrics: Metrics;
   /** Rung after every write that carried an event (in-process wake-up of the feed and the dispatcher). */
   events: EventBell;

@@ -20,6 +20,7 @@ import {
   type EventQuery,
   type ExpiryWatch,
   type ApiKeyRecord,
+  type CopyProgress,
   type FilePage,
   type KeyScope,
   type MetadataStore,
@@ -104,7 +105,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }[] = [];
 
   async #flushInserts(): Promise<void> {
-    // 22 columns a row; stay well under SQLite's limit of 32766 bound parameters.
+    // 23 columns a row; stay well under SQLite's limit of 32766 bound parameters.
     const batch = this.#pendingInserts.splice(0, 500);
     if (this.#pendingInserts.length > 0) setImmediate(() => void this.#flushInserts());
     // RETURNING names the rows that went in; a conflicting one (recorded before) is left out.
@@ -496,6 +497,8 @@ function fromRow(row: Selectable<UploadsTable>): UploadRecord {
     uploadedAt: numOrNull(row.uploaded_at),
     archivedAt: numOrNull(row.archived_at),
     deletedAt: numOrNull(row.deleted_at),
+    // Absent unless a copy is under way: a record reads as it was written.
+    ...(row.copy_progress !== null && row.copy_progress !== undefined && { copyProgress: JSON.parse(row.copy_progress) as CopyProgress }),
   };
 }
 
@@ -523,6 +526,7 @@ function toRow(r: UploadRecord): Insertable<UploadsTable> {
     uploaded_at: r.uploadedAt,
     archived_at: r.archivedAt,
     deleted_at: r.deletedAt,
+    copy_progress: r.copyProgress ? JSON.stringify(r.copyProgress) : null,
   };
 }
 
@@ -548,6 +552,7 @@ function toPatch(p: UploadPatch): Updateable<UploadsTable> {
   if (p.uploadedAt !== undefined) out.uploaded_at = p.uploadedAt;
   if (p.archivedAt !== undefined) out.archived_at = p.archivedAt;
   if (p.deletedAt !== undefined) out.deleted_at = p.deletedAt;
+  if (p.copyProgress !== undefined) out.copy_progress = p.copyProgress === null ? null : JSON.stringify(p.copyProgress);
   return out;
 }
 

@@ -1,11 +1,12 @@
 /** The behaviour every MetadataStore must have; runs unchanged against each SQL backend. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../internal/crypto.js";
 import { isWithinKeyPrefix } from "../domain/scopes.js";
 import { SluiceError } from "../errors.js";
 import type { EventData, EventType, NewEvent, SluiceEvent } from "../events/types.js";
-import type { MetadataStore, UploadRecord } from "./metadata-store.js";
+import type { CopyProgress, MetadataStore, UploadRecord } from "./metadata-store.js";
 
 export interface MetadataStoreFixture {
   store: MetadataStore;
@@ -152,6 +153,35 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
       const later = now + 1001;
       assert.ok((await store.findDueForProcessing({ now: later, limit: 100 })).includes(r.id));
       assert.equal((await store.acquireProcessingLease({ id: r.id, owner: "w9", now: later, leaseMs: 1000 }))?.leaseOwner, "w9");
+    });
+
+    it("keeps a resumable copy's progress: written under the lease, read back exactly (by the next holder too), cleared", async () => {
+      const r = upload({ state: "uploaded", size: 5 * 1024 ** 4 });
+      await store.insertUpload(r);
+      assert.equal((await store.getUpload(r.id))?.copyProgress ?? null, null, "none until a copy begins");
+      const now = Date.now();
+      assert.ok(await store.acquireProcessingLease({ id: r.id, owner: "w1", now, leaseMs: 1000 }));
+      // A 5 TiB object's copy at its largest: 1,024 parts of 5 GiB (a few tens of KB as JSON).
+      const progress: CopyProgress = {
+        multipartUploadId: "2~" + "x".repeat(60),
+        targetBucket: "archive",
+        sourceETag: '"0123456789abcdef0123456789abcdef-1024"',
+        size: r.size,
+        partSize: 5 * 1024 ** 3,
+        parts: Array.from({ length: 1024 }, (_, i) => ({ n: i + 1, etag: `"${createHash("md5").update(String(i)).digest("hex")}"` })),
+        startedAt: now,
+        invocations: 7,
+        verdict: { accept: true, contentType: "video/mp4" },
+      };
+      assert.equal(await store.updateUpload(r.id, { copyProgress: progress }, { leaseOwner: "someone-else" }), false, "only the lease holder records progress");
+      assert.equal(await store.updateUpload(r.id, { copyProgress: progress }, { leaseOwner: "w1", states: ["processing"] }), true);
+      assert.deepEqual((await fx.peer.getUpload(r.id))?.copyProgress, progress, "another instance reads it as written");
+      assert.ok(await store.updateUpload(r.id, { leaseOwner: null, leaseUntil: null, nextAttemptAt: now }, { leaseOwner: "w1" }));
+      assert.ok((await store.findDueForProcessing({ now, limit: 1000 })).includes(r.id), "a released job is due at once");
+      const next = await fx.peer.acquireProcessingLease({ id: r.id, owner: "w2", now, leaseMs: 1000 });
+      assert.deepEqual(next?.copyProgress, progress, "the next holder gets it with the lease");
+      assert.equal(await store.updateUpload(r.id, { copyProgress: null, state: "archived" }, { leaseOwner: "w2" }), true);
+      assert.equal((await store.getUpload(r.id))?.copyProgress ?? null, null, "cleared with the outcome");
     });
 
     it("clears a job's next attempt when a worker takes it: once its lease lapses, the sweep re-drives it at once", async () => {

@@ -83,7 +83,15 @@ export interface CopyProgress {
   /** When the copy began, and how many invocations have worked on it. */
   startedAt: number;
   invocations: number;
+  /**
+   * What the checks decided, so that a run that goes on need not check again (the source still
+   * has `sourceETag`: the same bytes): the detected type, and for a copy to quarantine the
+   * rejection. Absent: the next run checks again.
+   */
+  verdict?: CopyVerdict | undefined;
 }
+
+export type CopyVerdict = { accept: true; contentType: string } | { accept: false; code: string; reason: string; contentType: string | null };
 
 export type UploadPatch = Partial<Omit<UploadRecord, "id" | "createdAt" | "key">>;
 

@@ -102,6 +102,12 @@ const migrations: Record<string, Migration> = {
   },
   // The webhooks' tables (issue 18); their own file, beside their store.
   ...webhookMigrations,
+  "0005_copy_progress": {
+    async up(db: Kysely<unknown>) {
+      // JSON (CopyProgress); null unless a resumable archive copy is under way (issue 19).
+      await db.schema.alterTable("uploads").addColumn("copy_progress", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -32,6 +32,8 @@ export interface UploadsTable {
    * between the statements (D1 runs them as one batch, not an interactive transaction).
    */
   event_mark: string | null;
+  /** A resumable archive copy's progress, JSON (`CopyProgress`), while one is under way (migration 0005). */
+  copy_progress: string | null;
 }
 
 export interface ApiKeysTable {

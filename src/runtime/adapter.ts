@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import type { ArrivalQueue } from "../domain/services.js";
+import type { Config } from "../config.js";
+import type { ArrivalQueue, ProcessingTime } from "../domain/services.js";
 
 /**
  * What a runtime can do, stated once per runtime (`node/adapter.ts`, `lambda/adapter.ts`,
@@ -74,6 +75,13 @@ export interface RuntimeAdapter {
   readonly peerAddress: (c: Context) => string | undefined;
   /** Where this instance processes arrivals. */
   readonly arrivals: LocalArrivalQueue;
+  /** How long one processing run may go on here, and where a job goes that needs another run. */
+  readonly processingTime: (config: Config) => ProcessingTime;
+}
+
+/** A budget of `ms` for each run (`SLUICE_PROCESSING_BUDGET`); 0: none. */
+export function budgetOf(ms: number): () => number | undefined {
+  return () => (ms > 0 ? ms : undefined);
 }
 
 /** The Web Request's body: what a runtime with nothing cheaper reads. */

@@ -116,6 +116,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
     keys: auth,
     processors,
     arrivals,
+    processingTime: runtime.processingTime(config),
     metrics,
     events: new EventBell(),
     logger,

@@ -26,7 +26,7 @@ export async function createStorage(config: StorageConfig): Promise<{ objects: O
       });
       const objects = deferredObjectStore("S3 object store", async () => {
         const [{ S3ObjectStore }, client] = await sdk();
-        return new S3ObjectStore({ client });
+        return new S3ObjectStore({ client, singleCopyMax: config.singleCopyMax, copyPartSize: config.copyPartSize, copyConcurrency: config.copyConcurrency });
       });
       const presigner = new S3Presigner({
         store: config,

@@ -2,6 +2,8 @@
  * The object-store port. Every backend (the filesystem for zero setup, S3-compatible
  * stores at scale) implements this interface and passes `object-store.conformance.ts`.
  */
+import type { CopyProgress } from "../metadata/metadata-store.js";
+
 export interface ObjectRef {
   bucket: string;
   key: string;
@@ -41,6 +43,52 @@ export interface CopyObjectOptions {
   target: ObjectRef;
   /** Copy only the source object that has this ETag: ObjectChangedError (nothing written) if the key now holds another. */
   ifMatch?: string;
+  /**
+   * A copy that may take longer than one run (a multipart server-side copy of a large object):
+   * it goes on from `progress`, records its progress through `save`, and stops starting parts
+   * before `deadline` (CopyPausedError). A store that copies in one step ignores it.
+   */
+  resumable?: ResumableCopy | undefined;
+}
+
+/** How a copy that outlives one run is carried on from one run to the next (`domain/pipeline.ts`). */
+export interface ResumableCopy {
+  /** What an earlier run recorded, or null to begin. */
+  progress: CopyProgress | null;
+  /**
+   * When the run's time is spent (epoch ms, `Date.now()`'s clock), or undefined: no limit. No
+   * part starts after it, nor one that would not finish by it at the pace of this run's slowest
+   * part so far; the parts in flight finish and are recorded.
+   */
+  deadline: number | undefined;
+  /**
+   * Records the progress (null: no copy under way, its multipart upload aborted). Rejects when
+   * it cannot be recorded (the job's lease was lost): the copy then stops and leaves its
+   * multipart upload to whoever holds the job now.
+   */
+  save(progress: CopyProgress | null): Promise<void>;
+}
+
+/** A resumable copy stopped at its run's deadline; `progress` (saved) says where the next run goes on. */
+export class CopyPausedError extends Error {
+  constructor(readonly progress: CopyProgress) {
+    super(`Copied ${progress.parts.length} parts of ${Math.ceil(progress.size / progress.partSize)}; the rest is for the next run.`);
+    this.name = "CopyPausedError";
+  }
+}
+
+/** S3's limits on a multipart copy: parts of 5 MiB to 5 GiB. */
+export const MIN_COPY_PART = 5 * 1024 ** 2;
+export const MAX_COPY_PART = 5 * 1024 ** 3;
+/** Parts a copy aims to stay under, so that its progress (a part number and ETag each) stays a few tens of KB. */
+const COPY_PARTS_TARGET = 1000;
+
+/**
+ * The part size of a multipart copy of `size` bytes: at least `configured` and S3's minimum,
+ * and large enough for at most about 1,000 parts (up to S3's 5 GiB part; 5 TiB: 1,024 parts).
+ */
+export function copyPartSize(size: number, configured: number): number {
+  return Math.min(MAX_COPY_PART, Math.max(MIN_COPY_PART, configured, Math.ceil(size / COPY_PARTS_TARGET)));
 }
 
 export interface ListObjectsOptions {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import {
@@ -29,7 +30,10 @@ import {
   ObjectChangedError,
   ObjectExistsError,
   ObjectNotFoundError,
+  CopyPausedError,
+  copyPartSize,
   exactLength,
+  type ResumableCopy,
   type MultipartStore,
   type MultipartUploadInfo,
   type PartInfo,
@@ -45,10 +49,13 @@ import {
 import type { PresignPostOptions, PresignedPost } from "./presign.js";
 import { S3Presigner } from "./s3-presign.js";
 import type { BuildMiddleware } from "@smithy/types";
+import type { CopyProgress } from "../metadata/metadata-store.js";
 
 /** CopyObject's limit; larger objects are copied part by part, still inside storage. */
 const SINGLE_COPY_MAX = 5 * 1024 ** 3;
 const COPY_PART_SIZE = 512 * 1024 ** 2;
+/** Parts of one multipart copy in flight at once (`SLUICE_S3_COPY_CONCURRENCY`): a run that dies re-copies at most these. */
+const COPY_CONCURRENCY = 4;
 
 export interface S3StoreOptions {
   endpoint?: string | undefined;
@@ -102,14 +109,19 @@ export class S3ObjectStore implements ObjectStore {
   readonly #s3: S3Client;
   readonly #singleCopyMax: number;
   readonly #copyPartSize: number;
+  readonly #copyConcurrency: number;
   readonly multipart: MultipartStore;
   #pingBucket: string | undefined;
 
-  /** `singleCopyMax` and `copyPartSize` are S3's limits; tests lower them to copy a small object in parts. */
-  constructor(options: { client: S3Client; singleCopyMax?: number; copyPartSize?: number }) {
+  /**
+   * `singleCopyMax` (CopyObject's 5 GiB by default) and `copyPartSize` (the smallest part of a
+   * larger copy: `copyPartSize()`) are settings; tests lower them to copy a small object in parts.
+   */
+  constructor(options: { client: S3Client; singleCopyMax?: number | undefined; copyPartSize?: number | undefined; copyConcurrency?: number | undefined }) {
     this.#s3 = options.client;
     this.#singleCopyMax = options.singleCopyMax ?? SINGLE_COPY_MAX;
     this.#copyPartSize = options.copyPartSize ?? COPY_PART_SIZE;
+    this.#copyConcurrency = options.copyConcurrency ?? COPY_CONCURRENCY;
     this.multipart = new S3Multipart(options.client);
   }
 
@@ -186,22 +198,28 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async copy({ source, target, ifMatch }: CopyObjectOptions): Promise<ObjectInfo> {
+  async copy({ source, target, ifMatch, resumable }: CopyObjectOptions): Promise<ObjectInfo> {
     const head = await this.head(source);
-    if (!head) throw new ObjectNotFoundError(source);
-    if (ifMatch !== undefined && head.etag !== ifMatch) throw new ObjectChangedError(source);
+    const leftover = resumable?.progress;
+    if (!head || (ifMatch !== undefined && head.etag !== ifMatch) || (leftover && !this.#canResume(leftover, target, head))) {
+      // A copy of another object (or to another place) was under way: its parts are of no use.
+      if (leftover && resumable) await this.#dropCopy(leftover, target.key, resumable);
+      if (!head) throw new ObjectNotFoundError(source);
+      if (ifMatch !== undefined && head.etag !== ifMatch) throw new ObjectChangedError(source);
+    }
     const copySource = `${source.bucket}/${source.key.split("/").map(encodeURIComponent).join("/")}`;
     try {
       if (head.size <= this.#singleCopyMax) {
         // Storage checks the pin itself: the key may be overwritten between the HEAD and the copy.
         await this.#s3.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource, ...pin(ifMatch) }));
       } else {
-        await this.#multipartCopy({ copySource, size: head.size, target, ifMatch });
+        await this.#multipartCopy({ copySource, source: head, target, ifMatch, resumable });
         // Ceph RGW 16 ignores the pin on UploadPartCopy: the source must still be the pinned
         // object once every part is copied (ETags are content hashes, so an object replaced
         // during the copy shows here unless its first bytes were put back before the end).
         if (ifMatch !== undefined && (await this.head(source))?.etag !== ifMatch) {
           await this.delete(target);
+          await resumable?.save(null);
           throw new ObjectChangedError(source);
         }
       }
@@ -210,26 +228,112 @@ export class S3ObjectStore implements ObjectStore {
       if (isPreconditionFailed(err)) throw new ObjectChangedError(source);
       throw err;
     }
-    return (await this.head(target)) ?? { ...head, key: target.key };
+    const copied = await this.head(target);
+    if (copied && copied.size !== head.size) throw new Error(`The copy of ${source.key} has ${copied.size} bytes, not ${head.size}.`);
+    return copied ?? { ...head, key: target.key };
   }
 
-  /** Server-side copy of an object over 5 GiB, part by part (UploadPartCopy): no bytes pass through Sluice. */
-  async #multipartCopy({ copySource, size, target, ifMatch }: { copySource: string; size: number; target: ObjectRef; ifMatch: string | undefined }): Promise<void> {
-    const { UploadId } = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key }));
-    try {
-      const parts: { ETag: string; PartNumber: number }[] = [];
-      for (let start = 0, n = 1; start < size; start += this.#copyPartSize, n++) {
-        const end = Math.min(start + this.#copyPartSize, size) - 1;
-        const r = await this.#s3.send(
-          new UploadPartCopyCommand({ Bucket: target.bucket, Key: target.key, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}`, ...pin(ifMatch) }),
-        );
-        parts.push({ ETag: r.CopyPartResult?.ETag ?? "", PartNumber: n });
+  /** Whether recorded progress is a copy of this very object, to this place, that a multipart copy can go on with. */
+  #canResume(progress: CopyProgress, target: ObjectRef, head: ObjectInfo): boolean {
+    return progress.targetBucket === target.bucket && progress.sourceETag === head.etag && progress.size === head.size && head.size > this.#singleCopyMax;
+  }
+
+  /** Aborts a recorded copy's multipart upload and records that none is under way. */
+  async #dropCopy(progress: CopyProgress, key: string, resumable: ResumableCopy): Promise<void> {
+    await this.multipart.abort({ bucket: progress.targetBucket, key }, progress.multipartUploadId);
+    await resumable.save(null);
+  }
+
+  /**
+   * Server-side copy of an object over `singleCopyMax`, part by part (UploadPartCopy): no bytes
+   * pass through Sluice. Parts start in order, a few at a time; with `resumable`, the copy goes
+   * on from the parts recorded, records each part once it is copied, and stops starting parts
+   * once the run's time is spent (CopyPausedError, after the parts in flight are recorded).
+   * A part is copied twice only if a run dies with it in flight.
+   */
+  async #multipartCopy(options: { copySource: string; source: ObjectInfo; target: ObjectRef; ifMatch: string | undefined; resumable: ResumableCopy | undefined }): Promise<void> {
+    const { copySource, source, target, ifMatch, resumable } = options;
+    let progress = resumable?.progress ?? undefined;
+    if (progress) {
+      progress = { ...progress, parts: [...progress.parts], invocations: progress.invocations + 1 };
+    } else {
+      const { UploadId } = await this.#s3.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key }));
+      if (!UploadId) throw new Error("CreateMultipartUpload returned no UploadId.");
+      progress = {
+        multipartUploadId: UploadId,
+        targetBucket: target.bucket,
+        sourceETag: source.etag,
+        size: source.size,
+        partSize: copyPartSize(source.size, this.#copyPartSize),
+        parts: [],
+        startedAt: Date.now(),
+        invocations: 1,
+      };
+      // A run that cannot record the upload (its lease lost) leaves no upload behind either.
+      await resumable?.save(progress).catch(async (err: unknown) => {
+        await this.multipart.abort(target, UploadId).catch(() => undefined);
+        throw err;
+      });
+    }
+    const current = progress;
+    const ref = { bucket: target.bucket, key: target.key };
+    const done = new Set(current.parts.map((p) => p.n));
+    const count = Math.ceil(current.size / current.partSize);
+    const todo = Array.from({ length: count }, (_, i) => i + 1).filter((n) => !done.has(n));
+    let saving: Promise<void> = Promise.resolve();
+    let failure: { err: unknown } | undefined;
+    let slowestMs = 0;
+    const deadline = resumable?.deadline;
+    const timeLeft = () => deadline === undefined || Date.now() + slowestMs < deadline;
+    const copyPart = async (n: number) => {
+      const began = Date.now();
+      const start = (n - 1) * current.partSize;
+      const end = Math.min(start + current.partSize, current.size) - 1;
+      const r = await this.#s3.send(
+        new UploadPartCopyCommand({ ...s3Ref(ref), UploadId: current.multipartUploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}`, ...pin(ifMatch) }),
+      );
+      slowestMs = Math.max(slowestMs, Date.now() - began);
+      current.parts.push({ n, etag: r.CopyPartResult?.ETag ?? "" });
+      current.parts.sort((a, b) => a.n - b.n);
+      // Saves go one after another, each with every part done by then.
+      const snapshot = { ...current, parts: [...current.parts] };
+      saving = saving.then(() => resumable?.save(snapshot));
+      await saving;
+    };
+    const worker = async () => {
+      for (let n = timeLeft() ? todo.shift() : undefined; n !== undefined && !failure; n = timeLeft() ? todo.shift() : undefined) {
+        try {
+          await copyPart(n);
+        } catch (err) {
+          failure ??= { err: isNoSuchUpload(err) ? new MultipartNotFoundError(current.multipartUploadId) : err };
+        }
       }
-      await this.#s3.send(new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId, MultipartUpload: { Parts: parts } }));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#copyConcurrency, Math.max(1, todo.length)) }, worker));
+    if (failure) {
+      // Storage no longer knows the upload (aborted), or the source was replaced (S3 checks the
+      // pin): the copy starts over. Storage failing keeps the parts for the next attempt, and a
+      // lost lease leaves them to the job's new holder; without `resumable`, nothing is kept.
+      if (failure.err instanceof MultipartNotFoundError || isPreconditionFailed(failure.err) || !resumable) await this.#abortCopy(ref, current, resumable);
+      throw failure.err;
+    }
+    if (current.parts.length < count) throw new CopyPausedError({ ...current, parts: [...current.parts] });
+    const parts = current.parts.map((p) => ({ partNumber: p.n, etag: p.etag }));
+    try {
+      await this.multipart.complete(ref, current.multipartUploadId, parts);
     } catch (err) {
-      await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId })).catch(() => undefined);
+      // Completed already by a run that died before it could record the outcome: the target is
+      // then exactly these parts, which its ETag (the MD5 of the parts' MD5s) proves.
+      if (err instanceof MultipartNotFoundError && (await this.head(target))?.etag === multipartEtag(parts)) return;
+      // Parts storage refuses, or an upload it no longer knows: the copy starts over.
+      if (err instanceof MultipartNotFoundError || err instanceof InvalidPartsError) await this.#abortCopy(ref, current, resumable);
       throw err;
     }
+  }
+
+  async #abortCopy(ref: ObjectRef, progress: CopyProgress, resumable: ResumableCopy | undefined): Promise<void> {
+    await this.multipart.abort(ref, progress.multipartUploadId).catch(() => undefined);
+    await resumable?.save(null);
   }
 
   async delete(ref: ObjectRef): Promise<void> {
@@ -401,6 +505,15 @@ class S3Multipart implements MultipartStore {
     } while (keyMarker);
     return uploads;
   }
+}
+
+const s3Ref = (ref: ObjectRef) => ({ Bucket: ref.bucket, Key: ref.key });
+
+/** The ETag S3 (and RGW) give an object assembled from these parts: the MD5 of their MD5s, then the count. */
+function multipartEtag(parts: readonly { etag: string }[]): string {
+  const md5 = createHash("md5");
+  for (const p of parts) md5.update(Buffer.from(p.etag.replaceAll('"', ""), "hex"));
+  return `"${md5.digest("hex")}-${parts.length}"`;
 }
 
 function isNoSuchUpload(err: unknown): boolean {

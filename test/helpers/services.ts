@@ -7,7 +7,7 @@ import type { Processor } from "../../src/domain/processors.js";
 import type { Services } from "../../src/domain/services.js";
 import { createLogger } from "../../src/internal/logger.js";
 import { createMetadataStore } from "../../src/metadata/factory.js";
-import { webRequestBody, type LocalArrivalQueue, type RuntimeAdapter } from "../../src/runtime/adapter.js";
+import { budgetOf, webRequestBody, type LocalArrivalQueue, type RuntimeAdapter } from "../../src/runtime/adapter.js";
 import { assembleSluice, type Sluice } from "../../src/runtime/assemble.js";
 import { NODE_CAPABILITIES } from "../../src/runtime/node/adapter.js";
 import { FsObjectStore } from "../../src/storage/fs.js";
@@ -32,7 +32,14 @@ export class RecordingQueue implements LocalArrivalQueue {
 
 /** A runtime for domain tests: Node's capabilities, with arrivals recorded instead of processed. */
 function recordingRuntime(queue: RecordingQueue): RuntimeAdapter {
-  return { name: "node", capabilities: NODE_CAPABILITIES, requestBody: webRequestBody, peerAddress: () => undefined, arrivals: queue };
+  return {
+    name: "node",
+    capabilities: NODE_CAPABILITIES,
+    requestBody: webRequestBody,
+    peerAddress: () => undefined,
+    arrivals: queue,
+    processingTime: (config) => ({ budget: budgetOf(config.processingBudgetMs ?? 0), handOn: (id) => Promise.resolve(queue.enqueue(id)) }),
+  };
 }
 
 export interface Harness {

@@ -4,6 +4,8 @@ import { getConnInfo } from "hono/aws-lambda";
 import type { Config } from "../../config.js";
 import { InProcessArrivalQueue } from "../../events/in-process.js";
 import type { Logger } from "../../internal/logger.js";
+import { once } from "../../internal/async.js";
+import type { ProcessingTime } from "../../domain/services.js";
 import { webRequestBody, type RuntimeAdapter, type RuntimeCapabilities } from "../adapter.js";
 import { createSluice, type Sluice } from "../compose.js";
 
@@ -47,6 +49,60 @@ export function lambdaRuntime(options: { logger: Logger }): RuntimeAdapter {
     peerAddress: lambdaPeerAddress,
     // The handlers wait for this queue to be idle before they return (a frozen container processes nothing).
     arrivals: new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger: options.logger }),
+    processingTime: (config) => lambdaProcessingTime(config, options.logger),
+  };
+}
+
+/**
+ * When the invocation under way ends (epoch ms), as its handler learnt from Lambda's context
+ * (`markInvocation`); undefined outside one, or when driven without a context (tests). A
+ * container serves one invocation at a time, so one value per container is exact.
+ */
+let invocationEndsAt: number | undefined;
+
+/** Called by every handler as its invocation begins. */
+export function markInvocation(context: { getRemainingTimeInMillis?: () => number } | undefined): void {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  invocationEndsAt = remaining === undefined ? undefined : Date.now() + remaining;
+}
+
+/**
+ * What a run keeps of the invocation's remaining time for the parts in flight when its budget
+ * runs out (they finish, then the progress is saved and the job handed on). It covers a run's
+ * first parts; after them a run starts no part that would not finish in its budget at the pace
+ * of its slowest part so far (docs/architecture.md#resumable-archive-copies).
+ */
+const INVOCATION_MARGIN_MS = 90_000;
+
+/**
+ * A run stops starting copy parts at the earlier of `SLUICE_PROCESSING_BUDGET` (if set and not
+ * 0) and the invocation's end less a margin (at most half of what remains), and hands the job
+ * to the continuation queue; without one the reconcile sweep finds it due.
+ */
+function lambdaProcessingTime(config: Config, logger: Logger): ProcessingTime {
+  const queue = config.serverless.continueQueue;
+  // The SQS client is loaded only by a run that hands a job on.
+  const sender = once(async () => {
+    const { ContinuationSender } = await import("./continuations.js");
+    return new ContinuationSender(queue!);
+  });
+  return {
+    budget() {
+      const limits: number[] = [];
+      if (config.processingBudgetMs) limits.push(config.processingBudgetMs);
+      if (invocationEndsAt !== undefined) {
+        const remaining = invocationEndsAt - Date.now();
+        limits.push(Math.max(0, remaining - Math.min(INVOCATION_MARGIN_MS, remaining / 2)));
+      }
+      return limits.length > 0 ? Math.min(...limits) : undefined;
+    },
+    async handOn(uploadId) {
+      if (!queue) {
+        logger.info({ uploadId }, "no continuation queue (SLUICE_CONTINUE_QUEUE): the reconcile sweep carries the copy on");
+        return;
+      }
+      await (await sender()).send(uploadId);
+    },
   };
 }
 

@@ -5,12 +5,15 @@
  * - `sqs`: S3 events delivered through SQS (optionally through SNS), with partial batch failures;
  * - `reconcile`: the sweep, on a schedule (EventBridge), since no loop runs between invocations;
  * - `dispatch`: sends the events (webhooks; EventBridge when `SLUICE_EVENTBRIDGE_BUS` is set),
- *   on a schedule and whenever `s3`, `sqs` or `reconcile` wake it after their work.
+ *   on a schedule and whenever `s3`, `sqs` or `reconcile` wake it after their work;
+ * - `continue`: carries on the archive copies that an invocation's time cut short, from the
+ *   continuation queue (`SLUICE_CONTINUE_QUEUE`, SQS), with partial batch failures.
  * Lambda may freeze the container once a handler returns, so each handler waits until the
  * processing its work started has finished.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, S3Event as LambdaS3Event, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { defaultIsContentTypeBinary, handle, type LambdaContext, type LambdaEvent } from "hono/aws-lambda";
+import { processUpload } from "../../domain/pipeline.js";
 import { reconcileStaging, type ReconcileReport } from "../../domain/reconcile.js";
 import type { Services } from "../../domain/services.js";
 import { S3EventSchema, handleStorageEvent, type EventResult } from "../../domain/storage-events.js";
@@ -19,6 +22,11 @@ import { once } from "../../internal/async.js";
 import type { DispatchReport } from "../../webhooks/dispatch.js";
 import type { EventBridgePublisher, PublishReport } from "./eventbridge.js";
 import type { DispatcherWaker } from "./wake-dispatcher.js";
+import { markInvocation } from "./adapter.js";
+import { uploadIdToContinue } from "./continue-message.js";
+
+/** What Lambda tells a handler about its invocation (the part Sluice reads). */
+type InvocationContext = { getRemainingTimeInMillis?: () => number } | undefined;
 
 /** What the handlers need of a running Sluice (`createSluice` gives it). */
 export interface LambdaSluice {
@@ -97,6 +105,7 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
   return {
     /** API Gateway REST (v1) and HTTP API (v2) events, ALB and function URLs. */
     http: async (event: APIGatewayProxyEvent | APIGatewayProxyEventV2 | LambdaEvent, context?: LambdaContext) => {
+      markInvocation(context);
       const sluice = await ready;
       // An upload's server-sent events are text: base64 (Hono's default for a type it does not
       // list) would reach a REST API's client still encoded unless the stack listed the type.
@@ -108,7 +117,8 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
       return response;
     },
 
-    s3: async (event: LambdaS3Event | { Records?: unknown[] }): Promise<S3HandlerResult> => {
+    s3: async (event: LambdaS3Event | { Records?: unknown[] }, context?: InvocationContext): Promise<S3HandlerResult> => {
+      markInvocation(context);
       const result = await handleRecords(event);
       if (result.results.some(wroteState)) await wakeDispatcher("s3");
       return result;
@@ -121,7 +131,8 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
      * queue); the others are deleted. A message that is not an S3 event is dropped with a log
      * line: redelivering it would never help.
      */
-    sqs: async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    sqs: async (event: SQSEvent, context?: InvocationContext): Promise<SQSBatchResponse> => {
+      markInvocation(context);
       const sluice = await ready;
       const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
       let handled = false;
@@ -140,7 +151,8 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
     },
 
     /** The reconcile sweep, run by a schedule. */
-    reconcile: async (): Promise<ReconcileReport> => {
+    reconcile: async (_event?: unknown, context?: InvocationContext): Promise<ReconcileReport> => {
+      markInvocation(context);
       const sluice = await ready;
       const report = await reconcileStaging(sluice.services);
       await sluice.idle();
@@ -155,7 +167,8 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
      * EventBridge publisher. The run stops before the function's own timeout would cut it;
      * what it left is the next run's, since every step is leased or behind a cursor.
      */
-    dispatch: async (_event?: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<DispatchResult> => {
+    dispatch: async (_event?: unknown, context?: InvocationContext): Promise<DispatchResult> => {
+      markInvocation(context);
       const sluice = await ready;
       const remaining = context?.getRemainingTimeInMillis?.();
       const budget = AbortSignal.timeout(remaining === undefined ? DISPATCH_DEFAULT_BUDGET_MS : Math.max(1000, remaining - DISPATCH_MARGIN_MS));
@@ -166,6 +179,36 @@ export function lambdaHandlers(ready: Promise<LambdaSluice>) {
       await sluice.idle();
       sluice.services.logger.info(result, "dispatch run done");
       return result;
+    },
+
+    /**
+     * Continuation messages (`{"sluice":"continue","uploadId":…}`), one job each, one after
+     * another: each run takes the job's lease and goes on from the parts recorded, until this
+     * invocation's time is nearly spent (then it hands the job on again). A message whose job
+     * could not be run (a backend down) is reported in `batchItemFailures`, for SQS to
+     * redeliver; one whose job is done, or held by another run, needs nothing more. A message
+     * that is not a continuation is dropped with a log line.
+     */
+    continue: async (event: SQSEvent, context?: InvocationContext): Promise<SQSBatchResponse> => {
+      markInvocation(context);
+      const sluice = await ready;
+      const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+      for (const message of event.Records) {
+        const uploadId = uploadIdToContinue(message.body);
+        if (!uploadId) {
+          sluice.services.logger.warn({ messageId: message.messageId }, "an SQS message that is not a continuation; dropped");
+          continue;
+        }
+        try {
+          await processUpload(sluice.services, uploadId);
+        } catch (err) {
+          sluice.services.logger.warn({ err, uploadId }, "could not carry the job on; SQS redelivers the message (the reconcile sweep would find it too)");
+          batchItemFailures.push({ itemIdentifier: message.messageId });
+        }
+      }
+      await sluice.idle();
+      await wakeDispatcher("continue");
+      return { batchItemFailures };
     },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The Lambda entry point: `index.http`, `index.s3`, `index.sqs`, `index.reconcile`, `index.dispatch`. Sluice is
+ * The Lambda entry point: `index.http`, `index.s3`, `index.sqs`, `index.reconcile`, `index.dispatch`, `index.continue`. Sluice is
  * built once per container, at module load (outside the handlers), from the environment;
  * every invocation that container serves reuses its clients and connections.
  */
@@ -11,4 +11,8 @@ const ready: Promise<LambdaSluice> = startLambdaSluice(loadConfig(process.env));
 // A failed start is reported by the first invocation (which awaits `ready`), not as an unhandled rejection.
 ready.catch(() => undefined);
 
-export const { http, s3, sqs, reconcile, dispatch } = lambdaHandlers(ready);
+const handlers = lambdaHandlers(ready);
+export const { http, s3, sqs, reconcile, dispatch } = handlers;
+// `continue` is a reserved word: it can be an export's name, not a variable's.
+const continueCopies = handlers.continue;
+export { continueCopies as continue };

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { InProcessArrivalQueue } from "../../events/in-process.js";
 import type { Logger } from "../../internal/logger.js";
-import type { RuntimeAdapter, RuntimeCapabilities } from "../adapter.js";
+import { budgetOf, type RuntimeAdapter, type RuntimeCapabilities } from "../adapter.js";
 import { nodePeerAddress, nodeRequestBody } from "./body.js";
 
 /** A long-lived process with a disk: nothing is out of reach. */
@@ -25,11 +25,18 @@ export const NODE_CAPABILITIES: RuntimeCapabilities = {
  * back to the Web Request and to no address.
  */
 export function nodeRuntime(options: { logger: Logger }): RuntimeAdapter {
+  const arrivals = new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger: options.logger });
   return {
     name: "node",
     capabilities: NODE_CAPABILITIES,
     requestBody: nodeRequestBody,
     peerAddress: nodePeerAddress,
-    arrivals: new InProcessArrivalQueue({ concurrency: Math.max(2, os.availableParallelism()), logger: options.logger }),
+    arrivals,
+    // No budget unless one is set: a process that lives copies a large object in one go. With
+    // one, the job goes back on this process's own queue, as a new run.
+    processingTime: (config) => ({
+      budget: budgetOf(config.processingBudgetMs ?? 0),
+      handOn: (uploadId) => Promise.resolve(arrivals.enqueue(uploadId)),
+    }),
   };
 }

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { getConnInfo } from "hono/cloudflare-workers";
 import { ConfigError, type Config } from "../../config.js";
 import type { Logger } from "../../internal/logger.js";
-import { webRequestBody, type RuntimeAdapter, type RuntimeCapabilities } from "../adapter.js";
+import { budgetOf, webRequestBody, type RuntimeAdapter, type RuntimeCapabilities } from "../adapter.js";
 import { InvocationArrivalQueue } from "./arrivals.js";
 
 /**
@@ -30,6 +30,13 @@ export interface WorkersRuntime extends RuntimeAdapter {
   readonly arrivals: InvocationArrivalQueue;
 }
 
+/**
+ * A processing run's default budget on Workers: it rides on a request's `waitUntil`, which
+ * lasts about 30 s after the response (a Cron Trigger's invocation may last longer, but runs
+ * the same code). A copy that needs more goes on at the next Cron Trigger's sweep.
+ */
+const WORKERS_PROCESSING_BUDGET_MS = 20_000;
+
 export function workersRuntime(options: { logger: Logger }): WorkersRuntime {
   return {
     name: "workers",
@@ -37,6 +44,12 @@ export function workersRuntime(options: { logger: Logger }): WorkersRuntime {
     requestBody: webRequestBody,
     peerAddress: workersPeerAddress,
     arrivals: new InvocationArrivalQueue({ logger: options.logger }),
+    // No Queue binding: the released job is due at once, and the Cron Trigger's sweep (every
+    // five minutes, wrangler.json) takes it; handing it to this invocation again would overrun it.
+    processingTime: (config) => ({
+      budget: budgetOf(config.processingBudgetMs ?? WORKERS_PROCESSING_BUDGET_MS),
+      handOn: () => Promise.resolve(),
+    }),
   };
 }
 

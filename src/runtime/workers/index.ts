@@ -84,7 +84,7 @@ async function build(env: WorkerEnv): Promise<Built> {
   const runtime = workersRuntime({ logger });
   const sluice = await assembleSluice(
     config,
-    { objects: new S3ObjectStore({ client }), presigner: presignerFor(client, config.storage), metadata, tickets, webhooks, processors: [] },
+    { objects: new S3ObjectStore({ client, singleCopyMax: config.storage.singleCopyMax, copyPartSize: config.storage.copyPartSize, copyConcurrency: config.storage.copyConcurrency }), presigner: presignerFor(client, config.storage), metadata, tickets, webhooks, processors: [] },
     { logger, runtime, webRoot: undefined },
   );
   // Its capabilities leave out health pings (a failing backend fails its request, closed)
