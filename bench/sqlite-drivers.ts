@@ -1,7 +1,9 @@
 /**
  * The embedded metadata store on each SQLite binding this Node loads (src/internal/sqlite.ts),
  * in alternating rounds: the writes and reads of one upload's life, one upload after another,
- * on a WAL file as `npm start` opens it. Reports the median time per upload of each binding.
+ * on a WAL file as `npm start` opens it. Reports each binding's median CPU time (user and
+ * system, this process) per upload, which the machine's other load does not inflate as it does
+ * wall time; wall time beside it.
  * `node --import tsx bench/sqlite-drivers.ts` (BENCH_ROUNDS, BENCH_UPLOADS). Only Node 22 and
  * 24 have node:sqlite; better-sqlite3 loads only on the Node it was built for.
  */
@@ -42,17 +44,21 @@ try {
     for (let i = 0; i < 200; i++) await oneUploadsLife(store); // warm-up, not counted
     stores.set(driver, store);
   }
-  const times = new Map<SqliteDriver, number[]>(drivers.map((d) => [d, []]));
+  const cpu = new Map<SqliteDriver, number[]>(drivers.map((d) => [d, []]));
+  const wall = new Map<SqliteDriver, number[]>(drivers.map((d) => [d, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [driver, store] of stores) {
       const start = performance.now();
+      const startCpu = process.cpuUsage();
       for (let i = 0; i < UPLOADS; i++) await oneUploadsLife(store);
-      times.get(driver)!.push(((performance.now() - start) * 1000) / UPLOADS);
+      const used = process.cpuUsage(startCpu);
+      cpu.get(driver)!.push((used.user + used.system) / UPLOADS);
+      wall.get(driver)!.push(((performance.now() - start) * 1000) / UPLOADS);
     }
-    console.log(`round ${round}: ${drivers.map((d) => `${d} ${times.get(d)!.at(-1)!.toFixed(0)} µs`).join("; ")}`);
+    console.log(`round ${round}: ${drivers.map((d) => `${d} ${cpu.get(d)!.at(-1)!.toFixed(0)} µs CPU, ${wall.get(d)!.at(-1)!.toFixed(0)} µs wall`).join("; ")}`);
   }
-  console.log(`Node ${process.versions.node}, ${UPLOADS} uploads × ${ROUNDS} rounds, median µs per upload's life:`);
-  for (const driver of drivers) console.log(`  ${driver}: ${median(times.get(driver)!).toFixed(0)} µs`);
+  console.log(`Node ${process.versions.node}, ${UPLOADS} uploads × ${ROUNDS} rounds, median per upload's life:`);
+  for (const driver of drivers) console.log(`  ${driver}: ${median(cpu.get(driver)!).toFixed(0)} µs CPU, ${median(wall.get(driver)!).toFixed(0)} µs wall`);
   for (const store of stores.values()) await store.close();
 } finally {
   await fs.rm(dir, { recursive: true, force: true });
