@@ -5,6 +5,7 @@
  * that ships with Sluice (a runtime dependency in package-lock.json) accepts each supported Node.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import semver from "semver";
@@ -43,4 +44,16 @@ test("a runtime package that needs Node 22 is refused; a dev-only one is not", (
     "node_modules/any": { engines: { node: ">=18" } },
   });
   assert.deepEqual(refused, ["node_modules/needs-22 needs node >=22, not 20.19.0"]);
+});
+
+// The test command runs the suite on Node versions it installs (scripts/test.sh), and says which
+// in SLUICE_TEST_NODE: so a run said to be on Node 24 is on 24, and so is what it starts.
+test("the tests run on the Node the test command says, and so do the processes they start", () => {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { engines: { node: string } };
+  assert.ok(semver.satisfies(process.versions.node, pkg.engines.node), `Node ${process.versions.node} is not in engines ${pkg.engines.node}`);
+  const expected = process.env.SLUICE_TEST_NODE ?? process.versions.node;
+  assert.equal(process.versions.node, expected);
+  // Sluice, the CLI and helpers start as process.execPath; a shell script or npm finds `node` on PATH.
+  assert.equal(execFileSync(process.execPath, ["-p", "process.versions.node"], { encoding: "utf8" }).trim(), expected);
+  if (process.env.SLUICE_TEST_NODE) assert.equal(execFileSync("node", ["-p", "process.versions.node"], { encoding: "utf8" }).trim(), expected);
 });

@@ -9,5 +9,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mapfile -t files < <(find src scripts -name '*.test.ts' -not -name '*.server.test.ts' | sort)
-echo "== unit tests (${#files[@]} files)"
+echo "== unit tests (${#files[@]} files) on node $(node --version)"
 SLUICE_TEST_TIER=unit node --import tsx --test --test-concurrency=2 --test-reporter=dot "${files[@]}"

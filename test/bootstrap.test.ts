@@ -5,7 +5,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import Database from "better-sqlite3";
+import { openSqlite } from "../src/internal/sqlite.js";
 import { sha256 } from "./helpers/fixtures.js";
 import { startServer } from "./helpers/server.js";
 
@@ -22,8 +22,8 @@ describe("the first start", () => {
       assert.equal(ok.status, 200);
       await first.stop();
 
-      const db = new Database(path.join(dataDir, "sluice.db"), { readonly: true });
-      const rows = db.prepare("select hash, prefix from api_keys").all() as { hash: string; prefix: string }[];
+      const db = await openSqlite(path.join(dataDir, "sluice.db"), { readonly: true });
+      const rows = db.database.prepare("select hash, prefix from api_keys").all([]) as { hash: string; prefix: string }[];
       db.close();
       assert.deepEqual(rows, [{ hash: sha256(Buffer.from(key)), prefix: key.slice(0, 10) }]);
       const raw = await fs.readFile(path.join(dataDir, "sluice.db"));
@@ -51,10 +51,10 @@ describe("the first start", () => {
         assert.ok(!err.message.includes("sk_"), err.message);
         return true;
       });
-      const db = new Database(path.join(dataDir, "sluice.db"), { readonly: true });
-      const count = db.prepare("select count(*) as n from api_keys").get() as { n: number };
+      const db = await openSqlite(path.join(dataDir, "sluice.db"), { readonly: true });
+      const [count] = db.database.prepare("select count(*) as n from api_keys").all([]) as { n: number }[];
       db.close();
-      assert.equal(count.n, 0, "no key was stored by the start that could not listen");
+      assert.equal(count?.n, 0, "no key was stored by the start that could not listen");
 
       const next = await startServer({ SLUICE_API_KEYS: "" }, { dataDir, keep: true });
       const key = /API key \(shown once, keep it\): (sk_\S+)/.exec(next.stderr())?.[1];

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { cancelUpload } from "../src/domain/cancel.js";
 import { completeUpload } from "../src/domain/complete.js";
@@ -15,6 +14,7 @@ import { issueUpload } from "../src/domain/issue.js";
 import { processUpload } from "../src/domain/pipeline.js";
 import { ApiKeyAuthenticator } from "../src/domain/api-keys.js";
 import type { Principal } from "../src/domain/principal.js";
+import { openSqlite } from "../src/internal/sqlite.js";
 import { KyselyMetadataStore } from "../src/metadata/kysely-store.js";
 import type { Database as Schema } from "../src/metadata/schema.js";
 import { MemoryTicketStore } from "../src/tickets/memory.js";
@@ -58,7 +58,7 @@ async function counted(): Promise<Counted> {
   const sql = { statements: 0 };
   const h = await makeServices({ tickets: counting(new MemoryTicketStore(), tickets) });
   const db = new Kysely<Schema>({
-    dialect: new SqliteDialect({ database: new Database(":memory:") }),
+    dialect: new SqliteDialect({ database: (await openSqlite(":memory:")).database }),
     log: (event) => {
       if (event.level === "query") sql.statements++;
     },

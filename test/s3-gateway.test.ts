@@ -31,6 +31,12 @@ describe("on S3 (RGW), through the gateway", () => {
     assert.deepEqual(await keysOf(archive), []);
   });
 
+  it("starts with no warning on Node 22 and later; on Node 20, with the AWS SDK's that it needs 22 from 2027", () => {
+    const warnings = server.stderr().split("\n").filter((line) => line.includes("Warning"));
+    if (Number(process.versions.node.split(".")[0]) >= 22) assert.deepEqual(warnings, []);
+    else assert.ok(warnings.some((line) => line.includes("NodeVersionSupportWarning")), server.stderr());
+  });
+
   it("streams an upload to staging, archives it by server-side copy, and empties staging", async () => {
     const body = randomBytes(3 * 1024 * 1024);
     body.set(PNG, 0); // a PNG signature up front, so the sniffer sees a PNG
