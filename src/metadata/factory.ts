@@ -1,9 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Kysely, SqliteDialect } from "kysely";
 import type { DatabaseConfig } from "../config.js";
 import type { SqliteDriver } from "../internal/sqlite.js";
-import { KyselyMetadataStore } from "./kysely-store.js";
 import type { MetadataStore } from "./metadata-store.js";
 import type { Database } from "./schema.js";
 
@@ -14,6 +12,7 @@ export async function createMetadataStore(config: DatabaseConfig): Promise<Metad
       return createSqliteMetadataStore(config.path);
     case "postgres": {
       const { createPostgresKysely } = await import("../internal/postgres.js");
+      const { KyselyMetadataStore } = await import("./kysely-store.js");
       return new KyselyMetadataStore({ db: createPostgresKysely<Database>(config.url), name: "postgres metadata store" });
     }
     case "dynamodb": {
@@ -31,6 +30,9 @@ export async function createMetadataStore(config: DatabaseConfig): Promise<Metad
 export async function createSqliteMetadataStore(file: string, options: { driver?: SqliteDriver } = {}): Promise<MetadataStore> {
   if (file !== ":memory:") fs.mkdirSync(path.dirname(file), { recursive: true });
   const { openSqlite } = await import("../internal/sqlite.js");
+  // Loaded here, not with the module: a DynamoDB-only bundle (the Lambda issuer) carries no Kysely.
+  const { Kysely, SqliteDialect } = await import("kysely");
+  const { KyselyMetadataStore } = await import("./kysely-store.js");
   const sqlite = await openSqlite(file, options);
   // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes.
   sqlite.exec("PRAGMA journal_mode = WAL");

@@ -1,9 +1,9 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Kysely } from "kysely";
 import { once } from "../internal/async.js";
-import { KyselyMetadataStore } from "../metadata/kysely-store.js";
+import type { KyselyMetadataStore } from "../metadata/kysely-store.js";
 import type { MetadataStore } from "../metadata/metadata-store.js";
-import { KyselyWebhookStore, type WebhookTables } from "./kysely-store.js";
+import type { WebhookTables } from "./kysely-store.js";
 import type { WebhookStore } from "./store.js";
 
 /**
@@ -12,10 +12,13 @@ import type { WebhookStore } from "./store.js";
  * the metadata store's DynamoDB table.
  */
 export function webhookStoreBeside(metadata: MetadataStore): WebhookStore {
-  if (metadata instanceof KyselyMetadataStore) {
+  if (onKysely(metadata)) {
     // The same connection pool under a schema that names the webhooks' tables (created by 0004_webhooks).
     const db = metadata.database as unknown as Kysely<WebhookTables>;
-    return new KyselyWebhookStore({ db, migrate: () => metadata.migrate() });
+    return new DeferredWebhookStore(once(async () => {
+      const { KyselyWebhookStore } = await import("./kysely-store.js");
+      return new KyselyWebhookStore({ db, migrate: () => metadata.migrate() });
+    }));
   }
   if (inDynamoTable(metadata)) {
     // Loaded on the first webhook call, not with the function: the issuer's cold start (which
@@ -27,6 +30,10 @@ export function webhookStoreBeside(metadata: MetadataStore): WebhookStore {
     return new DeferredWebhookStore(load);
   }
   throw new Error(`Webhooks need a SQL or DynamoDB metadata store; ${metadata.name} is neither.`);
+}
+
+function onKysely(metadata: MetadataStore): metadata is KyselyMetadataStore {
+  return typeof (metadata as { database?: unknown }).database === "object";
 }
 
 /**
