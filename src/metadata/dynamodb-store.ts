@@ -20,6 +20,7 @@
  * the one read, with its job item and its event in the same transaction. A writer that lost the
  * race reads again and decides again, so the condition is always judged on the latest record.
  */
+import { decodeFileCursor, encodeFileCursor } from "./file-cursor.js";
 import { BatchGetItemCommand, DeleteItemCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, QueryCommand, UpdateItemCommand, ConditionalCheckFailedException, type TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { keyPrefixOfObjectKey } from "../domain/scopes.js";
 import type { EventData, EventPage, NewEvent, SluiceEvent } from "../events/types.js";
@@ -513,19 +514,6 @@ function applyPatch(r: UploadRecord, patch: UploadPatch): UploadRecord {
   const next: UploadRecord = { ...r };
   for (const [name, value] of Object.entries(patch)) if (value !== undefined) Object.assign(next, { [name]: value });
   return next;
-}
-
-function encodeFileCursor(r: UploadRecord): string {
-  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString("base64url");
-}
-
-function decodeFileCursor(cursor: string): { createdAt: number; id: string } | undefined {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [unknown, unknown];
-    return typeof createdAt === "number" && typeof id === "string" ? { createdAt, id } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs at most `max` tasks at once, the rest in the order they came. */

@@ -1,3 +1,4 @@
+import { decodeFileCursor, encodeFileCursor } from "./file-cursor.js";
 import {
   Migrator,
   PostgresAdapter,
@@ -193,7 +194,7 @@ export class KyselyMetadataStore implements MetadataStore {
     // prefix may hold _ (a LIKE wildcard). Same function on SQLite and PostgreSQL.
     const prefix = options.keyPrefix;
     if (prefix) q = q.where((eb) => withinKeyPrefix(eb, prefix));
-    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const after = options.cursor ? decodeFileCursor(options.cursor) : undefined;
     if (after) {
       q = q.where((eb) =>
         eb.or([eb("created_at", "<", after.createdAt), eb.and([eb("created_at", "=", after.createdAt), eb("id", "<", after.id)])]),
@@ -202,7 +203,7 @@ export class KyselyMetadataStore implements MetadataStore {
     const rows = await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit + 1).execute();
     const items = rows.slice(0, options.limit).map(fromRow);
     const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+    return { items, nextCursor: rows.length > options.limit && last ? encodeFileCursor(last) : null };
   }
 
   async findDueForProcessing({ now, limit }: { now: number; limit: number }): Promise<string[]> {
@@ -568,15 +569,3 @@ function toApiKey(row: Selectable<Database["api_keys"]>): ApiKeyRecord {
   };
 }
 
-function encodeCursor(r: UploadRecord): string {
-  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } | undefined {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [unknown, unknown];
-    return typeof createdAt === "number" && typeof id === "string" ? { createdAt, id } : undefined;
-  } catch {
-    return undefined;
-  }
-}
