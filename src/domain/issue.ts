@@ -121,7 +121,7 @@ async function issueChecked(
 async function alongsideTheWatch(s: Services, ticket: Ticket, storeTicket: () => Promise<void>): Promise<void> {
   const [stored, watched] = await Promise.allSettled([storeTicket(), guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)))]);
   if (stored.status === "rejected") {
-    if (watched.status === "fulfilled") await s.metadata.unwatchExpiry(ticket.id).catch(() => undefined);
+    if (watched.status === "fulfilled") await s.metadata.unwatchExpiry({ uploadId: ticket.id, expiresAt: ticket.expiresAt }).catch(() => undefined);
     throw stored.reason;
   }
   if (watched.status === "rejected") throw watched.reason;

@@ -268,7 +268,12 @@ export class DynamoMetadataStore implements MetadataStore {
     void outcome; // watched already: the first watch stays
   }
 
-  async unwatchExpiry(uploadId: string): Promise<void> {
+  /** One watch per upload here (its item is keyed by the upload), so the expiry is not needed. */
+  async unwatchExpiry({ uploadId }: Pick<ExpiryWatch, "uploadId" | "expiresAt">): Promise<void> {
+    await this.#deleteWatch(uploadId);
+  }
+
+  async #deleteWatch(uploadId: string): Promise<void> {
     await this.table.client.send(new DeleteItemCommand({ TableName: this.table.name, Key: { pk: S(`expiry#${uploadId}`), sk: S("expiry") } }));
   }
 
@@ -287,7 +292,7 @@ export class DynamoMetadataStore implements MetadataStore {
       .slice(0, limit)
       .map((item) => ({ uploadId: str(item, "id")!, data: JSON.parse(str(item, "w")!) as EventData }));
     const recorded = await this.#existingUploads(due.map((d) => d.uploadId));
-    await Promise.all(due.filter((d) => recorded.has(d.uploadId)).map((d) => this.unwatchExpiry(d.uploadId)));
+    await Promise.all(due.filter((d) => recorded.has(d.uploadId)).map((d) => this.#deleteWatch(d.uploadId)));
     const candidates = due.filter((d) => !recorded.has(d.uploadId));
     const busy = inFlight ? await Promise.all(candidates.map((d) => inFlight(d.uploadId))) : [];
     const unused = candidates.filter((_, i) => !busy[i]);

@@ -465,9 +465,10 @@ export function describeMetadataStore(name: string, open: () => Promise<Metadata
         const inGrace = upload({ state: "issued", expiresAt: now - 1000 });
         const expiredData = (r: UploadRecord): EventData => ({ ...eventFor(r, "upload.expired").data, fileId: undefined, state: "expired" });
         await Promise.all([unused, arrived, cancelled, inGrace].map((r) => store.watchExpiry({ uploadId: r.id, expiresAt: r.expiresAt, data: expiredData(r) })));
-        await store.watchExpiry({ uploadId: unused.id, expiresAt: now + 1e9, data: expiredData(unused) }); // a second watch keeps the first
+        await store.watchExpiry({ uploadId: unused.id, expiresAt: unused.expiresAt, data: expiredData(unused) }); // watched again: no second report
+        await store.watchExpiry({ uploadId: unused.id, expiresAt: now - 5000, data: expiredData(unused) }); // even at another expiry
         await store.insertUpload({ ...arrived, state: "uploaded" });
-        await store.unwatchExpiry(cancelled.id);
+        await store.unwatchExpiry({ uploadId: cancelled.id, expiresAt: cancelled.expiresAt });
         const counts = await Promise.all([store.expireDue({ now, graceMs: 5000, limit: 100 }), fx.peer.expireDue({ now, graceMs: 5000, limit: 100 })]);
         assert.equal(counts[0] + counts[1], 1, `one report in all (${counts.join(", ")})`);
         const events = await eventsOf(store, unused.id);

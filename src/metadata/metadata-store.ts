@@ -210,11 +210,15 @@ export interface MetadataStore {
   readEvents(query: EventQuery): Promise<EventPage>;
   /**
    * Starts watching an issued upload, so that `expireDue` reports it if it never arrives.
-   * Group-committed like `insertUpload`; resolves once durable. Watching twice keeps the first.
+   * Group-committed like `insertUpload`; resolves once durable. Watching the same upload again
+   * changes nothing, and an upload is reported expired at most once.
    */
   watchExpiry(watch: ExpiryWatch): Promise<void>;
-  /** Stops watching (the upload was cancelled: it will not be reported expired). */
-  unwatchExpiry(uploadId: string): Promise<void>;
+  /**
+   * Stops watching (the upload was cancelled: it will not be reported expired). Named by the
+   * upload and the expiry it was watched with: the SQL store keys watches by expiry first.
+   */
+  unwatchExpiry(watch: Pick<ExpiryWatch, "uploadId" | "expiresAt">): Promise<void>;
   /**
    * For up to `limit` watched uploads whose expiry plus `graceMs` is past and that have no
    * record, writes `upload.expired` and drops the watch, in one transaction each batch; watches

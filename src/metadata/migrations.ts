@@ -108,6 +108,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("uploads").addColumn("copy_progress", "text").execute();
     },
   },
+  "0006_expiry_watch_by_time": {
+    // Every issuance writes a watch. Keyed by the random upload id, each of a commit's rows
+    // landed on its own B-tree page (SQLite wrote ~26 µs a row at 300k rows, issue 19); keyed
+    // by expiry first, a commit's rows share the last pages (~4 µs). Upload ids stay random.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("expiry_watch_by_time")
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("upload_id", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("data", "text", (c) => c.notNull())
+        .addColumn("claim", "text")
+        .addPrimaryKeyConstraint("expiry_watch_by_time_pkey", ["expires_at", "upload_id"])
+        .execute();
+      await sql`INSERT INTO expiry_watch_by_time (expires_at, upload_id, key, data, claim) SELECT expires_at, upload_id, key, data, claim FROM expiry_watch`.execute(db);
+      await db.schema.dropTable("expiry_watch").execute();
+      await db.schema.alterTable("expiry_watch_by_time").renameTo("expiry_watch").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
