@@ -72,4 +72,16 @@ describe("route groups: each route is reached the way its caller proves itself",
     assert.equal(complete.status, 400);
     assert.equal(await code(complete), "invalid_json");
   });
+
+  it("routing: every route is one Hono's RegExpRouter takes, so the app does not fall back to its slower TrieRouter", async () => {
+    await call("GET", "/healthz"); // the router is chosen at the first request
+    const router = sluice.app.router as unknown as { activeRouter: { name: string } };
+    assert.equal(router.activeRouter.name, "RegExpRouter");
+    // The Companion part routes share one pattern: the batch, a part number, and nothing else.
+    assert.equal((await call("GET", "/s3/multipart/upl_x/batch?partNumbers=1", { key: KEY })).status, 404, "an unknown upload");
+    assert.equal(await code(await call("GET", "/s3/multipart/upl_x/1", { key: KEY })), "not_found");
+    const other = await call("GET", "/s3/multipart/upl_x/other", { key: KEY });
+    assert.equal(other.status, 404);
+    assert.match(((await other.json()) as { error: { message: string } }).error.message, /No route/);
+  });
 });

@@ -101,21 +101,24 @@ export function registerCompanionRoutes(app: App, options: AppOptions) {
       return c.json({ key: started.key, uploadId: started.id, bucket: started.bucket }, 200);
     });
 
-    // Before `/:partNumber`, which takes digits only.
-    app.get(`${base}/multipart/:uploadId/batch`, async (c) => {
-      const upload = await uploadOf(c);
-      const numbers = (c.req.query("partNumbers") ?? "").split(",").filter((n) => n !== "");
-      if (numbers.length === 0 || numbers.length > MAX_PART_URLS || !numbers.every((n) => /^\d{1,5}$/.test(n))) {
-        throw sluiceError("invalid_request", `partNumbers: from 1 to ${MAX_PART_URLS} part numbers, separated by commas.`);
+    // One route for `/batch` and `/<part number>`: Hono's RegExpRouter cannot tell a static
+    // segment from a parameter at the same place, and one such pair made the whole app fall
+    // back to its slower TrieRouter (issue 19). Anything else there is a 404, as before.
+    app.get(`${base}/multipart/:uploadId/:part`, async (c) => {
+      const part = c.req.param("part");
+      if (part === "batch") {
+        const upload = await uploadOf(c);
+        const numbers = (c.req.query("partNumbers") ?? "").split(",").filter((n) => n !== "");
+        if (numbers.length === 0 || numbers.length > MAX_PART_URLS || !numbers.every((n) => /^\d{1,5}$/.test(n))) {
+          throw sluiceError("invalid_request", `partNumbers: from 1 to ${MAX_PART_URLS} part numbers, separated by commas.`);
+        }
+        const signed = await partUrls(s, upload.id, numbers.map(Number));
+        return c.json({ presignedUrls: Object.fromEntries(signed.map((p) => [String(p.partNumber), p.url])) }, 200);
       }
-      const signed = await partUrls(s, upload.id, numbers.map(Number));
-      return c.json({ presignedUrls: Object.fromEntries(signed.map((p) => [String(p.partNumber), p.url])) }, 200);
-    });
-
-    app.get(`${base}/multipart/:uploadId/:partNumber{[0-9]{1,5}}`, async (c) => {
+      if (!/^\d{1,5}$/.test(part)) return c.notFound();
       const upload = await uploadOf(c);
-      const [part] = await partUrls(s, upload.id, [Number(c.req.param("partNumber"))]);
-      return c.json({ url: part!.url, expires: secondsUntil(part!.expiresAt, s.now()) }, 200);
+      const [signed] = await partUrls(s, upload.id, [Number(part)]);
+      return c.json({ url: signed!.url, expires: secondsUntil(signed!.expiresAt, s.now()) }, 200);
     });
 
     app.get(`${base}/multipart/:uploadId`, async (c) => {
