@@ -70,7 +70,11 @@ describe("CORS", () => {
     const stranger = await server.api("POST", "/v1/uploads", uploadRequest(PNG), { origin: "http://evil.example" });
     assert.equal(stranger.status, 201);
     assert.deepEqual(corsHeaders(stranger.headers), []);
-    assert.match(stranger.headers.get("vary") ?? "", /Origin/, "caches must not serve one origin's answer to another");
+    assert.equal(stranger.headers.get("vary"), null, "an answer to a POST is never stored by a cache: nothing to vary");
+    const strangerGet = await server.api("GET", `/v1/uploads/${stranger.body.id}`, undefined, { origin: "http://evil.example" });
+    assert.equal(strangerGet.status, 200);
+    assert.deepEqual(corsHeaders(strangerGet.headers), []);
+    assert.match(strangerGet.headers.get("vary") ?? "", /Origin/, "caches must not serve one origin's answer to another");
     const noOrigin = await server.api("GET", "/healthz");
     assert.deepEqual(corsHeaders(noOrigin.headers), []);
   });
