@@ -192,6 +192,16 @@ export function describeTicketStore(name: string, open: () => Promise<TicketStor
       await assert.rejects(store.issue(t));
     });
 
+    it("issues 300 tickets at once, each once, and refuses the one asked for twice among them", async () => {
+      const many = Array.from({ length: 300 }, () => ticket());
+      const twice = many[150]!;
+      const outcomes = await Promise.allSettled([...many, twice].map((t) => store.issue(t)));
+      assert.equal(outcomes.filter((o) => o.status === "rejected").length, 1, "exactly one of the two issuances of one id fails");
+      for (const t of [many[0]!, twice, many[299]!]) assert.deepEqual(await store.get(t.id), { ticket: t, state: "issued" });
+      const claims = await Promise.all(many.map((t) => store.claim(t.id, { leaseMs: 10_000 })));
+      assert.equal(claims.filter((c) => c.ok).length, 300);
+    });
+
     if (options.shared) it("shares tickets between instances: one issues, of many claimers on both exactly one wins", async () => {
       const peer = fx.peer;
       assert.ok(peer, "a shared store's fixture gives a second client");
