@@ -16,7 +16,7 @@ export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const MAIN = path.join(ROOT, "dist/runtime/node/main.js");
 /**
  * Node's arguments exactly as `npm start` gives them (read from package.json, so tests and
- * benchmarks run the server the way users do), e.g. `--max-semi-space-size=2 dist/…/main.js`.
+ * benchmarks run the server the way users do), e.g. `--max-semi-space-size=16 dist/…/main.js`.
  */
 export const START_ARGS: string[] = (() => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } };
