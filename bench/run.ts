@@ -159,7 +159,7 @@ async function main() {
     // 1. POST /v1/uploads (bench/issue.ts): server CPU per request and req/s against the bare
     //    Hono routes, seed 003's Fastify + getSignedUrl server and @tus/server's creation, with
     //    the load generator in a process of its own.
-    if (SECTIONS.has("issue")) await benchIssue({ tmp, rounds: ROUNDS, connections: CONNECTIONS, key: KEY, line, startSluice, startBaseline });
+    if (SECTIONS.has("issue")) await benchIssue({ tmp, connections: CONNECTIONS, key: KEY, line, startSluice, startBaseline });
 
     // 1b. The same, with each shared ticket store (real servers on this machine, sharing its
     //     two cores with Sluice and the load generator), next to the memory store and the bare
