@@ -27,7 +27,7 @@ for i, key in ipairs(KEYS) do
 end
 return issued`;
 
-/** Tickets issued in one script call at most (a batch beyond it waits for the next call). */
+/** Tickets issued in one script call at most (a larger batch goes as several calls, sent at once). */
 const ISSUE_BATCH = 256;
 
 // Keeps the key until the later of its current purge time and `until` + tombstone.
