@@ -133,7 +133,8 @@ export class RedisTicketStore implements TicketStore {
 
   constructor(options: { url: string; prefix?: string; now?: () => number }) {
     // The issue batch is already one command per turn of the event loop: auto-pipelining would
-    // only wrap it in a pipeline of one (about 20 µs of this process's CPU a batch, measured).
+    // only wrap it in a pipeline of one. Measured in this process (issue 19): 110 → 43 µs of CPU
+    // for a batch of one ticket, 13–15 → 5.6–6.6 µs a ticket in batches of 20.
     const redis = new Redis(options.url, { ...failFastRedisOptions(), autoPipeliningIgnoredCommands: ["sluiceIssueMany"] });
     // Errors surface on the commands (as 503s); the connection's own error events would
     // otherwise be unhandled and are only the same news again.
