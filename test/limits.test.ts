@@ -79,33 +79,39 @@ describe("request bodies", () => {
     const auth = { authorization: `Bearer ${server.key}` };
     // The gateway's own body is held to the ticket's size (here 1000 bytes), chunked or not.
     const gateway = await server.api("POST", "/v1/uploads", { filename: "a.bin", contentType: "application/octet-stream", size: 1000 });
-    // [route, headers, method, answered after fewer bytes than this]. The gateway reads and
-    // drops what comes while it discards the partial object and releases the claim, so its
-    // bound is only "before the body ended"; memory is bounded either way (below).
-    const routes: [string, Record<string, string>, string, number][] = [
-      [`/v1/uploads/${issued.body.id}/complete`, auth, "POST", SENT / 4],
-      [`/v1/uploads/${issued.body.id}/parts`, auth, "POST", SENT / 4],
-      ["/v1/keys", auth, "POST", SENT / 4],
-      ["/v1/events/s3", {}, "POST", SENT / 4],
-      ["/v1/uploads", auth, "POST", SENT / 4],
+    // [route, headers, method, the route's limit, bytes sent]. The gateway's is the ticket's size.
+    const KIB = 1024;
+    const MIB = 1024 * KIB;
+    const routes: [string, Record<string, string>, string, number, number][] = [
+      [`/v1/uploads/${issued.body.id}/complete`, auth, "POST", 2 * MIB, SENT],
+      [`/v1/uploads/${issued.body.id}/parts`, auth, "POST", 64 * KIB, SENT],
+      ["/v1/keys", auth, "POST", 64 * KIB, SENT],
+      ["/v1/events/s3", {}, "POST", MIB, SENT],
+      ["/v1/uploads", auth, "POST", 64 * KIB, SENT],
       // Four times as much here, so that the memory check below is well clear of the young
       // generation V8 may fill meanwhile (npm start's 16 MiB semispaces).
-      [gateway.body.upload.url.slice(server.url.length), gateway.body.upload.headers, "PUT", 4 * SENT],
+      [gateway.body.upload.url.slice(server.url.length), gateway.body.upload.headers, "PUT", 1000, 4 * SENT],
     ];
     const pid = server.process.pid!;
-    const sendAll = async () => {
-      for (const [route, headers, method, bound] of routes) {
-        const totalBytes = Math.max(SENT, bound);
-        const res = await sendChunked(server.url + route, { method, headers, totalBytes });
+    // The bound on when each route answers is checked on a send paced at 16 MiB/s: by the answer,
+    // no more than the route's limit and 4 MiB more (a quarter of a second) may have been sent.
+    // (Seen: each limit, rounded up to 64 KiB, and 64 to 320 KiB more.) Unpaced, what was sent by
+    // the answer is mostly loopback's buffering: 4 to 32 MiB were seen for a 64 KiB limit. A
+    // route that read its whole body before answering would answer after 4 s.
+    // Then each route is sent twice at full speed, to see that memory stays flat.
+    const sendAll = async (options: { paced: boolean }) => {
+      for (const [route, headers, method, limit, totalBytes] of routes) {
+        const res = await sendChunked(server.url + route, { method, headers, totalBytes, bytesPerSecond: options.paced ? 16 * MIB : undefined });
         assert.equal(res.status, 413, `${route}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error?.code, "too_large", route);
-        assert.ok(res.sentWhenAnswered < bound, `${route} answered after ${res.sentWhenAnswered} of ${totalBytes} bytes`);
+        if (options.paced) assert.ok(res.sentWhenAnswered <= limit + 4 * MIB, `${route} (limit ${limit}) answered after ${res.sentWhenAnswered} of ${totalBytes} bytes`);
       }
     };
     const rssBefore = rssOf(pid);
-    await sendAll();
+    await sendAll({ paced: true });
+    await sendAll({ paced: false });
     const rssAfterFirst = rssOf(pid);
-    await sendAll();
+    await sendAll({ paced: false });
     const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
     // Under half the gateway's body alone: holding what it was sent would grow it by more. It
     // grows by about 50 MiB on Node 24 (about 30 with 2 MiB semispaces; 13 on Node 20), which

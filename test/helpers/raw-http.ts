@@ -16,12 +16,18 @@ export interface ChunkedResult {
 /**
  * POSTs (or PUTs) `totalBytes` of filler as a chunked body (no Content-Length), 64 KiB a
  * write with backpressure, and stops writing as soon as an answer arrives.
+ *
+ * At full speed, `sentWhenAnswered` is mostly the kernel's buffering, not the server: loopback
+ * takes 4 MiB before the server has read a byte, and GB/s while it drains what it refused, so
+ * the same server measured 4 to 32 MiB for a 64 KiB limit. `bytesPerSecond` paces the writes,
+ * so that what was sent when the answer came says how long the server took to answer.
  */
-export function sendChunked(url: string, options: { method?: string; headers?: Record<string, string>; totalBytes: number; timeoutMs?: number }): Promise<ChunkedResult> {
+export function sendChunked(url: string, options: { method?: string; headers?: Record<string, string>; totalBytes: number; bytesPerSecond?: number; timeoutMs?: number }): Promise<ChunkedResult> {
   const chunk = Buffer.alloc(64 * 1024, 0x20); // JSON whitespace: valid filler for a body that is JSON
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
+    const started = performance.now();
     const timer = setTimeout(() => {
       req.destroy();
       reject(new Error(`no answer after ${sent} bytes sent`));
@@ -50,12 +56,17 @@ export function sendChunked(url: string, options: { method?: string; headers?: R
         }
       });
     });
+    // One chunk a turn of the event loop, so that an answer is read between any two writes.
     const write = () => {
-      while (!answered && sent < options.totalBytes) {
-        sent += chunk.byteLength;
-        if (!req.write(chunk)) return void req.once("drain", write);
+      if (answered) return;
+      if (sent >= options.totalBytes) return void req.end();
+      if (options.bytesPerSecond) {
+        const dueInMs = (sent / options.bytesPerSecond) * 1000 - (performance.now() - started);
+        if (dueInMs > 0) return void setTimeout(write, dueInMs);
       }
-      if (!answered) req.end();
+      sent += chunk.byteLength;
+      if (req.write(chunk)) setImmediate(write);
+      else req.once("drain", () => setImmediate(write));
     };
     write();
   });
