@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
-import { incomingBody } from "./body.js";
+import { countBodyBytes, incomingBody, minorGc } from "./body.js";
 
 async function withServer(handler: (req: IncomingMessage, res: ServerResponse) => void, run: (url: string) => Promise<void>) {
   const server = http.createServer(handler);
@@ -88,5 +88,26 @@ describe("incomingBody", () => {
         await again.text();
       },
     );
+  });
+});
+
+describe("the young-generation collection during uploads", () => {
+  it("is reachable on this Node without --expose-gc, and leaves no global gc behind", () => {
+    assert.equal(typeof minorGc, "function");
+    minorGc!();
+    assert.equal((globalThis as { gc?: unknown }).gc, undefined);
+  });
+
+  it("runs once every 16 MiB of body bytes read, however they are split", () => {
+    const MIB = 1024 * 1024;
+    countBodyBytes(16 * MIB, () => undefined); // whatever earlier tests read: counted from zero now
+    let runs = 0;
+    const collect = () => void runs++;
+    countBodyBytes(10 * MIB, collect);
+    assert.equal(runs, 0);
+    countBodyBytes(6 * MIB, collect);
+    assert.equal(runs, 1);
+    for (let i = 0; i < 64; i++) countBodyBytes(MIB / 2, collect);
+    assert.equal(runs, 3);
   });
 });
