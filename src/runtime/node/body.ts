@@ -8,10 +8,10 @@ import type { Context } from "hono";
  * read in this process. Each chunk a socket reads is its own buffer outside V8's heap, freed
  * only when the collector finds its small JS object dead; with the young generation `npm start`
  * sizes for issuance (16 MiB semispaces, docs/decisions.md) that happened so seldom that dead
- * chunks held 40-50 MiB during a 1 GiB gateway upload to RGW (peaks of 148-162 MiB, against the
- * 150 MB target; 109-117 at 2 MiB semispaces). A collection every 16 MiB (~1 ms at most, a few
- * a second) frees them: 134-137 MiB there. Reached as jest does, by exposing `gc` for the one
- * call that fetches it; `undefined` if this V8 refuses.
+ * chunks piled up: a 1 GiB gateway upload to RGW peaked at 148-162 MiB, against the 150 MB
+ * target (109-117 at 2 MiB semispaces). A collection every 16 MiB (a few a second, 2-3 ms each
+ * alone) brought that to 129-137 MiB. Reached as jest does, by exposing `gc` for the one call
+ * that fetches it; `undefined` if this V8 refuses.
  */
 const MINOR_GC_EVERY = 16 * 1024 * 1024;
 export const minorGc: (() => void) | undefined = (() => {
