@@ -118,9 +118,12 @@ describe("request bodies", () => {
     // is V8's heap filling, not the bodies.
     const grown = rssAfterFirst - rssBefore;
     assert.ok(grown < 2 * SENT, `the server's RSS grew by ${mib(grown)} MiB`);
-    // And the same bodies once more add next to nothing: nothing accumulates from one to the next.
+    // And the same bodies once more add little: nothing accumulates from one to the next.
     const grownAgain = rssOf(pid) - rssAfterFirst;
-    assert.ok(grownAgain < SENT / 4, `the server's RSS grew by ${mib(grownAgain)} MiB more the second time`);
+    // Under 32 MiB: V8 may still grow its young generation between passes (two 16 MiB
+    // semispaces; 26 MiB seen once on Node 24 since upload bodies run minor collections), while
+    // a server keeping the gateway's body would grow by 256 MiB a pass.
+    assert.ok(grownAgain < SENT / 2, `the server's RSS grew by ${mib(grownAgain)} MiB more the second time`);
     // Nothing was half-done: the uploads are still open, and the server still answers.
     assert.equal((await server.api("GET", `/v1/uploads/${issued.body.id}`)).body.state, "issued");
     assert.equal((await server.api("GET", `/v1/uploads/${gateway.body.id}`)).body.state, "issued");
