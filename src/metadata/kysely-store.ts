@@ -10,6 +10,7 @@ import {
   type QueryResult,
   type Selectable,
   type Updateable,
+  sql,
 } from "kysely";
 import { badRequest } from "../errors.js";
 import type { EventPage, EventType, NewEvent, SluiceEvent, EventData } from "../events/types.js";
@@ -166,6 +167,10 @@ export class KyselyMetadataStore implements MetadataStore {
    * event's id, and the event's INSERT selects the row by that mark (`#insertMarkedEvent`).
    * On PostgreSQL the UPDATE's row lock serializes two writers of one upload, and the second
    * re-reads `event_seq` once the first commits: their events get seq n and n+1, never a clash.
+   * An advisory lock on the upload comes first there, so that the transaction id (which orders
+   * the feed, `readEvents`) is taken only once the writer is through: the UPDATE takes it before
+   * it waits on the row, and a writer that took the lower id and then lost the row put seq 2
+   * before seq 1 in the feed (seen once, in the conformance test of a fresh-clone run).
    */
   async updateUpload(id: string, patch: UploadPatch, condition: UpdateCondition = {}, event?: NewEvent): Promise<boolean> {
     let q = this.#db.updateTable("uploads").set(toPatch(patch)).where("id", "=", id);
@@ -178,8 +183,10 @@ export class KyselyMetadataStore implements MetadataStore {
     }
     const marked = { id: newId("evt"), event };
     q = q.set((eb) => ({ event_seq: eb("event_seq", "+", 1), event_mark: marked.id }));
-    const [result] = await this.#atomically([q.compile(), this.#insertMarkedEvent(id, marked).compile()]);
-    return Number(result!.numAffectedRows ?? 0) > 0;
+    const writes = [q.compile(), this.#insertMarkedEvent(id, marked).compile()];
+    if (!this.#postgres) return Number((await this.#atomically(writes))[0]!.numAffectedRows ?? 0) > 0;
+    const lock = sql`SELECT pg_advisory_xact_lock(hashtextextended(${id}, 0))`.compile(this.#db);
+    return Number((await this.#atomically([lock, ...writes]))[1]!.numAffectedRows ?? 0) > 0;
   }
 
   async listFiles(options: { limit: number; cursor?: string; state?: UploadState; keyPrefix?: string | undefined }): Promise<FilePage> {
