@@ -42,7 +42,7 @@ describe("issuance and the expiry watch", () => {
     }
   });
 
-  it("takes the watch back when the ticket could not be stored: an upload never handed out is never reported", async () => {
+  it("does not watch an upload whose ticket could not be stored: an upload never handed out is never reported", async () => {
     const h = await makeServices({ tickets: new TicketsDown() });
     try {
       await assert.rejects(issueUpload(h.services, principal, request), (err: unknown) => err instanceof SluiceError && err.status === 503);

@@ -96,7 +96,7 @@ async function issueChecked(
   if (multipart) return issueMultipart(s, ticket, request.partSize ?? config.partSize);
   let stored = false;
   const storeTicket = async () => {
-    await alongsideTheWatch(s, ticket, () => guard("ticket store", () => s.tickets.issue(ticket)));
+    await storeAndWatch(s, ticket, () => guard("ticket store", () => s.tickets.issue(ticket)));
     stored = true;
     s.metrics.issued.inc();
   };
@@ -110,21 +110,19 @@ async function issueChecked(
 }
 
 /**
- * Stores the ticket and, at the same time, watches the upload so that `upload.expired` is
- * reported if it is never used: both are awaited before the client hears of the upload, so no
- * crash loses the watch (the store group-commits it with other issuances of the same moment),
- * and the issuance waits for the slower of the two writes, not for their sum. If either fails,
- * the issuance fails (503): a ticket stored without its watch is never handed out and expires
- * unreported; a watch written for a ticket that was not stored is taken back (should that fail
- * too, the upload the client never received is reported expired: the one false report).
+ * Stores the ticket, then watches the upload so that `upload.expired` is reported if it is
+ * never used. Both are awaited before the client hears of the upload, so no crash loses the
+ * watch (the store group-commits it with the other issuances of the same moment). In this order
+ * nothing is ever taken back: a ticket that could not be stored is never watched, and a ticket
+ * stored without its watch (the watch failed: 503) is never handed out and expires unreported.
+ * One after the other, not both at once: the issuance now waits for the sum of the two writes,
+ * not the slower one, and it costs less CPU: with Redis tickets, 4-12% less per issuance in
+ * three A/B runs of alternating rounds (medians of per-round ratios), memory tickets 5% less in
+ * one; the watch commits held ~23 rows either way (issue 19).
  */
-async function alongsideTheWatch(s: Services, ticket: Ticket, storeTicket: () => Promise<void>): Promise<void> {
-  const [stored, watched] = await Promise.allSettled([storeTicket(), guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)))]);
-  if (stored.status === "rejected") {
-    if (watched.status === "fulfilled") await s.metadata.unwatchExpiry({ uploadId: ticket.id, expiresAt: ticket.expiresAt }).catch(() => undefined);
-    throw stored.reason;
-  }
-  if (watched.status === "rejected") throw watched.reason;
+async function storeAndWatch(s: Services, ticket: Ticket, storeTicket: () => Promise<void>): Promise<void> {
+  await storeTicket();
+  await guard("metadata store", () => s.metadata.watchExpiry(expiryWatchOf(ticket)));
 }
 
 /**
@@ -138,7 +136,7 @@ async function issueMultipart(s: Services, ticket: Ticket, preferredPartSize: nu
     const uploadId = await guard("object store", () => s.objects.multipart.create(ref, { contentType: ticket.contentType }));
     const withPlan: Ticket = { ...ticket, multipart: { uploadId, ...plan } };
     try {
-      await alongsideTheWatch(s, withPlan, () => guard("ticket store", () => s.tickets.issue(withPlan)));
+      await storeAndWatch(s, withPlan, () => guard("ticket store", () => s.tickets.issue(withPlan)));
     } catch (err) {
       await s.objects.multipart.abort(ref, uploadId).catch(() => undefined);
       throw err;
