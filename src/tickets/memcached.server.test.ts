@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
+import memcachedConnection from "memcached/lib/connection.js";
 import { after, before, describe, it } from "node:test";
-import { memcachedUrl, startMemcached, type BackendServer } from "../../test/helpers/backends.js";
+import { memcachedUrl, startMemcached, withEmptyPath, type BackendServer } from "../../test/helpers/backends.js";
 import { newId } from "../internal/crypto.js";
 import { parseMemcachedUrl } from "../config.js";
 import { MemcachedTicketStore } from "./memcached.js";
@@ -73,6 +74,55 @@ describe("memcached ticket store over several nodes", () => {
         if (Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 200));
       }
+    }
+  });
+});
+
+describe("memcached ticket store where the system has no `ping`", () => {
+  it("survives one node's failures overlapping (the library's reconnect check spawns `ping`), and serves again when the node returns", async () => {
+    // Overlapping failures of one node send the library to its reconnect check, which ran
+    // `ping`: with none installed, the spawn's unhandled ENOENT ended the process.
+    const server = await startMemcached();
+    const store = new MemcachedTicketStore({ servers: parseMemcachedUrl(memcachedUrl([server])) });
+    const prototype = memcachedConnection.IssueLog.prototype;
+    const reconnect = prototype.attemptReconnect;
+    let reconnects = 0;
+    prototype.attemptReconnect = function counted() {
+      reconnects++;
+      reconnect.call(this);
+    };
+    const ticket = () => {
+      const now = Date.now();
+      return { id: newId("upl"), kind: "upload" as const, key: "k/f", filename: "f", contentType: "a/b", size: 1, sha256: null, metadata: {}, ownerId: null, createdAt: now, expiresAt: now + 60_000 };
+    };
+    try {
+      // No `ping` to be found, as on a slim image.
+      await withEmptyPath(async () => {
+        await server.halt();
+        const outcomes = await Promise.allSettled(Array.from({ length: 30 }, () => store.issue(ticket())));
+        assert.ok(outcomes.every((o) => o.status === "rejected"), "every call to the stopped node fails");
+        // The library's reconnect wait (`reconnect`, 1 s), then some: a failed spawn would have thrown by then.
+        const deadline = Date.now() + 10_000;
+        while (reconnects === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.ok(reconnects > 0, "the failures overlapped, and the reconnect check ran");
+        await new Promise((r) => setTimeout(r, 500));
+      });
+      await server.resume();
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          await store.ping();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      await store.issue(ticket());
+    } finally {
+      prototype.attemptReconnect = reconnect;
+      await store.close();
+      await server.stop();
     }
   });
 });

@@ -1,4 +1,5 @@
 import Memcached from "memcached";
+import memcachedConnection from "memcached/lib/connection.js";
 import { newSecret } from "../internal/crypto.js";
 import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
 
@@ -16,8 +17,37 @@ type Refusal = Exclude<ConsumeResult, { ok: true }>["reason"];
 /** A transition: the next entry, or why there is none, computed from the current one. */
 type Step<T> = { write: Entry; result: T } | { result: T };
 
+/**
+ * The longest one library call may take: its own per-operation timeout (2 s) and its retries
+ * (four, 10-200 ms apart) fit well inside.
+ */
+const CALL_DEADLINE_MS = 5000;
+
 /** Concurrent writers retry their compare-and-swap; this many lost races means something is wrong. */
 const MAX_CAS_ATTEMPTS = 50;
+
+/**
+ * The `memcached` library (2.2.2, its last release) decides that a failed node is back by running
+ * the system's `ping` on its host (`attemptReconnect` in its `lib/connection.js`). It gets there
+ * when one node's failures overlap (several calls failing at once, as under load, whatever
+ * `failures` says). Where no `ping` is installed (slim container images; this project's CI
+ * machines) the spawn fails with ENOENT, which the library does not listen for, so the error
+ * took the whole process down instead of answering 503s (the memcached outage test's rare
+ * ECONNRESET). A ping says nothing about memcached anyway. So the reconnect does, after the
+ * same wait, what the library does when its ping answers: the node is marked usable again, and
+ * the next call tries it, failing or serving on its own. `memcached.server.test.ts` runs this
+ * with `ping` out of reach.
+ */
+memcachedConnection.IssueLog.prototype.attemptReconnect = function attemptReconnect() {
+  this.totalReconnectsAttempted++;
+  this.emit("reconnecting", this.details);
+  this.emit("reconnected", this.details);
+  this.totalReconnectsSuccess++;
+  this.messages.length = 0;
+  this.failed = false;
+  this.isScheduledToReconnect = false;
+  Object.assign(this, JSON.parse(JSON.stringify(this.config)) as Record<string, unknown>);
+};
 
 /**
  * Tickets in Memcached, the seeds' choice: cheap and fast, and lost when a node restarts
@@ -163,9 +193,16 @@ export class MemcachedTicketStore implements TicketStore {
     throw new Error(`Ticket ${id}: ${MAX_CAS_ATTEMPTS} compare-and-swap attempts lost to concurrent writers.`);
   }
 
+  /**
+   * One library call, with a deadline of Sluice's own: after a node has gone and come back a
+   * few times under load, the library was seen never to call back (a load test's requests hung
+   * for minutes), and a wait without an end is a request that never fails closed.
+   */
   #call<T>(run: (cb: (err: unknown, result: T) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`memcached did not answer within ${CALL_DEADLINE_MS} ms`)), CALL_DEADLINE_MS);
       run((err, result) => {
+        clearTimeout(deadline);
         if (err) reject(err instanceof Error ? err : new Error(`memcached: ${describe(err)}`));
         else resolve(result);
       });

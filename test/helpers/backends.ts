@@ -263,3 +263,19 @@ async function motoPython(): Promise<string> {
   }
   return own;
 }
+
+/**
+ * Runs `fn` with PATH naming only an empty directory, as on a slim image where a command (such
+ * as `ping`) is not installed: what this process spawns by name in the meantime is not found.
+ */
+export async function withEmptyPath<T>(fn: () => Promise<T>): Promise<T> {
+  const empty = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-empty-path-"));
+  const saved = process.env.PATH;
+  process.env.PATH = empty;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+    await fs.rm(empty, { recursive: true, force: true });
+  }
+}
