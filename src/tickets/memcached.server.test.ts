@@ -28,6 +28,20 @@ async function itemsOn(port: number): Promise<number> {
   return Number(/STAT curr_items (\d+)/.exec(text)?.[1]);
 }
 
+/** Waits until every node answers the store again (a node just restarted), at most 10 s. */
+async function answersAgain(store: MemcachedTicketStore): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await store.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 describe("memcached ticket store over several nodes", () => {
   let servers: BackendServer[];
   let store: MemcachedTicketStore;
@@ -65,16 +79,7 @@ describe("memcached ticket store over several nodes", () => {
     } finally {
       await victim.resume();
     }
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        await store.ping();
-        break;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await answersAgain(store);
   });
 });
 
@@ -108,16 +113,7 @@ describe("memcached ticket store where the system has no `ping`", () => {
         await new Promise((r) => setTimeout(r, 500));
       });
       await server.resume();
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          await store.ping();
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) throw err;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
+      await answersAgain(store);
       await store.issue(ticket());
     } finally {
       prototype.attemptReconnect = reconnect;
