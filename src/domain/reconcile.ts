@@ -1,7 +1,7 @@
 import { listAll } from "../storage/object-store.js";
 import type { Services } from "./services.js";
 import { arrivedInStaging } from "./arrivals.js";
-import { expiryGraceMs } from "./upload-events.js";
+import { expiryGraceMs, expiryWatchOf } from "./upload-events.js";
 import { isUploadId, uploadIdOfKey } from "./upload-keys.js";
 import { unref } from "../internal/timers.js";
 
@@ -58,12 +58,44 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
     report.multipartAborted++;
   }
 
-  // 4. Uploads issued and never used: reported expired (after step 2 recorded what arrived).
+  // 4. Uploads issued and never used: reported expired (after step 2 recorded what arrived),
+  //    with the watches a ticket store keeps handed on to the metadata store first.
+  await moveExpiryWatches(s, now);
   report.expired = await reportExpired(s, now);
   // 5. Events past their retention.
   report.eventsDeleted = await s.metadata.deleteEventsBefore(now - s.config.eventsRetentionMs);
   return report;
 }
+
+/**
+ * Hands the expiry watches a ticket store keeps beside its tickets (Redis: `storeAndWatch` in
+ * issue.ts) on to the metadata store, where `reportExpired` finds them: those of uploads not
+ * used (issued, or claimed and perhaps still in flight), a batch at a time; then drops them all
+ * from the ticket store. A used (consumed) or cancelled (revoked) upload needs no watch. Each
+ * step is idempotent (a watch written twice is one watch, and reported once), so a crash
+ * between them, or two instances sweeping at once, changes nothing.
+ * Moved half a grace after expiry, not at once: a cancel that found the upload live just
+ * before its expiry has revoked its ticket by then; and as the grace is at least two sweep
+ * intervals, a watch is moved before `reportExpired` would report it.
+ */
+async function moveExpiryWatches(s: Services, now: number): Promise<void> {
+  const { tickets } = s;
+  if (!tickets.dueWatches || !tickets.settleWatches) return;
+  const before = now - expiryGraceMs(s.config) / 2;
+  for (let round = 0; round < 50; round++) {
+    const due = await tickets.dueWatches(before, WATCH_BATCH);
+    if (due.length === 0) return;
+    const unused = due.flatMap((d) => (d.ticket && (d.ticket.state === "issued" || d.ticket.state === "claimed") ? [d.ticket.ticket] : []));
+    await Promise.all(unused.map((ticket) => s.metadata.watchExpiry(expiryWatchOf(ticket))));
+    const lost = due.filter((d) => !d.ticket).map((d) => d.id);
+    // Only if no sweep ran for WATCH_HOLD_MS (every instance down), or Redis lost the ticket.
+    if (lost.length > 0) s.logger.warn({ uploads: lost }, "expiry watches whose tickets are gone: these uploads cannot be reported expired");
+    await tickets.settleWatches(due.map((d) => d.id));
+    if (due.length < WATCH_BATCH) return;
+  }
+}
+
+const WATCH_BATCH = 200;
 
 /**
  * Reports `upload.expired` for every watched upload past its expiry and grace with no record,

@@ -1,31 +1,63 @@
 import { Redis, type RedisOptions } from "ioredis";
 import { newSecret } from "../internal/crypto.js";
-import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
+import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type DueWatch, type Ticket, type TicketState, type TicketStore } from "./ticket-store.js";
 
 /**
  * Tickets in Redis. Each ticket is one hash (`<prefix>t:<id>`):
  *   t  the ticket as JSON      s  state        e  expiresAt (ms)
  *   l  the lease, while held   u  lease until  p  when Redis may forget it (ms, PEXPIREAT)
+ *   w  '1' while its expiry watch is kept here (`issueWatched`): it is then kept past its
+ *      tombstone (WATCH_HOLD_MS) until the sweep settles the watch.
+ * The watches are one sorted set (`<prefix>expiring`): ticket ids, scored by expiry.
  * Every transition is one Lua script, so a check and its write are one atomic step on the
  * server, and one round trip. Times are the instances' clocks (passed in), as they are for
  * `expiresAt` and the URLs' own expiry: instances are expected to keep NTP time.
  */
 const STATE_ERRORS = new Set(["unknown", "expired", "claimed", "consumed", "revoked", "lease_lost"]);
 
-// KEYS: tickets; ARGV: for each, its JSON, expiresAt and purgeAt → for each, 1 (issued) or 0 (exists)
+// KEYS: the expiry watches, then the tickets; ARGV: for each ticket, its JSON, expiresAt,
+// purgeAt and id, and '1' to watch its expiry → for each, 1 (issued) or 0 (exists)
 const ISSUE_MANY = `
 local issued = {}
-for i, key in ipairs(KEYS) do
-  local j = (i - 1) * 3
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local j = (i - 2) * 5
   if redis.call('EXISTS', key) == 1 then
-    issued[i] = 0
+    issued[i - 1] = 0
   else
-    redis.call('HSET', key, 't', ARGV[j + 1], 's', 'issued', 'e', ARGV[j + 2], 'p', ARGV[j + 3])
+    if ARGV[j + 5] == '1' then
+      redis.call('HSET', key, 't', ARGV[j + 1], 's', 'issued', 'e', ARGV[j + 2], 'p', ARGV[j + 3], 'w', '1')
+      redis.call('ZADD', KEYS[1], ARGV[j + 2], ARGV[j + 4])
+    else
+      redis.call('HSET', key, 't', ARGV[j + 1], 's', 'issued', 'e', ARGV[j + 2], 'p', ARGV[j + 3])
+    end
     redis.call('PEXPIREAT', key, ARGV[j + 3])
-    issued[i] = 1
+    issued[i - 1] = 1
   end
 end
 return issued`;
+
+// KEYS: the expiry watches, then the tickets; ARGV: their ids → the number of watches dropped.
+// A ticket held for its watch ('w') is kept a tombstone past its expiry or lease from then on.
+const SETTLE_WATCHES = `
+local dropped = 0
+for i = 2, #KEYS do
+  dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i - 1])
+  local h = redis.call('HMGET', KEYS[i], 'w', 'e', 'u')
+  if h[1] then
+    local purge = math.max(tonumber(h[2]), tonumber(h[3] or '0')) + ${TOMBSTONE_MS}
+    redis.call('HDEL', KEYS[i], 'w')
+    redis.call('HSET', KEYS[i], 'p', purge)
+    redis.call('PEXPIREAT', KEYS[i], purge)
+  end
+end
+return dropped`;
+
+/**
+ * How long a ticket watched by the store is kept at most if its watch is never settled (no
+ * sweep ran: every instance was down that long). A sweep settles it soon after its expiry.
+ */
+export const WATCH_HOLD_MS = 7 * 24 * 3600_000;
 
 /** Tickets issued in one script call at most (a larger batch goes as several calls, sent at once). */
 const ISSUE_BATCH = 256;
@@ -100,8 +132,10 @@ redis.call('HDEL', KEYS[1], 'l', 'u')
 return 1`;
 
 interface TicketCommands {
-  /** `numberOfKeys` first, then the keys, then three values per key. */
+  /** `numberOfKeys` first, then the watches' key and the tickets' keys, then five values per ticket. */
   sluiceIssueMany(numberOfKeys: number, ...keysThenValues: (string | number)[]): Promise<number[]>;
+  /** `numberOfKeys` first, then the watches' key and the tickets' keys, then their ids. */
+  sluiceSettleWatches(numberOfKeys: number, ...keysThenIds: string[]): Promise<number>;
   sluiceClaim(key: string, now: number, leaseMs: number, lease: string): Promise<[string, string?]>;
   sluiceRenew(key: string, now: number, leaseMs: number, lease: string): Promise<number>;
   sluiceRelease(key: string, lease: string): Promise<number>;
@@ -129,6 +163,8 @@ export class RedisTicketStore implements TicketStore {
   readonly name = "redis ticket store";
   readonly #redis: Redis & TicketCommands;
   readonly #prefix: string;
+  /** A sorted set: the ids of the tickets whose expiry is watched, scored by their expiry. */
+  readonly #watches: string;
   readonly #now: () => number;
 
   constructor(options: { url: string; prefix?: string; now?: () => number }) {
@@ -140,6 +176,7 @@ export class RedisTicketStore implements TicketStore {
     // otherwise be unhandled and are only the same news again.
     redis.on("error", () => {});
     redis.defineCommand("sluiceIssueMany", { lua: ISSUE_MANY }); // the key count is the first argument
+    redis.defineCommand("sluiceSettleWatches", { lua: SETTLE_WATCHES });
     redis.defineCommand("sluiceClaim", { numberOfKeys: 1, lua: CLAIM });
     redis.defineCommand("sluiceRenew", { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand("sluiceRelease", { numberOfKeys: 1, lua: RELEASE });
@@ -147,6 +184,7 @@ export class RedisTicketStore implements TicketStore {
     redis.defineCommand("sluiceRevoke", { numberOfKeys: 1, lua: REVOKE });
     this.#redis = redis as Redis & TicketCommands;
     this.#prefix = options.prefix ?? "sluice:";
+    this.#watches = `${this.#prefix}expiring`;
     this.#now = options.now ?? Date.now;
   }
 
@@ -161,20 +199,35 @@ export class RedisTicketStore implements TicketStore {
    * and less Redis work (one script run); measured in `npm run bench` (issue 19).
    */
   issue(ticket: Ticket): Promise<void> {
+    return this.#enqueue(ticket, false);
+  }
+
+  /**
+   * The ticket and its expiry watch, in the same script run as the ticket: one more command on
+   * the server (`ZADD`), where the metadata store's watch was a commit of its own.
+   */
+  issueWatched(ticket: Ticket): Promise<void> {
+    return this.#enqueue(ticket, true);
+  }
+
+  #enqueue(ticket: Ticket, watched: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pendingIssues.push({ ticket, resolve, reject });
+      this.#pendingIssues.push({ ticket, watched, resolve, reject });
       if (this.#pendingIssues.length === 1) setImmediate(() => this.#issuePending());
     });
   }
 
-  readonly #pendingIssues: { ticket: Ticket; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  readonly #pendingIssues: { ticket: Ticket; watched: boolean; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   #issuePending(): void {
     while (this.#pendingIssues.length > 0) {
       const batch = this.#pendingIssues.splice(0, ISSUE_BATCH);
-      const keys = batch.map((b) => this.#key(b.ticket.id));
+      const keys = [this.#watches];
       const values: (string | number)[] = [];
-      for (const { ticket } of batch) values.push(JSON.stringify(ticket), ticket.expiresAt, ticket.expiresAt + TOMBSTONE_MS);
+      for (const { ticket, watched } of batch) {
+        keys.push(this.#key(ticket.id));
+        values.push(JSON.stringify(ticket), ticket.expiresAt, ticket.expiresAt + (watched ? WATCH_HOLD_MS : TOMBSTONE_MS), ticket.id, watched ? 1 : 0);
+      }
       this.#redis.sluiceIssueMany(keys.length, ...keys, ...values).then(
         (issued) =>
           batch.forEach((b, i) => {
@@ -184,6 +237,16 @@ export class RedisTicketStore implements TicketStore {
         (err: unknown) => batch.forEach((b) => b.reject(err)),
       );
     }
+  }
+
+  async dueWatches(before: number, limit: number): Promise<DueWatch[]> {
+    const ids = await this.#redis.zrangebyscore(this.#watches, "-inf", before, "LIMIT", 0, limit);
+    return Promise.all(ids.map(async (id) => ({ id, ticket: await this.get(id) })));
+  }
+
+  async settleWatches(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#redis.sluiceSettleWatches(ids.length + 1, this.#watches, ...ids.map((id) => this.#key(id)), ...ids);
   }
 
   async claim(id: string, { leaseMs }: { leaseMs: number }): Promise<ClaimResult> {

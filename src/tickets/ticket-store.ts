@@ -73,6 +73,12 @@ export type ClaimResult =
 
 export type ConsumeResult = { ok: true; ticket: Ticket } | { ok: false; reason: "unknown" | "expired" | "claimed" | "consumed" | "revoked" | "lease_lost" };
 
+/** A watch kept by the ticket store, due (see `TicketStore.dueWatches`). */
+export interface DueWatch {
+  id: string;
+  ticket: { ticket: Ticket; state: TicketState } | undefined;
+}
+
 export interface TicketStore {
   readonly name: string;
   issue(ticket: Ticket): Promise<void>;
@@ -95,6 +101,23 @@ export interface TicketStore {
    * returned, and the caller tells it is expired from `expiresAt`.
    */
   get(id: string): Promise<{ ticket: Ticket; state: TicketState } | undefined>;
+  /**
+   * Optional: a store that keeps each upload's expiry watch beside its ticket. Stores the ticket
+   * and its watch in one atomic step, in place of `issue` followed by the metadata store's
+   * `watchExpiry` (issue 19: on Redis, that commit was the largest cost of an issuance). The
+   * ticket is then kept, past its tombstone, until its watch is settled, so that what
+   * `upload.expired` reports can still be read.
+   */
+  issueWatched?(ticket: Ticket): Promise<void>;
+  /**
+   * Optional, with `issueWatched`: the watches whose ticket expired at or before `before`, at
+   * most `limit`, soonest expiry first, each with its ticket and state as they are now
+   * (undefined if the store no longer has it). The sweep hands the unused ones on to the
+   * metadata store's watch, then settles them all.
+   */
+  dueWatches?(before: number, limit: number): Promise<DueWatch[]>;
+  /** Optional, with `issueWatched`: drops these watches; each ticket is then kept only a tombstone past its expiry (or lease). */
+  settleWatches?(ids: readonly string[]): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
