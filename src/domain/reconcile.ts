@@ -25,7 +25,8 @@ const UNKNOWN_MULTIPART_GRACE_MS = 10 * 60_000;
  * Compares staging with the records and mends the difference, so that a lost or delayed
  * event delays a file but never loses it. Safe to run at any time, repeatedly, and on
  * several instances at once: every step is a conditional update or an idempotent delete.
- * Unused tickets need no sweep: the ticket store expires them.
+ * Unused tickets need no sweep: the ticket store expires them (and those whose expiry watch it
+ * keeps, once step 4 has moved the watch).
  */
 export async function reconcileStaging(s: Services, options: { now?: number } = {}): Promise<ReconcileReport> {
   const now = options.now ?? s.now();
@@ -70,32 +71,43 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
 /**
  * Hands the expiry watches a ticket store keeps beside its tickets (Redis: `storeAndWatch` in
  * issue.ts) on to the metadata store, where `reportExpired` finds them: those of uploads not
- * used (issued, or claimed and perhaps still in flight), a batch at a time; then drops them all
- * from the ticket store. A used (consumed) or cancelled (revoked) upload needs no watch. Each
- * step is idempotent (a watch written twice is one watch, and reported once), so a crash
- * between them, or two instances sweeping at once, changes nothing.
- * Moved half a grace after expiry, not at once: a cancel that found the upload live just
- * before its expiry has revoked its ticket by then; and as the grace is at least two sweep
- * intervals, a watch is moved before `reportExpired` would report it.
+ * used (issued, or claimed and perhaps still in flight); then drops them from the ticket store.
+ * A used (consumed) or cancelled (revoked) upload needs no watch.
+ * - Every upload issued passes through here, used or not, so it drains in batches until none
+ *   is due or half the sweep interval is spent (then the rest waits for the next sweep).
+ * - Each batch is claimed for this instance (`WATCH_CLAIM_MS`), so instances sweeping at once
+ *   take different watches; a batch whose instance died is taken again when its claim lapses.
+ *   Writing a watch again is harmless: it is one watch, reported once.
+ * - A watch that could not be written stays claimed, and is tried again once its claim lapses;
+ *   it holds up neither the others nor the sweep's later steps.
+ * - Moved half a grace after expiry, not at once: a cancel that found the upload live just
+ *   before its expiry has revoked its ticket by then; and as the grace is at least two sweep
+ *   intervals, a watch is moved before `reportExpired` would report it.
  */
 async function moveExpiryWatches(s: Services, now: number): Promise<void> {
   const { tickets } = s;
   if (!tickets.dueWatches || !tickets.settleWatches) return;
   const before = now - expiryGraceMs(s.config) / 2;
-  for (let round = 0; round < 50; round++) {
-    const due = await tickets.dueWatches(before, WATCH_BATCH);
+  const started = Date.now();
+  const budgetMs = Math.max(1000, (s.config.reconcileIntervalSeconds * 1000) / 2);
+  while (Date.now() - started < budgetMs) {
+    const due = await tickets.dueWatches(before, WATCH_BATCH, { claimMs: WATCH_CLAIM_MS });
     if (due.length === 0) return;
-    const unused = due.flatMap((d) => (d.ticket && (d.ticket.state === "issued" || d.ticket.state === "claimed") ? [d.ticket.ticket] : []));
-    await Promise.all(unused.map((ticket) => s.metadata.watchExpiry(expiryWatchOf(ticket))));
+    const unused = due.filter((d) => d.ticket && (d.ticket.state === "issued" || d.ticket.state === "claimed"));
+    const written = await Promise.allSettled(unused.map((d) => s.metadata.watchExpiry(expiryWatchOf(d.ticket!.ticket))));
+    const failed = new Set(unused.filter((_, i) => written[i]!.status === "rejected").map((d) => d.id));
+    if (failed.size > 0) s.logger.warn({ uploads: [...failed], err: written.find((w) => w.status === "rejected")?.reason }, "could not write expiry watches; they are tried again when their claim lapses");
     const lost = due.filter((d) => !d.ticket).map((d) => d.id);
     // Only if no sweep ran for WATCH_HOLD_MS (every instance down), or Redis lost the ticket.
     if (lost.length > 0) s.logger.warn({ uploads: lost }, "expiry watches whose tickets are gone: these uploads cannot be reported expired");
-    await tickets.settleWatches(due.map((d) => d.id));
-    if (due.length < WATCH_BATCH) return;
+    await tickets.settleWatches(due.filter((d) => !failed.has(d.id)).map((d) => d.id));
   }
+  s.logger.warn({ budgetMs }, "expiry watches are still due after this sweep's share of time; the next sweep goes on");
 }
 
-const WATCH_BATCH = 200;
+const WATCH_BATCH = 500;
+/** How long a sweep holds the watches it is moving before another instance may take them. */
+const WATCH_CLAIM_MS = 5 * 60_000;
 
 /**
  * Reports `upload.expired` for every watched upload past its expiry and grace with no record,

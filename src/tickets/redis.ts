@@ -8,7 +8,9 @@ import { TOMBSTONE_MS, type ClaimResult, type ConsumeResult, type DueWatch, type
  *   l  the lease, while held   u  lease until  p  when Redis may forget it (ms, PEXPIREAT)
  *   w  '1' while its expiry watch is kept here (`issueWatched`): it is then kept past its
  *      tombstone (WATCH_HOLD_MS) until the sweep settles the watch.
- * The watches are one sorted set (`<prefix>expiring`): ticket ids, scored by expiry.
+ * The watches are one sorted set (`<prefix>expiring`): ticket ids, scored by expiry; a sweep
+ * moving some claims them into another (`<prefix>expiring:moving`), scored by when its claim
+ * lapses.
  * Every transition is one Lua script, so a check and its write are one atomic step on the
  * server, and one round trip. Times are the instances' clocks (passed in), as they are for
  * `expiresAt` and the URLs' own expiry: instances are expected to keep NTP time.
@@ -37,12 +39,32 @@ for i = 2, #KEYS do
 end
 return issued`;
 
-// KEYS: the expiry watches, then the tickets; ARGV: their ids → the number of watches dropped.
-// A ticket held for its watch ('w') is kept a tombstone past its expiry or lease from then on.
+// KEYS: the expiry watches, the watches being moved; ARGV: due before, now, claimed until,
+// at most → ids. Takes watches whose claim lapsed (an instance died while moving them) first,
+// then due ones, and claims each for the caller (scored by when its claim lapses), so that
+// instances sweeping at once take different watches.
+const CLAIM_WATCHES = `
+local limit = tonumber(ARGV[4])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, limit)
+if #ids < limit then
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, limit - #ids)) do
+    ids[#ids + 1] = id
+  end
+end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZADD', KEYS[2], ARGV[3], id)
+end
+return ids`;
+
+// KEYS: the expiry watches, the watches being moved, then the tickets; ARGV: their ids → the
+// number of watches dropped. A ticket held for its watch ('w') is kept a tombstone past its
+// expiry or lease from then on.
 const SETTLE_WATCHES = `
 local dropped = 0
-for i = 2, #KEYS do
-  dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i - 1])
+for i = 3, #KEYS do
+  local id = ARGV[i - 2]
+  dropped = dropped + redis.call('ZREM', KEYS[2], id) + redis.call('ZREM', KEYS[1], id)
   local h = redis.call('HMGET', KEYS[i], 'w', 'e', 'u')
   if h[1] then
     local purge = math.max(tonumber(h[2]), tonumber(h[3] or '0')) + ${TOMBSTONE_MS}
@@ -134,7 +156,8 @@ return 1`;
 interface TicketCommands {
   /** `numberOfKeys` first, then the watches' key and the tickets' keys, then five values per ticket. */
   sluiceIssueMany(numberOfKeys: number, ...keysThenValues: (string | number)[]): Promise<number[]>;
-  /** `numberOfKeys` first, then the watches' key and the tickets' keys, then their ids. */
+  sluiceClaimWatches(watches: string, moving: string, before: number, now: number, claimedUntil: number, limit: number): Promise<string[]>;
+  /** `numberOfKeys` first, then the two sets' keys and the tickets' keys, then their ids. */
   sluiceSettleWatches(numberOfKeys: number, ...keysThenIds: string[]): Promise<number>;
   sluiceClaim(key: string, now: number, leaseMs: number, lease: string): Promise<[string, string?]>;
   sluiceRenew(key: string, now: number, leaseMs: number, lease: string): Promise<number>;
@@ -165,6 +188,8 @@ export class RedisTicketStore implements TicketStore {
   readonly #prefix: string;
   /** A sorted set: the ids of the tickets whose expiry is watched, scored by their expiry. */
   readonly #watches: string;
+  /** A sorted set: the watches a sweep has claimed to move, scored by when its claim lapses. */
+  readonly #moving: string;
   readonly #now: () => number;
 
   constructor(options: { url: string; prefix?: string; now?: () => number }) {
@@ -176,6 +201,7 @@ export class RedisTicketStore implements TicketStore {
     // otherwise be unhandled and are only the same news again.
     redis.on("error", () => {});
     redis.defineCommand("sluiceIssueMany", { lua: ISSUE_MANY }); // the key count is the first argument
+    redis.defineCommand("sluiceClaimWatches", { numberOfKeys: 2, lua: CLAIM_WATCHES });
     redis.defineCommand("sluiceSettleWatches", { lua: SETTLE_WATCHES });
     redis.defineCommand("sluiceClaim", { numberOfKeys: 1, lua: CLAIM });
     redis.defineCommand("sluiceRenew", { numberOfKeys: 1, lua: RENEW });
@@ -185,6 +211,7 @@ export class RedisTicketStore implements TicketStore {
     this.#redis = redis as Redis & TicketCommands;
     this.#prefix = options.prefix ?? "sluice:";
     this.#watches = `${this.#prefix}expiring`;
+    this.#moving = `${this.#prefix}expiring:moving`;
     this.#now = options.now ?? Date.now;
   }
 
@@ -239,14 +266,19 @@ export class RedisTicketStore implements TicketStore {
     }
   }
 
-  async dueWatches(before: number, limit: number): Promise<DueWatch[]> {
-    const ids = await this.#redis.zrangebyscore(this.#watches, "-inf", before, "LIMIT", 0, limit);
+  /**
+   * Claims the due watches for this caller (see CLAIM_WATCHES) for `claimMs`: until they are
+   * settled, or the claim lapses, no other caller is given them.
+   */
+  async dueWatches(before: number, limit: number, { claimMs }: { claimMs: number }): Promise<DueWatch[]> {
+    const now = this.#now();
+    const ids = await this.#redis.sluiceClaimWatches(this.#watches, this.#moving, before, now, now + claimMs, limit);
     return Promise.all(ids.map(async (id) => ({ id, ticket: await this.get(id) })));
   }
 
   async settleWatches(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#redis.sluiceSettleWatches(ids.length + 1, this.#watches, ...ids.map((id) => this.#key(id)), ...ids);
+    await this.#redis.sluiceSettleWatches(ids.length + 2, this.#watches, this.#moving, ...ids.map((id) => this.#key(id)), ...ids);
   }
 
   async claim(id: string, { leaseMs }: { leaseMs: number }): Promise<ClaimResult> {

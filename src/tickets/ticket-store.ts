@@ -111,11 +111,13 @@ export interface TicketStore {
   issueWatched?(ticket: Ticket): Promise<void>;
   /**
    * Optional, with `issueWatched`: the watches whose ticket expired at or before `before`, at
-   * most `limit`, soonest expiry first, each with its ticket and state as they are now
-   * (undefined if the store no longer has it). The sweep hands the unused ones on to the
-   * metadata store's watch, then settles them all.
+   * most `limit`, each with its ticket and state as they are now (undefined if the store no
+   * longer has it). They are claimed for the caller for `claimMs`: another caller is not given
+   * them until then, unless they are settled first (then never). Watches whose claim lapsed
+   * unsettled come first. The sweep hands the unused ones on to the metadata store, then
+   * settles them.
    */
-  dueWatches?(before: number, limit: number): Promise<DueWatch[]>;
+  dueWatches?(before: number, limit: number, options: { claimMs: number }): Promise<DueWatch[]>;
   /** Optional, with `issueWatched`: drops these watches; each ticket is then kept only a tombstone past its expiry (or lease). */
   settleWatches?(ids: readonly string[]): Promise<void>;
   ping(): Promise<void>;
