@@ -125,13 +125,13 @@ describe("request bodies", () => {
     // And the same bodies sent again add little: nothing accumulates from one pass to the next.
     // (A pass stops sending at each 413, so what the server reads is what arrived before it:
     // a few MiB a route at full speed.) RSS also moves by itself between two reads, with the
-    // young generation's two 16 MiB semispaces and malloc's arenas: seen -5 to +23 MiB over one
-    // pass, and 16 in a fresh-clone run, which failed the bound of 16 this had. So: the smaller
-    // growth of two more passes under 32 MiB; what accumulates grows both.
+    // young generation's two 16 MiB semispaces and malloc's arenas: seen -5 to +31 MiB over one
+    // pass (16 in a fresh-clone run failed this bound when it judged one pass alone). What
+    // accumulates grows in every pass, so the bound holds for the smaller of two more passes.
     const grownAgain = rssAfterSecond - rssAfterFirst;
     const grownThird = rssAfterThird - rssAfterSecond;
     console.log(`limits: RSS grew ${mib(grown)} MiB over the first pass, ${mib(grownAgain)} over the second, ${mib(grownThird)} over the third`);
-    assert.ok(Math.min(grownAgain, grownThird) < SENT / 2, `the server's RSS grew by ${mib(grownAgain)} and ${mib(grownThird)} MiB over the second and third passes`);
+    assert.ok(Math.min(grownAgain, grownThird) < SENT / 4, `the server's RSS grew by ${mib(grownAgain)} and ${mib(grownThird)} MiB over the second and third passes`);
     await sendAll({ paced: true });
     // Nothing was half-done: the uploads are still open, and the server still answers.
     assert.equal((await server.api("GET", `/v1/uploads/${issued.body.id}`)).body.state, "issued");
