@@ -133,7 +133,9 @@ describe("events through the real service (fs storage, gateway uploads)", () => 
     assert.equal((await server.api("DELETE", `/v1/uploads/${cancelled.id}`)).status, 200);
     const used = await issue(server, PNG, { expiresIn: 1 });
     await put(used, PNG);
-    await eventually(async () => assert.equal((await feed(store, { uploadId: unused.id })).length, 1), 15_000);
+    // Memory tickets journal their watches in files of 10 s of expiry, each read once all of it
+    // is due: reported 10-14 s after issuance here.
+    await eventually(async () => assert.equal((await feed(store, { uploadId: unused.id })).length, 1), 30_000);
     const [e] = await feed(store, { uploadId: unused.id });
     const { apiKeyId, ...data } = e!.data;
     assert.equal(typeof apiKeyId, "string");
@@ -154,6 +156,39 @@ describe("events through the real service (fs storage, gateway uploads)", () => 
     assert.equal((await feed(store, { uploadId: unused.id })).length, 1);
     assert.deepEqual(await feed(store, { uploadId: cancelled.id }), []);
     assert.deepEqual((await feed(store, { uploadId: used.id })).map((x) => x.type), ["upload.archived"]);
+  });
+
+  it("upload.expired for an upload issued just before the server crashed (SIGKILL) and never used: the restarted server reports it", async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "sluice-crash-"));
+    const env = { SLUICE_EXPIRY_GRACE: "0", SLUICE_TICKET_LEASE: "1", SLUICE_RECONCILE_INTERVAL: "1" };
+    let restarted: TestServer | undefined;
+    let crashStore: MetadataStore | undefined;
+    try {
+      const crashing = await startServer(env, { dataDir, keep: true });
+      const unused = await issue(crashing, PNG, { expiresIn: 1, metadata: { kind: "crash" } });
+      const exited = new Promise((resolve) => crashing.process.once("exit", (_code, signal) => resolve(signal)));
+      crashing.process.kill("SIGKILL");
+      assert.equal(await exited, "SIGKILL");
+      // Its ticket died with it (memory); its watch is in the journal.
+      const journal = await fs.readdir(path.join(dataDir, "expiry-watches"));
+      assert.equal(journal.length, 1);
+      assert.match(await fs.readFile(path.join(dataDir, "expiry-watches", journal[0]!), "utf8"), new RegExp(`"id":"${unused.id}"`));
+      restarted = await startServer(env, { dataDir, keep: true });
+      // The same URL on the restarted server's port.
+      const url = new URL(unused.upload.url);
+      const again = `${restarted.url}${url.pathname}${url.search}`;
+      assert.equal((await fetch(again, { method: "PUT", headers: unused.upload.headers, body: new Uint8Array(PNG) })).status, 410, "the URL died with its ticket");
+      crashStore = await createMetadataStore({ kind: "sqlite", path: path.join(dataDir, "sluice.db") });
+      const reader = crashStore;
+      await eventually(async () => assert.equal((await feed(reader, { uploadId: unused.id })).length, 1), 30_000);
+      const [e] = await feed(reader, { uploadId: unused.id });
+      assert.deepEqual([e!.type, e!.data.metadata], ["upload.expired", { kind: "crash" }]);
+      await eventually(async () => assert.deepEqual(await fs.readdir(path.join(dataDir, "expiry-watches")), []), 5_000);
+    } finally {
+      await crashStore?.close();
+      await restarted?.stop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("file.deleted once, for two deletes at once and a third after", async () => {

@@ -1,4 +1,5 @@
 /** The ticket store: which one, and where. Parsing loads no driver; the tickets factory does. */
+import path from "node:path";
 import { z } from "zod";
 import type { AwsConnection } from "./aws.js";
 import { ConfigError, httpUrl, isUrl } from "./fields.js";
@@ -11,9 +12,9 @@ export const ticketFields = {
 
 type TicketEnv = z.output<z.ZodObject<typeof ticketFields>>;
 
-export function parseTickets(e: TicketEnv, aws: AwsConnection): TicketStoreConfig {
+export function parseTickets(e: TicketEnv, aws: AwsConnection, dataDir: string): TicketStoreConfig {
   const value = e.SLUICE_TICKETS;
-  if (value === "memory") return { kind: "memory" };
+  if (value === "memory") return { kind: "memory", watchDir: path.join(dataDir, "expiry-watches") };
   const table = /^dynamodb:\/\/([A-Za-z0-9_.-]{3,255})$/.exec(value)?.[1];
   if (table) return { kind: "dynamodb", table, region: aws.region, endpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? aws.endpoint, credentials: aws.credentials };
   if (isUrl(value, ["redis:", "rediss:"])) return { kind: "redis", url: value };

@@ -29,7 +29,8 @@ export type StorageConfig =
       copyConcurrency: number;
     };
 export type TicketStoreConfig =
-  | { kind: "memory" }
+  /** `watchDir`: where the store journals its uploads' expiry watches (tickets/memory-watches.ts). */
+  | { kind: "memory"; watchDir: string }
   | { kind: "redis"; url: string }
   | { kind: "memcached"; servers: string[] }
   | { kind: "postgres"; url: string }

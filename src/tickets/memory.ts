@@ -14,21 +14,36 @@ interface Entry {
  * so every check-and-set below is atomic. Tickets do not survive a restart.
  */
 export class MemoryTicketStore implements TicketStore {
-  readonly name = "memory ticket store";
+  readonly name: string = "memory ticket store";
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
 
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.clock = this.#now;
     this.#sweep = setInterval(() => this.#evict(), 30_000);
     unref(this.#sweep);
   }
 
   issue(ticket: Ticket): Promise<void> {
-    if (this.#entries.has(ticket.id)) return Promise.reject(new Error(`Ticket ${ticket.id} already exists.`));
+    const refused = this.insert(ticket);
+    return refused ? Promise.reject(refused) : Promise.resolve();
+  }
+
+  /** This store's clock (the tests' own, or `Date.now`). */
+  protected readonly clock: () => number;
+
+  /** Stores an issued ticket at once; if its id is taken, stores nothing and says why. */
+  protected insert(ticket: Ticket): Error | undefined {
+    if (this.#entries.has(ticket.id)) return new Error(`Ticket ${ticket.id} already exists.`);
     this.#entries.set(ticket.id, { ticket: copy(ticket), state: "issued" });
-    return Promise.resolve();
+    return undefined;
+  }
+
+  /** Forgets a ticket at once, as if it had never been issued. */
+  protected remove(id: string): void {
+    this.#entries.delete(id);
   }
 
   claim(id: string, { leaseMs }: { leaseMs: number }): Promise<ClaimResult> {

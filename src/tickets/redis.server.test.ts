@@ -8,8 +8,8 @@ import { issueUpload } from "../domain/issue.js";
 import type { Principal } from "../domain/principal.js";
 import { reconcileStaging } from "../domain/reconcile.js";
 import { RedisTicketStore, WATCH_HOLD_MS } from "./redis.js";
-import { describeSharedTicketStore } from "./ticket-store.conformance.js";
-import { TOMBSTONE_MS, type Ticket } from "./ticket-store.js";
+import { describeSharedTicketStore, watchedTicket } from "./ticket-store.conformance.js";
+import { TOMBSTONE_MS } from "./ticket-store.js";
 
 let server: BackendServer;
 describeSharedTicketStore(
@@ -18,19 +18,7 @@ describeSharedTicketStore(
   () => new RedisTicketStore({ url: server.url }),
 );
 
-const ticket = (id: string, expiresAt: number): Ticket => ({
-  id,
-  kind: "upload",
-  key: `${id}/a.png`,
-  filename: "a.png",
-  contentType: "image/png",
-  size: 10,
-  sha256: null,
-  metadata: { album: "x" },
-  ownerId: "key_test",
-  createdAt: expiresAt - 60_000,
-  expiresAt,
-});
+const ticket = watchedTicket;
 
 describe("Redis tickets keep their expiry watches (issue 19)", () => {
   let redis: BackendServer;

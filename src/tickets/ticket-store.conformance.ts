@@ -29,6 +29,21 @@ const ticket = (ttlMs = 60_000): Ticket => ({
   expiresAt: Date.now() + ttlMs,
 });
 
+/** A small ticket with a given id and expiry, for the tests of stores that keep expiry watches. */
+export const watchedTicket = (id: string, expiresAt: number): Ticket => ({
+  id,
+  kind: "upload",
+  key: `${id}/a.png`,
+  filename: "a.png",
+  contentType: "image/png",
+  size: 10,
+  sha256: null,
+  metadata: { album: "x" },
+  ownerId: "key_test",
+  createdAt: expiresAt - 60_000,
+  expiresAt,
+});
+
 /**
  * The conformance suite for a store on servers several instances share: `open` starts the
  * servers, `connect` makes one client (called twice: the store and its peer, as two instances).
