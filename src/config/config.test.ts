@@ -52,6 +52,13 @@ describe("loadConfig", () => {
     });
   }
 
+  it("journals memory tickets' expiry watches beside a SQLite database file, and only there", () => {
+    assert.deepEqual(loadConfig({ SLUICE_DATA_DIR: "/srv/sluice" }).tickets, { kind: "memory", watchDir: "/srv/sluice/expiry-watches" });
+    assert.deepEqual(loadConfig({ SLUICE_DATABASE: "sqlite:/var/db/meta.db" }).tickets, { kind: "memory", watchDir: "/var/db/expiry-watches" });
+    assert.deepEqual(loadConfig({ SLUICE_DATABASE: "sqlite::memory:" }).tickets, { kind: "memory" });
+    assert.deepEqual(loadConfig({ SLUICE_DATABASE: "postgres://u:p@db/sluice" }).tickets, { kind: "memory" });
+  });
+
   it("reads every ticket store and database URL, and shares a Redis ticket store with the rate limiter", () => {
     assert.deepEqual(loadConfig({ SLUICE_TICKETS: "redis://:pw@10.0.0.5:6379/2" }).tickets, { kind: "redis", url: "redis://:pw@10.0.0.5:6379/2" });
     assert.deepEqual(loadConfig({ SLUICE_TICKETS: "redis://r:6379" }).rateLimitStore, { kind: "redis", url: "redis://r:6379" });

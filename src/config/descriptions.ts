@@ -51,7 +51,7 @@ export const settingDocs = {
     default: "`http://HOST:PORT`",
   },
   SLUICE_DATA_DIR: {
-    description: "files (`objects/<bucket>/…`), the SQLite database, and the expiry watches of `memory` tickets (`expiry-watches/`)",
+    description: "files (`objects/<bucket>/…`), the SQLite database, and beside it the expiry watches of `memory` tickets (`expiry-watches/`)",
   },
   SLUICE_API_KEYS: {
     description:

@@ -46,9 +46,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const storage = parseStorage(e, dataDir, aws);
   const routing = parseUploadRouting(e, storage);
   const sts = parseSts(e, aws, { storage, uploadMode: routing.uploadMode });
-  const tickets = parseTickets(e, aws, dataDir);
-  const rateLimitStore = parseRateLimitStore(e, tickets);
   const database = parseDatabase(e, dataDir, aws);
+  const tickets = parseTickets(e, aws, database);
+  const rateLimitStore = parseRateLimitStore(e, tickets);
   const buckets = parseBuckets(e);
   const publicUrl = (e.SLUICE_PUBLIC_URL ?? `http://${e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, "");
   return {

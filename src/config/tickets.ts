@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { AwsConnection } from "./aws.js";
 import { ConfigError, httpUrl, isUrl } from "./fields.js";
-import type { TicketStoreConfig } from "./types.js";
+import type { DatabaseConfig, TicketStoreConfig } from "./types.js";
 
 export const ticketFields = {
   SLUICE_TICKETS: z.string().min(1).default("memory"),
@@ -12,9 +12,12 @@ export const ticketFields = {
 
 type TicketEnv = z.output<z.ZodObject<typeof ticketFields>>;
 
-export function parseTickets(e: TicketEnv, aws: AwsConnection, dataDir: string): TicketStoreConfig {
+export function parseTickets(e: TicketEnv, aws: AwsConnection, database: DatabaseConfig): TicketStoreConfig {
   const value = e.SLUICE_TICKETS;
-  if (value === "memory") return { kind: "memory", watchDir: path.join(dataDir, "expiry-watches") };
+  // Memory tickets journal their expiry watches beside a SQLite database: on the same disk,
+  // as durable as the database was. With any other database the watch stays in it (a
+  // container's local disk may not outlive a redeploy; the database does).
+  if (value === "memory") return database.kind === "sqlite" && database.path !== ":memory:" ? { kind: "memory", watchDir: path.join(path.dirname(database.path), "expiry-watches") } : { kind: "memory" };
   const table = /^dynamodb:\/\/([A-Za-z0-9_.-]{3,255})$/.exec(value)?.[1];
   if (table) return { kind: "dynamodb", table, region: aws.region, endpoint: e.AWS_ENDPOINT_URL_DYNAMODB ?? aws.endpoint, credentials: aws.credentials };
   if (isUrl(value, ["redis:", "rediss:"])) return { kind: "redis", url: value };

@@ -29,8 +29,11 @@ export type StorageConfig =
       copyConcurrency: number;
     };
 export type TicketStoreConfig =
-  /** `watchDir`: where the store journals its uploads' expiry watches (tickets/memory-watches.ts). */
-  | { kind: "memory"; watchDir: string }
+  /**
+   * `watchDir`: where the store journals its uploads' expiry watches (tickets/memory-watches.ts),
+   * beside a SQLite metadata database; without it, they are written to the metadata store.
+   */
+  | { kind: "memory"; watchDir?: string }
   | { kind: "redis"; url: string }
   | { kind: "memcached"; servers: string[] }
   | { kind: "postgres"; url: string }

@@ -82,7 +82,9 @@ export async function reconcileStaging(s: Services, options: { now?: number } = 
  *   it holds up neither the others nor the sweep's later steps.
  * - Moved half a grace after expiry, not at once: a cancel that found the upload live just
  *   before its expiry has revoked its ticket by then; and as the grace is at least two sweep
- *   intervals, a watch is moved before `reportExpired` would report it.
+ *   intervals, a watch is moved before `reportExpired` would report it (memory tickets' journal
+ *   holds a watch up to 10 s more, `WATCH_FILE_MS`: with a grace under 20 s it is reported in
+ *   the sweep that moves it; later, never lost).
  */
 async function moveExpiryWatches(s: Services, now: number): Promise<void> {
   const { tickets } = s;

@@ -5,6 +5,10 @@ import type { TicketStore } from "./ticket-store.js";
 export async function createTicketStore(config: TicketStoreConfig): Promise<TicketStore> {
   switch (config.kind) {
     case "memory": {
+      if (!config.watchDir) {
+        const { MemoryTicketStore } = await import("./memory.js");
+        return new MemoryTicketStore();
+      }
       const { JournaledMemoryTicketStore } = await import("./memory-watches.js");
       return new JournaledMemoryTicketStore({ dir: config.watchDir });
     }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -105,17 +106,74 @@ describe("memory tickets journal their expiry watches (issue 19)", () => {
 
     const restarted = new JournaledMemoryTicketStore({ dir });
     try {
+      // A line written after the torn one is read: each write starts on a line of its own.
+      const later = ticket("upl_r_later", span + 400);
+      await restarted.issueWatched(later);
       assert.equal(await restarted.get(unused.id), undefined, "memory tickets do not survive a restart");
       // The used one too: the journal does not know it was used, and its record in the
       // metadata store keeps it from being reported.
       assert.deepEqual(await restarted.dueWatches(span + WATCH_FILE_MS, 10, claim), [
         { id: unused.id, ticket: { ticket: unused, state: "issued" } },
         { id: used.id, ticket: { ticket: used, state: "issued" } },
+        { id: later.id, ticket: { ticket: later, state: "issued" } },
       ]);
-      await restarted.settleWatches([unused.id, used.id]);
+      await restarted.settleWatches([unused.id, used.id, later.id]);
       assert.deepEqual(await fs.readdir(dir), []);
     } finally {
       await restarted.close();
+    }
+  });
+
+  it("a write that fails half-way (a full disk) refuses its whole batch and leaves none of it in the journal", async () => {
+    const dir = await newDir();
+    const store = new JournaledMemoryTicketStore({ dir });
+    const writeSync = fsSync.writeSync;
+    try {
+      const span = nextSpan();
+      await store.issueWatched(ticket("upl_before", span + 100)); // opens the file
+      let calls = 0;
+      // The first call writes a little over one line of the batch; the next finds the disk full.
+      fsSync.writeSync = ((fd: number, buffer: Buffer, offset: number) => {
+        if (++calls === 1) return writeSync(fd, buffer, offset, 400);
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      }) as typeof fsSync.writeSync;
+      const batch = [ticket("upl_full_a", span + 200), ticket("upl_full_b", span + 300), ticket("upl_full_c", span + 400)];
+      const results = await Promise.allSettled(batch.map((t) => store.issueWatched(t)));
+      assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected", "rejected"]);
+      assert.equal(calls, 2, "written in part, then failed");
+      fsSync.writeSync = writeSync;
+      for (const t of batch) assert.equal(await store.get(t.id), undefined);
+      const after = ticket("upl_after", span + 500);
+      await store.issueWatched(after);
+      const due = await store.dueWatches(span + WATCH_FILE_MS, 10, claim);
+      assert.deepEqual(due.map((d) => d.id), ["upl_before", after.id]);
+      // Cut off on disk, not only skipped in memory: a restart reads the same.
+      const restarted = new JournaledMemoryTicketStore({ dir });
+      assert.deepEqual((await restarted.dueWatches(span + WATCH_FILE_MS, 10, claim)).map((d) => d.id), ["upl_before", after.id]);
+      await restarted.close();
+    } finally {
+      fsSync.writeSync = writeSync;
+      await store.close();
+    }
+  });
+
+  it("a cancel whose line cannot be written fails and cancels nothing", async () => {
+    const store = new JournaledMemoryTicketStore({ dir: await newDir() });
+    const writeSync = fsSync.writeSync;
+    try {
+      const t = ticket("upl_cancel_unwritten", nextSpan() + 100);
+      await store.issueWatched(t);
+      fsSync.writeSync = (() => {
+        throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
+      });
+      await assert.rejects(store.revoke(t.id), /EIO/);
+      fsSync.writeSync = writeSync;
+      assert.equal((await store.get(t.id))?.state, "issued");
+      assert.equal(await store.revoke(t.id), true, "cancelled once it can be written");
+      assert.equal(await store.revoke(t.id), false);
+    } finally {
+      fsSync.writeSync = writeSync;
+      await store.close();
     }
   });
 

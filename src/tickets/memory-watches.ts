@@ -19,14 +19,16 @@ interface Watching {
  * Memory tickets whose upload's expiry watch is kept by the store itself, in an append-only
  * journal on local disk, rather than committed to the metadata store at every issuance (issue
  * 19: that SQLite commit was the largest single cost of an issuance; the journal costs one
- * `write` per batch). The sweep hands the due watches on to the metadata store
+ * `write` per journal file per turn of the event loop). Used only beside a SQLite metadata
+ * database, on its disk (config/tickets.ts): with any other database the watch stays there. The sweep hands the due watches on to the metadata store
  * (`moveExpiryWatches` in reconcile.ts), as it does Redis's.
  *
  * - **Durable as the SQLite watch was.** An issuance is answered only after its watch's line is
  *   written (group-written: the issuances of one event-loop turn share one `write`). A written
  *   line is in the kernel's hands and survives a crash of this process, as a commit under
  *   `synchronous = NORMAL` does; neither survives a power loss before the kernel writes back.
- *   A watch that cannot be written fails its issuance (503), and the ticket is forgotten.
+ *   A watch that cannot be written fails its issuance (503), and the ticket is forgotten; what
+ *   the failed write left in the file is cut off again (`#append`).
  * - **Filed by expiry**: one file per WATCH_FILE_MS of expiry (`watches-<ms>.jsonl`, one JSON
  *   ticket a line). A file is read once its whole span is due, and removed once each of its
  *   watches is settled. A cancelled ticket's file gets a `{"revoked":id}` line.
@@ -35,8 +37,13 @@ interface Watching {
  *   cancelled). An upload that was used before the restart has a record in the metadata store,
  *   so `reportExpired` does not report it.
  * - **One process per directory**, as memory tickets are one process's. Two processes on one
- *   directory would each hand the same watches on; that is harmless (a watch is reported once),
- *   but each would keep the other's tickets from being seen as used.
+ *   directory would each hand on the other's watches without its tickets' states: the other's
+ *   uploads still streaming through its gateway could be reported expired.
+ * - Tickets are evicted a tombstone (15 minutes) past expiry, as before, even if their watch is
+ *   not yet settled; the sweep reads a file half a grace (default 2.5 minutes) past it. With a
+ *   grace of 30 minutes or more, every watch is handed on as issued (the journal's ticket), and
+ *   the metadata store's record of a used upload keeps it from being reported: right, but a
+ *   metadata write for every upload.
  */
 export class JournaledMemoryTicketStore extends MemoryTicketStore implements Required<Pick<TicketStore, "issueWatched" | "dueWatches" | "settleWatches">> {
   override readonly name: string;
@@ -46,6 +53,8 @@ export class JournaledMemoryTicketStore extends MemoryTicketStore implements Req
   #pending: { ticket: Ticket; resolve: () => void; reject: (err: unknown) => void }[] = [];
   /** Due watches read from the journal and not yet settled, by upload id. */
   readonly #watching = new Map<string, Watching>();
+  /** Issuances refused after a write that could not be cut off again: their lines are no watches. */
+  readonly #refused = new Set<string>();
   /** Per journal file read: how many of its watches are not yet settled. */
   readonly #unsettled = new Map<string, number>();
 
@@ -88,6 +97,7 @@ export class JournaledMemoryTicketStore extends MemoryTicketStore implements Req
         b.resolve();
       } else {
         this.remove(b.ticket.id);
+        this.#refused.add(b.ticket.id);
         b.reject(failure);
       }
     }
@@ -106,23 +116,36 @@ export class JournaledMemoryTicketStore extends MemoryTicketStore implements Req
       this.#open.set(file, fd);
     }
     const bytes = Buffer.from(`\n${text}`, "utf8");
-    for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd, bytes, written);
+    const size = fs.fstatSync(fd).size;
+    try {
+      for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd, bytes, written);
+    } catch (err) {
+      // What was written of a failed batch goes again: its issuances are refused, so none of
+      // its lines may be read as a watch (a whole line before the failure would otherwise be).
+      try {
+        fs.ftruncateSync(fd, size);
+      } catch {
+        // Could not cut it off either: the reader skips the batch's ids (`#refused`).
+      }
+      throw err;
+    }
   }
 
-  override async revoke(id: string): Promise<boolean> {
-    const known = await this.get(id);
-    const revoked = await super.revoke(id);
-    // Written after the store's own state changed: until the journal is read again (a
-    // restart), the store's state is what the sweep reads.
-    if (revoked && known) {
+  /**
+   * The revocation is journaled first, then made, in one synchronous step (nothing runs in
+   * between): a cancel whose line cannot be written fails (503) and changes nothing, so that a
+   * restart never finds a cancelled upload's watch as issued.
+   */
+  override revoke(id: string): Promise<boolean> {
+    const ticket = this.revocable(id);
+    if (ticket) {
       try {
-        this.#append(fileOf(known.ticket.expiresAt), JSON.stringify({ revoked: id }) + "\n");
-      } catch {
-        // The cancel stands (the store's state says so, and the sweep reads it); only a restart
-        // before the sweep would find the watch as issued and report the upload expired.
+        this.#append(fileOf(ticket.expiresAt), JSON.stringify({ revoked: id }) + "\n");
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
     }
-    return revoked;
+    return super.revoke(id);
   }
 
   dueWatches(before: number, limit: number, { claimMs }: { claimMs: number }): Promise<DueWatch[]> {
@@ -183,7 +206,7 @@ export class JournaledMemoryTicketStore extends MemoryTicketStore implements Req
     }
     let count = 0;
     for (const [id, ticket] of tickets) {
-      if (revoked.has(id) || this.#watching.has(id)) continue;
+      if (this.#refused.delete(id) || revoked.has(id) || this.#watching.has(id)) continue;
       this.#watching.set(id, { ticket, file, claimedUntil: 0 });
       count++;
     }

@@ -92,11 +92,17 @@ export class MemoryTicketStore implements TicketStore {
     return Promise.resolve({ ok: true, ticket: copy(entry.ticket) });
   }
 
-  revoke(id: string): Promise<boolean> {
-    const now = this.#now();
+  /** The ticket, if `revoke` would cancel it now (issued, or claimed under a lapsed lease). */
+  protected revocable(id: string): Ticket | undefined {
     const entry = this.#entries.get(id);
-    if (!entry || entry.state === "consumed" || entry.state === "revoked") return Promise.resolve(false);
-    if (entry.state === "claimed" && (entry.leaseUntil ?? 0) > now) return Promise.resolve(false);
+    if (!entry || entry.state === "consumed" || entry.state === "revoked") return undefined;
+    if (entry.state === "claimed" && (entry.leaseUntil ?? 0) > this.#now()) return undefined;
+    return entry.ticket;
+  }
+
+  revoke(id: string): Promise<boolean> {
+    const entry = this.revocable(id) && this.#entries.get(id);
+    if (!entry) return Promise.resolve(false);
     entry.state = "revoked";
     delete entry.lease;
     delete entry.leaseUntil;
