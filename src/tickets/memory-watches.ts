@@ -20,8 +20,9 @@ interface Watching {
  * journal on local disk, rather than committed to the metadata store at every issuance (issue
  * 19: that SQLite commit was the largest single cost of an issuance; the journal costs one
  * `write` per journal file per turn of the event loop). Used only beside a SQLite metadata
- * database, on its disk (config/tickets.ts): with any other database the watch stays there. The sweep hands the due watches on to the metadata store
- * (`moveExpiryWatches` in reconcile.ts), as it does Redis's.
+ * database, on its disk (config/tickets.ts): with any other database the watch stays there.
+ * The sweep hands the due watches on to the metadata store (`moveExpiryWatches` in
+ * reconcile.ts), as it does Redis's.
  *
  * - **Durable as the SQLite watch was.** An issuance is answered only after its watch's line is
  *   written (group-written: the issuances of one event-loop turn share one `write`). A written
@@ -53,7 +54,11 @@ export class JournaledMemoryTicketStore extends MemoryTicketStore implements Req
   #pending: { ticket: Ticket; resolve: () => void; reject: (err: unknown) => void }[] = [];
   /** Due watches read from the journal and not yet settled, by upload id. */
   readonly #watching = new Map<string, Watching>();
-  /** Issuances refused after a write that could not be cut off again: their lines are no watches. */
+  /**
+   * Issuances refused by a failed write: should what was written of them not have been cut off
+   * again, their lines are no watches. Only failed writes add to it; an id leaves when its
+   * file is read.
+   */
   readonly #refused = new Set<string>();
   /** Per journal file read: how many of its watches are not yet settled. */
   readonly #unsettled = new Map<string, number>();

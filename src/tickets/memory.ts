@@ -16,12 +16,10 @@ interface Entry {
 export class MemoryTicketStore implements TicketStore {
   readonly name: string = "memory ticket store";
   readonly #entries = new Map<string, Entry>();
-  readonly #now: () => number;
   readonly #sweep: NodeJS.Timeout;
 
   constructor(options: { now?: () => number } = {}) {
-    this.#now = options.now ?? Date.now;
-    this.clock = this.#now;
+    this.clock = options.now ?? Date.now;
     this.#sweep = setInterval(() => this.#evict(), 30_000);
     unref(this.#sweep);
   }
@@ -47,7 +45,7 @@ export class MemoryTicketStore implements TicketStore {
   }
 
   claim(id: string, { leaseMs }: { leaseMs: number }): Promise<ClaimResult> {
-    const now = this.#now();
+    const now = this.clock();
     const entry = this.#live(id, now);
     if (!entry) return Promise.resolve({ ok: false, reason: this.#entries.has(id) ? "expired" : "unknown" });
     if (entry.state === "claimed" && (entry.leaseUntil ?? 0) > now) return Promise.resolve({ ok: false, reason: "claimed" });
@@ -61,7 +59,7 @@ export class MemoryTicketStore implements TicketStore {
 
   renew(id: string, lease: string, { leaseMs }: { leaseMs: number }): Promise<boolean> {
     const entry = this.#held(id, lease);
-    if (entry) entry.leaseUntil = this.#now() + leaseMs;
+    if (entry) entry.leaseUntil = this.clock() + leaseMs;
     return Promise.resolve(entry !== undefined);
   }
 
@@ -76,7 +74,7 @@ export class MemoryTicketStore implements TicketStore {
   }
 
   consume(id: string, lease: string | null): Promise<ConsumeResult> {
-    const now = this.#now();
+    const now = this.clock();
     const entry = this.#entries.get(id);
     if (!entry) return Promise.resolve({ ok: false, reason: "unknown" });
     if (entry.state === "consumed" || entry.state === "revoked") return Promise.resolve({ ok: false, reason: entry.state });
@@ -96,7 +94,7 @@ export class MemoryTicketStore implements TicketStore {
   protected revocable(id: string): Ticket | undefined {
     const entry = this.#entries.get(id);
     if (!entry || entry.state === "consumed" || entry.state === "revoked") return undefined;
-    if (entry.state === "claimed" && (entry.leaseUntil ?? 0) > this.#now()) return undefined;
+    if (entry.state === "claimed" && (entry.leaseUntil ?? 0) > this.clock()) return undefined;
     return entry.ticket;
   }
 
@@ -112,7 +110,7 @@ export class MemoryTicketStore implements TicketStore {
   get(id: string): Promise<{ ticket: Ticket; state: TicketState } | undefined> {
     const entry = this.#entries.get(id);
     if (!entry) return Promise.resolve(undefined);
-    const expiredClaim = entry.state === "claimed" && (entry.leaseUntil ?? 0) <= this.#now();
+    const expiredClaim = entry.state === "claimed" && (entry.leaseUntil ?? 0) <= this.clock();
     return Promise.resolve({ ticket: copy(entry.ticket), state: expiredClaim ? "issued" : entry.state });
   }
 
@@ -141,7 +139,7 @@ export class MemoryTicketStore implements TicketStore {
   }
 
   #evict(): void {
-    const now = this.#now();
+    const now = this.clock();
     for (const [id, entry] of this.#entries) {
       const until = Math.max(entry.ticket.expiresAt, entry.leaseUntil ?? 0) + TOMBSTONE_MS;
       if (until <= now) this.#entries.delete(id);
