@@ -28,10 +28,13 @@ import { cpuSeconds, loadFromOwnProcess, median, type LoadResult } from "./measu
 /** The issue's own round length: 8 s, as issue 19 measured it; BENCH_ISSUE_SECONDS overrides. */
 const ISSUE_SECONDS = Number(process.env.BENCH_ISSUE_SECONDS ?? 8);
 /**
- * Five rounds unless BENCH_ISSUE_ROUNDS says otherwise: on this shared two-core machine one
- * target's rounds spread by ±20%, and the median of three moved the ratios by 0.1 from run to run.
+ * Seven rounds unless BENCH_ISSUE_ROUNDS says otherwise: on this shared two-core machine one
+ * target's rounds spread by ±20%, the median of three moved the ratios by 0.1 from run to run,
+ * and the machine is sometimes slowed for minutes at a time (every target, the bare routes
+ * too, at 1.5x its CPU per request for two rounds running): a median of seven holds against
+ * three such rounds, five against two.
  */
-const ISSUE_ROUNDS = Number(process.env.BENCH_ISSUE_ROUNDS ?? 5);
+const ISSUE_ROUNDS = Number(process.env.BENCH_ISSUE_ROUNDS ?? 7);
 /** An uncounted round per target before the first counted one: JIT, pools and caches warm. */
 const WARM_UP_SECONDS = 3;
 
