@@ -31,7 +31,7 @@ const ISSUE_SECONDS = Number(process.env.BENCH_ISSUE_SECONDS ?? 8);
  * Seven rounds unless BENCH_ISSUE_ROUNDS says otherwise: on this shared two-core machine one
  * target's rounds spread by ±20%, the median of three moved the ratios by 0.1 from run to run,
  * and the machine is sometimes slowed for minutes at a time (every target, the bare routes
- * too, at 1.5x its CPU per request for two rounds running): a median of seven holds against
+ * too, at 1.5x its CPU per request for two to five rounds running): a median of seven holds against
  * three such rounds, five against two.
  */
 const ISSUE_ROUNDS = Number(process.env.BENCH_ISSUE_ROUNDS ?? 7);
