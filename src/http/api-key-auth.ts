@@ -82,5 +82,12 @@ export function requireApiKey(auth: ApiKeyAuthenticator, credentialOf: (c: Conte
 
 /** Where a credential is sent: `Authorization: Bearer <key>`. */
 function bearerCredential(c: Context): string | undefined {
-  return /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+  return bearerOf(c.req.header("authorization"));
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The credential in an Authorization header's value, if it is `Bearer <credential>`. */
+export function bearerOf(authorization: string | undefined): string | undefined {
+  return BEARER.exec(authorization ?? "")?.[1];
 }

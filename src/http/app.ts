@@ -58,6 +58,18 @@ export interface AppOptions {
   webRoot: string | undefined;
 }
 
+/**
+ * One request's latency, by route pattern (never the raw URL: upload URLs carry signatures),
+ * and its log line at debug level (warn for a 5xx). The app's middleware records every request
+ * it answers; Node's issue lane (runtime/node/issue-lane.ts) records those it answers itself.
+ */
+export function recordRequest({ metrics, logger }: Pick<Services, "metrics" | "logger">, method: string, route: string, status: number, seconds: number): void {
+  metrics.observeHttp(method, route, status, seconds);
+  if (status >= 500 || logger.isLevelEnabled("debug")) {
+    logger[status >= 500 ? "warn" : "debug"]({ method, route, status, ms: Math.round(seconds * 1000) }, "request");
+  }
+}
+
 /** The status an error will be answered with, for metrics recorded before onError runs. */
 const errorStatus = (err: unknown) => (err instanceof SluiceError || err instanceof HTTPException ? err.status : 500);
 
@@ -88,7 +100,7 @@ export const newRouteGroup = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>
  */
 export function createApp(options: AppOptions): App {
   const { services } = options;
-  const { logger, metrics } = services;
+  const { logger } = services;
   const app: App = new OpenAPIHono<AppEnv>({ defaultHook });
 
   // First of all: a preflight is answered before any check of a key or signature, and every
@@ -97,7 +109,7 @@ export function createApp(options: AppOptions): App {
   app.onError((err, c) => errorResponse(c, err, logger));
   app.notFound((c) => errorJson(c, sluiceError("not_found", `No route for ${c.req.method} ${c.req.path}.`)));
 
-  // Latency by route pattern (never the raw URL: upload URLs carry signatures).
+  // Latency by route pattern (recordRequest).
   app.use("*", async (c, next) => {
     const started = performance.now();
     let failure: unknown;
@@ -114,10 +126,7 @@ export function createApp(options: AppOptions): App {
       // before its handler ran. Middleware is registered for every method.
       // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- Hono types a middleware's input as any
       const route = matchedRoutes(c).find((r) => r.method !== "ALL")?.path ?? "unmatched";
-      metrics.observeHttp(c.req.method, route, status, seconds);
-      if (status >= 500 || logger.isLevelEnabled("debug")) {
-        logger[status >= 500 ? "warn" : "debug"]({ method: c.req.method, route, status, ms: Math.round(seconds * 1000) }, "request");
-      }
+      recordRequest(services, c.req.method, route, status, seconds);
     }
   });
 

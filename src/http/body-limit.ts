@@ -56,12 +56,15 @@ export type JsonBody = { text: string; json: true; value: unknown } | { text: st
  */
 export function readJsonBody(c: Context, options: { emptyAs?: unknown } = {}): Promise<JsonBody> {
   // Not async: the issue route reads its body here, and a promise layer more is measurable there.
-  return c.req.text().then((text): JsonBody => {
-    if ("emptyAs" in options && text.trim() === "") return { text, json: true, value: options.emptyAs };
-    try {
-      return { text, json: true, value: JSON.parse(text) as unknown };
-    } catch {
-      return { text, json: false };
-    }
-  });
+  return c.req.text().then((text) => parseJsonText(text, options));
+}
+
+/** A body's text as `readJsonBody` reads it (also Node's issue lane, which reads the text itself). */
+export function parseJsonText(text: string, options: { emptyAs?: unknown } = {}): JsonBody {
+  if ("emptyAs" in options && text.trim() === "") return { text, json: true, value: options.emptyAs };
+  try {
+    return { text, json: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { text, json: false };
+  }
 }

@@ -14,20 +14,39 @@ const frameworkRefusal = (status: number): { code: ErrorCode; message?: string }
         ? { code: "unsupported_media_type", message: "Send the request body as application/json." }
         : { code: "http_error" };
 
-/** The one place errors become HTTP responses: `{error: {code, message}}` with the right status. */
-export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+/** An error as the API answers it: its status, `{error: {code, message}}`, and any headers it carries (Retry-After). */
+export interface ErrorAnswer {
+  status: number;
+  body: { error: { code: string; message: string } };
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * The one place errors become answers: `{error: {code, message}}` with the right status. Used
+ * by `errorResponse` and by Node's issue lane (runtime/node/issue-lane.ts), which answers
+ * without a Hono context.
+ */
+export function errorAnswer(err: unknown, logger: Logger): ErrorAnswer {
   if (err instanceof SluiceError) {
     if (err.status === 503) logger.warn({ err: err.cause ?? err, code: err.code }, err.message);
-    return errorJson(c, err);
+    return { status: err.status, body: { error: { code: err.code, message: err.message } }, headers: err.headers };
   }
   if (err instanceof HTTPException) {
     // Raised by Hono itself. Its status is kept as it is, even where the registry's differs
     // (`http_error` stands for any status Hono picks).
     const { code, message } = frameworkRefusal(err.status);
-    return c.json({ error: { code, message: message ?? (err.message || "Request refused.") } }, err.status);
+    return { status: err.status, body: { error: { code, message: message ?? (err.message || "Request refused.") } } };
   }
   logger.error({ err }, "unhandled error");
-  return errorJson(c, sluiceError("internal_error", "Something went wrong on our side."));
+  const internal = sluiceError("internal_error", "Something went wrong on our side.");
+  return { status: internal.status, body: { error: { code: internal.code, message: internal.message } }, headers: internal.headers };
+}
+
+/** An error as a Response (`app.onError`, and the routes that answer an error themselves). */
+export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  const { status, body, headers } = errorAnswer(err, logger);
+  // tus's 460 (checksum mismatch) is no status Hono names; a Response takes any 200-599.
+  return c.json(body, status as ContentfulStatusCode, headers);
 }
 
 /** An error answered directly, without being thrown (a handler that must not go through onError). */

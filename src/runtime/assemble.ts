@@ -33,6 +33,8 @@ export type { LocalArrivalQueue } from "./adapter.js";
 export interface Sluice {
   services: Services;
   app: App;
+  /** The API-key check the app uses (Node's issue lane asks it too). */
+  auth: ApiKeyAuthenticator;
   /**
    * On the very first start only (no key configured, none ever stored), creates the API key
    * for the operator, to be shown once; otherwise resolves to undefined. Called by a runtime
@@ -131,6 +133,7 @@ export async function assembleSluice(config: Config, backends: Backends, options
   return {
     services,
     app,
+    auth,
     createBootstrapKey: () => bootstrapApiKey(metadata, { configuredKeys: config.apiKeys, now: Date.now() }),
     start(startOptions = {}) {
       const healthChecks = startOptions.healthChecks ?? runtime.capabilities.backgroundTimers;

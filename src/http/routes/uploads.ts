@@ -8,7 +8,7 @@ import { getUploadStatus } from "../../domain/upload-status.js";
 import { retryFailedUpload } from "../../domain/retry.js";
 import { clampVerdictWait, refuseRejected, waitForVerdict } from "../../domain/verdict.js";
 import { badRequest } from "../../errors.js";
-import { BODY_LIMITS, limitBody, readJsonBody } from "../body-limit.js";
+import { BODY_LIMITS, limitBody, readJsonBody, type JsonBody } from "../body-limit.js";
 import { invalidRequest } from "../errors.js";
 import type { App, AppOptions } from "../app.js";
 import { partUrls, uploadedParts } from "../../domain/multipart.js";
@@ -27,6 +27,8 @@ import {
   security,
 } from "../schemas.js";
 import { uploadView } from "../views.js";
+import type { Services } from "../../domain/services.js";
+import type { Principal } from "../../domain/principal.js";
 
 
 const issue = createRoute({
@@ -89,10 +91,32 @@ const retry = onUpload("post", "/v1/uploads/{id}/retry", "Process a failed uploa
  * Entries left of it are the client's to write, so they are never believed.
  */
 export function clientAddress(c: Context, trustProxy: number, peerAddress: AppOptions["peerAddress"]): string | undefined {
-  const peer = peerAddress?.(c);
+  return clientAddressFrom(trustProxy === 0 ? undefined : c.req.header("x-forwarded-for"), peerAddress?.(c), trustProxy);
+}
+
+/** `clientAddress` from the header's value and the peer (Node's issue lane has no Hono context). */
+export function clientAddressFrom(forwardedFor: string | undefined, peer: string | undefined, trustProxy: number): string | undefined {
   if (trustProxy === 0) return peer;
-  const forwarded = (c.req.header("x-forwarded-for") ?? "").split(",").map((a) => a.trim()).filter((a) => a.length > 0);
+  const forwarded = (forwardedFor ?? "").split(",").map((a) => a.trim()).filter((a) => a.length > 0);
   return forwarded[forwarded.length - trustProxy] ?? forwarded[0] ?? peer;
+}
+
+/**
+ * The issue route's work once its caller is known and its body read: the body's JSON, checked
+ * against the schema, issued; the 201 answer's body, or a SluiceError thrown. The route below
+ * calls it, and so does Node's issue lane (runtime/node/issue-lane.ts), which answers the same
+ * requests without building a Web Request and Response: one implementation, two envelopes.
+ */
+export async function answerIssue(services: Services, principal: Principal, body: JsonBody, options: { clientAddress: string | undefined }) {
+  if (!body.json) throw badRequest("invalid_json", "The request body is not valid JSON.");
+  const parsed = UploadRequestSchema.safeParse(body.value);
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  const { ticket, upload, multipart, credentials } = await issueUpload(services, principal, parsed.data, options);
+  const expiresAt = new Date(ticket.expiresAt).toISOString();
+  // Literal objects, not spreads of a shared base: measurably cheaper on this route.
+  if (upload) return { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, upload };
+  if (multipart) return { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart };
+  return { id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, credentials: { ...credentials, expiresAt: new Date(credentials.expiresAt).toISOString() } };
 }
 
 export function registerUploadRoutes(app: App, { services, peerAddress }: AppOptions) {
@@ -100,17 +124,8 @@ export function registerUploadRoutes(app: App, { services, peerAddress }: AppOpt
   // validator middleware (measured: that middleware costs ~10% of this route's throughput).
   app.openAPIRegistry.registerPath(issue);
   app.post("/v1/uploads", limitBody(BODY_LIMITS.json), async (c) => {
-    const principal = c.get("principal");
     const body = await readJsonBody(c);
-    if (!body.json) throw badRequest("invalid_json", "The request body is not valid JSON.");
-    const parsed = UploadRequestSchema.safeParse(body.value);
-    if (!parsed.success) throw invalidRequest(parsed.error);
-    const { ticket, upload, multipart, credentials } = await issueUpload(services, principal, parsed.data, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) });
-    const expiresAt = new Date(ticket.expiresAt).toISOString();
-    // Literal objects, not spreads of a shared base: measurably cheaper on this route.
-    if (upload) return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, upload }, 201);
-    if (multipart) return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, multipart }, 201);
-    return c.json({ id: ticket.id, state: "issued" as const, key: ticket.key, expiresAt, credentials: { ...credentials, expiresAt: new Date(credentials.expiresAt).toISOString() } }, 201);
+    return c.json(await answerIssue(services, c.get("principal"), body, { clientAddress: clientAddress(c, services.config.trustProxy, peerAddress) }), 201);
   });
   // One scope check for every route on one upload (`/v1/uploads/:id` and below): a scoped key
   // or a browser token reads the upload first, and the status route answers with what was read.

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { createSluice } from "../compose.js";
 import { nodeRuntime } from "./adapter.js";
 import { guardConnections } from "./connections.js";
+import { issueLane, withIssueLane } from "./issue-lane.js";
 
 function webRoot(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -74,12 +75,14 @@ async function main() {
     process.stderr.write(`sluice: cannot listen on ${hostPort(config.host, config.port)}: ${listenFailure(err)}\n`);
     process.exit(1);
   };
+  const lane = issueLane(sluice);
   const server = serve(
     {
       fetch: sluice.app.fetch,
       port: config.port,
       hostname: config.host,
-      createServer: http.createServer,
+      // The issue route's happy path is answered by Node's fast lane in front of the app.
+      createServer: ((options: http.ServerOptions, listener: http.RequestListener) => http.createServer(options, withIssueLane(lane, listener))) as typeof http.createServer,
       serverOptions: {
         // A connection must send complete headers within headersTimeout (a silent one too:
         // Node counts from the connection's start), checked every connectionsCheckingInterval,
