@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { tooLarge } from "../errors.js";
+import { HTTPException } from "hono/http-exception";
+import { SluiceError, badRequest, tooLarge } from "../errors.js";
 import type { AppEnv } from "./app.js";
 
 /**
@@ -56,8 +57,19 @@ export type JsonBody = { text: string; json: true; value: unknown } | { text: st
  */
 export function readJsonBody(c: Context, options: { emptyAs?: unknown } = {}): Promise<JsonBody> {
   // Not async: the issue route reads its body here, and a promise layer more is measurable there.
-  return c.req.text().then((text) => parseJsonText(text, options));
+  return c.req.text().then(
+    (text) => parseJsonText(text, options),
+    (err: unknown) => {
+      // The body stopped before its end: the client went away, or the connection guard or
+      // Node's request timeout closed the connection. Not a fault of Sluice's (no 500, no error
+      // log). A refusal raised while reading (Hono's) is answered as itself.
+      throw err instanceof SluiceError || err instanceof HTTPException ? err : bodyCutOff();
+    },
+  );
 }
+
+/** A body that stopped before its end, as the routes that read a whole JSON body answer it. */
+export const bodyCutOff = () => badRequest("client_aborted", "The client went away before the whole body arrived; nothing was kept.");
 
 /** A body's text as `readJsonBody` reads it (also Node's issue lane, which reads the text itself). */
 export function parseJsonText(text: string, options: { emptyAs?: unknown } = {}): JsonBody {

@@ -15,6 +15,8 @@ import { serve } from "@hono/node-server";
 import { createApp } from "../../http/app.js";
 import { issueLane, withIssueLane } from "./issue-lane.js";
 import { nodePeerAddress, nodeRequestBody } from "./body.js";
+import { createApiKey } from "../../domain/api-keys.js";
+import { sleep } from "../../internal/async.js";
 import { MemoryTicketStore } from "../../tickets/memory.js";
 import type { Ticket } from "../../tickets/ticket-store.js";
 import { makeServices, type Harness } from "../../../test/helpers/services.js";
@@ -28,37 +30,62 @@ interface Answer {
   body: string;
 }
 
-/** Sends one request as raw bytes (so that repeated headers and odd framing go as written) and reads the whole answer. */
-function exchange(port: number, request: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
+/** Splits what a server sent on one connection into its answers (each framed by Content-Length). */
+function answersIn(bytes: Buffer): Answer[] {
+  const answers: Answer[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const split = bytes.indexOf("\r\n\r\n", at);
+    if (split < 0) break;
+    const [statusLine = "", ...lines] = bytes.subarray(at, split).toString("latin1").split("\r\n");
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).toLowerCase();
+      if (name !== "date") headers[name] = line.slice(colon + 1).trim();
+    }
+    const end = split + 4 + Number(headers["content-length"] ?? 0);
+    answers.push({ status: Number(statusLine.split(" ")[1]), headers, body: bytes.subarray(split + 4, end).toString("utf8") });
+    at = end;
+  }
+  return answers;
+}
+
+/**
+ * Sends raw bytes on one connection (so that repeated headers and odd framing go as written),
+ * in pieces a few milliseconds apart if given several, and reads every answer until the server
+ * closes it (the last request says `Connection: close`).
+ */
+async function exchangeAll(port: number, pieces: Buffer[]): Promise<Answer[]> {
+  const socket = net.connect(port, "127.0.0.1");
+  const chunks: Buffer[] = [];
+  const closed = new Promise<void>((resolve, reject) => {
     socket.setTimeout(10_000, () => socket.destroy(new Error("no answer within 10 s")));
     socket.on("data", (d: Buffer) => chunks.push(d));
     socket.on("error", reject);
-    socket.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const split = text.indexOf("\r\n\r\n");
-      const [statusLine = "", ...lines] = text.slice(0, split).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        const name = line.slice(0, colon).toLowerCase();
-        if (name !== "date") headers[name] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: text.slice(split + 4) });
-    });
-    socket.write(request); // not end(): a client that half-closes may lose a slow answer
+    socket.on("end", () => resolve());
   });
+  for (const [i, piece] of pieces.entries()) {
+    if (i > 0) await sleep(20);
+    socket.write(piece); // never end(): a client that half-closes may lose a slow answer
+  }
+  await closed;
+  return answersIn(Buffer.concat(chunks));
 }
 
+const exchange = async (port: number, bytes: Buffer): Promise<Answer> => {
+  const [answer] = await exchangeAll(port, [bytes]);
+  assert.ok(answer, "no answer");
+  return answer;
+};
+
 /** A request's bytes: head lines as given, then the body (with a Content-Length unless `lengthless`). */
-function request(options: { path?: string; host?: string; head?: string[]; body?: Buffer | string; lengthless?: boolean; authorization?: string | null }): Buffer {
+function request(options: { path?: string; host?: string; head?: string[]; body?: Buffer | string; lengthless?: boolean; authorization?: string | null; keepAlive?: boolean }): Buffer {
   const body = Buffer.from(options.body ?? UPLOAD);
   const head = [
     `POST ${options.path ?? "/v1/uploads"} HTTP/1.1`,
     `Host: ${options.host ?? "127.0.0.1"}`,
-    "Connection: close",
+    `Connection: ${options.keepAlive ? "keep-alive" : "close"}`,
     "Content-Type: application/json",
     ...(options.authorization === null ? [] : [`Authorization: ${options.authorization ?? `Bearer ${KEY}`}`]),
     ...(options.lengthless ? [] : [`Content-Length: ${body.length}`]),
@@ -70,6 +97,7 @@ function request(options: { path?: string; host?: string; head?: string[]; body?
 /** What differs between two issuances of the same request: ids, times, signatures. */
 const normalized = (a: Answer): Answer => ({
   ...a,
+  headers: { ...a.headers, ...(a.headers["retry-after"] && { "retry-after": "N" }) },
   body: a.body
     .replace(/upl_[A-Za-z0-9_-]{22}/g, "upl_ID")
     .replace(/"expiresAt":"[^"]+"/g, '"expiresAt":"T"')
@@ -109,6 +137,15 @@ async function servers(h: Harness) {
       const viaApp = await exchange(ports.plain, bytes);
       return { viaLane, viaApp, tookIt };
     },
+    /** The same pieces on one connection to each; every answer, and how many requests the lane took. */
+    async bothAll(pieces: Buffer[]) {
+      const before = taken;
+      const viaLane = await exchangeAll(ports.laned, pieces);
+      const took = taken - before;
+      const viaApp = await exchangeAll(ports.plain, pieces);
+      return { viaLane, viaApp, took };
+    },
+    ports,
     close: () => Promise.all([plain, laned].map((s) => new Promise((resolve) => s.close(resolve)))),
   };
 }
@@ -117,7 +154,7 @@ describe("Node's issue lane answers as the app does", () => {
   let h: Harness;
   let s: Awaited<ReturnType<typeof servers>>;
   before(async () => {
-    h = await makeServices({ env: { SLUICE_MAX_SIZE: String(10 * 1024 * 1024), SLUICE_MULTIPART_THRESHOLD: String(8 * 1024 * 1024) } });
+    h = await makeServices({ env: { SLUICE_MAX_SIZE: String(10 * 1024 * 1024), SLUICE_MULTIPART_THRESHOLD: String(8 * 1024 * 1024), SLUICE_RATE_LIMIT: "off" } });
     s = await servers(h);
   });
   after(async () => {
@@ -154,6 +191,68 @@ describe("Node's issue lane answers as the app does", () => {
     });
   }
 
+  it("a body in pieces, with a character split between them and a byte that is not UTF-8: taken, the same answer", async () => {
+    const body = Buffer.concat([Buffer.from('{"filename":"caf\u00e9-'), Buffer.from([0xff]), Buffer.from('.png","contentType":"image/png","size":5}')]);
+    const bytes = request({ body });
+    const cut = bytes.indexOf(Buffer.from("\u00e9")) + 1; // inside the two bytes of é
+    const { viaLane, viaApp, took } = await s.bothAll([bytes.subarray(0, cut), bytes.subarray(cut)]);
+    assert.equal(took, 1);
+    assert.equal(viaLane[0]?.status, 201, viaLane[0]?.body);
+    assert.match(viaLane[0]?.body ?? "", /\/cafe-\.png"/); // the key: é decoded whole, then made key-safe
+    assert.deepEqual(viaLane.map(normalized), viaApp.map(normalized));
+  });
+
+  it("requests in a row on one kept-alive connection, taken and not: the same answers in order", async () => {
+    const pieces = [Buffer.concat([request({ keepAlive: true }), request({ keepAlive: true, path: "/v1/uploads?x=1" }), request({ body: "{" })])];
+    const { viaLane, viaApp, took } = await s.bothAll(pieces);
+    assert.equal(took, 2);
+    assert.deepEqual(
+      viaLane.map((a) => a.status),
+      [201, 201, 400],
+    );
+    assert.deepEqual(viaLane.map(normalized), viaApp.map(normalized));
+  });
+
+  it("a stored key: left to the app until it is known, then taken; once revoked, left to the app's 401", async () => {
+    const { key, record } = await createApiKey(h.services.metadata, { name: "stored", now: Date.now() });
+    const first = await s.both(request({ authorization: `Bearer ${key}` }));
+    assert.equal(first.tookIt, false);
+    assert.equal(first.viaLane.status, 201);
+    const second = await s.both(request({ authorization: `Bearer ${key}` }));
+    assert.equal(second.tookIt, true);
+    assert.deepEqual(normalized(second.viaLane), normalized(second.viaApp));
+    await h.services.metadata.revokeApiKey(record.id, Date.now());
+    h.sluice.auth.forget(record.id);
+    const revoked = await s.both(request({ authorization: `Bearer ${key}` }));
+    assert.equal(revoked.tookIt, false);
+    assert.equal(revoked.viaLane.status, 401);
+    assert.deepEqual(normalized(revoked.viaLane), normalized(revoked.viaApp));
+  });
+
+  it("a body cut off mid-way: counted as the app counts it (400 client_aborted, no 500)", async () => {
+    const count = async (status: number) => {
+      const text = await h.services.metrics.registry.metrics();
+      return Number(new RegExp(`sluice_http_request_duration_seconds_count\\{method="POST",route="/v1/uploads",status="${status}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const cutOff = async (port: number) => {
+      const socket = net.connect(port, "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.write(request({ lengthless: true, head: ["Content-Length: 100"], body: '{"filename":' }));
+      await sleep(50);
+      socket.destroy();
+    };
+    const counted = async (status: number, at: number) => {
+      for (let waited = 0; waited < 2000 && (await count(status)) < at; waited += 20) await sleep(20);
+      return count(status);
+    };
+    const before = { aborted: await count(400), failed: await count(500) };
+    await cutOff(s.ports.laned);
+    assert.equal(await counted(400, before.aborted + 1), before.aborted + 1);
+    await cutOff(s.ports.plain);
+    assert.equal(await counted(400, before.aborted + 2), before.aborted + 2);
+    assert.equal(await count(500), before.failed);
+  });
+
   it("records the request's latency under its route, as the app does", async () => {
     const count = async () => {
       const text = await h.services.metrics.registry.metrics();
@@ -163,6 +262,27 @@ describe("Node's issue lane answers as the app does", () => {
     const { tookIt } = await s.both(request({}));
     assert.equal(tookIt, true);
     assert.equal((await count()) - before, 2); // one by the lane, one by the app
+  });
+});
+
+describe("Node's issue lane over the key's rate limit", () => {
+  it("answers the app's 429 with its Retry-After", async () => {
+    const h = await makeServices({ env: { SLUICE_RATE_LIMIT: "2/min" } });
+    const s = await servers(h);
+    try {
+      const allowed = await s.both(request({}));
+      assert.equal(allowed.tookIt, true);
+      assert.equal(allowed.viaLane.status, 201);
+      assert.equal(allowed.viaApp.status, 201);
+      const { viaLane, viaApp, tookIt } = await s.both(request({}));
+      assert.equal(tookIt, true);
+      assert.equal(viaLane.status, 429, viaLane.body);
+      assert.match(viaLane.headers["retry-after"] ?? "", /^\d+$/);
+      assert.deepEqual(normalized(viaLane), normalized(viaApp));
+    } finally {
+      await s.close();
+      await h.close();
+    }
   });
 });
 

@@ -4,8 +4,9 @@ import type { Services } from "../../domain/services.js";
 import { isBrowserToken } from "../../domain/tokens.js";
 import { bearerOf } from "../../http/api-key-auth.js";
 import { recordRequest } from "../../http/app.js";
-import { BODY_LIMITS, parseJsonText } from "../../http/body-limit.js";
-import { errorAnswer } from "../../http/errors.js";
+import { BODY_LIMITS, bodyCutOff, parseJsonText } from "../../http/body-limit.js";
+import { errorAnswer, type ErrorAnswer } from "../../http/errors.js";
+import { sluiceError } from "../../errors.js";
 import { answerIssue, clientAddressFrom } from "../../http/routes/uploads.js";
 
 /**
@@ -47,24 +48,46 @@ export function issueLane({ services, auth }: { services: Services; auth: ApiKey
     if (headers.host === undefined || !PLAIN_HOST.test(headers.host) || !singleCredentialAndLength(req.rawHeaders)) return false;
     const key = bearerOf(headers.authorization);
     if (key === undefined || isBrowserToken(key)) return false;
-    const principal = auth.cached(key)?.principal;
+    const principal = auth.cached(key)?.principal; // a hash and a map lookup; the app asks the same
     if (principal === undefined) return false;
 
     const started = performance.now();
+    let answered = false;
+    /** Answers once; never throws (the app's envelope catches the same way: a 500, or a dropped connection). */
     const answer = (status: number, body: unknown, extra?: Record<string, string>) => {
-      const json = JSON.stringify(body);
-      res.writeHead(status, { "Content-Type": "application/json", ...extra, "Content-Length": Buffer.byteLength(json) });
-      res.end(json);
-      recordRequest(services, "POST", "/v1/uploads", status, (performance.now() - started) / 1000);
+      if (answered) return;
+      answered = true;
+      try {
+        const json = JSON.stringify(body);
+        // A client gone away gets nothing written, but its request is counted as the app counts it.
+        if (!res.destroyed) {
+          res.writeHead(status, { "Content-Type": "application/json", ...extra, "Content-Length": Buffer.byteLength(json) });
+          res.end(json);
+        }
+        recordRequest(services, "POST", "/v1/uploads", status, (performance.now() - started) / 1000);
+      } catch (err) {
+        logger.error({ err }, "could not answer an issuance");
+        res.destroy();
+      }
     };
     const refuse = (err: unknown) => {
-      const { status, body, headers: extra } = errorAnswer(err, logger);
-      answer(status, body, extra);
+      let refusal: ErrorAnswer;
+      try {
+        refusal = errorAnswer(err, logger);
+      } catch {
+        refusal = errorAnswer(sluiceError("internal_error", "Something went wrong on our side."), logger);
+      }
+      answer(refusal.status, refusal.body, refusal.headers);
     };
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    // A body cut off by the client: there is no one to answer.
-    req.on("error", () => undefined);
+    // A body cut off (the client went away, or the connection guard or Node's request timeout
+    // closed it): answered as the app answers it (readJsonBody), for the metrics and logs.
+    const cutOff = () => {
+      if (!req.complete) refuse(bodyCutOff());
+    };
+    req.on("error", cutOff);
+    req.on("close", cutOff);
     req.on("end", () => {
       try {
         const text = utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
