@@ -29,7 +29,7 @@ export interface ErrorAnswer {
 export function errorAnswer(err: unknown, logger: Logger): ErrorAnswer {
   if (err instanceof SluiceError) {
     if (err.status === 503) logger.warn({ err: err.cause ?? err, code: err.code }, err.message);
-    return { status: err.status, body: { error: { code: err.code, message: err.message } }, headers: err.headers };
+    return answerOf(err);
   }
   if (err instanceof HTTPException) {
     // Raised by Hono itself. Its status is kept as it is, even where the registry's differs
@@ -38,9 +38,10 @@ export function errorAnswer(err: unknown, logger: Logger): ErrorAnswer {
     return { status: err.status, body: { error: { code, message: message ?? (err.message || "Request refused.") } } };
   }
   logger.error({ err }, "unhandled error");
-  const internal = sluiceError("internal_error", "Something went wrong on our side.");
-  return { status: internal.status, body: { error: { code: internal.code, message: internal.message } }, headers: internal.headers };
+  return answerOf(sluiceError("internal_error", "Something went wrong on our side."));
 }
+
+const answerOf = (err: SluiceError): ErrorAnswer => ({ status: err.status, body: { error: { code: err.code, message: err.message } }, headers: err.headers });
 
 /** An error as a Response (`app.onError`, and the routes that answer an error themselves). */
 export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
@@ -52,7 +53,7 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
 /** An error answered directly, without being thrown (a handler that must not go through onError). */
 export const errorJson = (c: Context, err: SluiceError): Response =>
   // tus's 460 (checksum mismatch) is no status Hono names; a Response takes any 200-599.
-  c.json({ error: { code: err.code, message: err.message } }, err.status as ContentfulStatusCode, err.headers);
+  c.json(answerOf(err).body, err.status as ContentfulStatusCode, err.headers);
 
 /** A request that failed its schema: 400 naming the first problem and where it is. */
 export function invalidRequest(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): SluiceError {

@@ -8,17 +8,17 @@
  */
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { serve } from "@hono/node-server";
 import { createApp } from "../../http/app.js";
-import { issueLane, withIssueLane } from "./issue-lane.js";
+import { createServerWithLane, issueLane } from "./issue-lane.js";
 import { nodePeerAddress, nodeRequestBody } from "./body.js";
 import { createApiKey } from "../../domain/api-keys.js";
 import { sleep } from "../../internal/async.js";
 import { MemoryTicketStore } from "../../tickets/memory.js";
 import type { Ticket } from "../../tickets/ticket-store.js";
+import { rawSocket, within } from "../../../test/helpers/raw-http.js";
 import { makeServices, type Harness } from "../../../test/helpers/services.js";
 
 const KEY = "sk_test_key_0123456789";
@@ -57,20 +57,15 @@ function answersIn(bytes: Buffer): Answer[] {
  * closes it (the last request says `Connection: close`).
  */
 async function exchangeAll(port: number, pieces: Buffer[]): Promise<Answer[]> {
-  const socket = net.connect(port, "127.0.0.1");
-  const chunks: Buffer[] = [];
-  const closed = new Promise<void>((resolve, reject) => {
-    socket.setTimeout(10_000, () => socket.destroy(new Error("no answer within 10 s")));
-    socket.on("data", (d: Buffer) => chunks.push(d));
-    socket.on("error", reject);
-    socket.on("end", () => resolve());
-  });
+  const conn = rawSocket(port);
   for (const [i, piece] of pieces.entries()) {
     if (i > 0) await sleep(20);
-    socket.write(piece); // never end(): a client that half-closes may lose a slow answer
+    conn.socket.write(piece); // never end(): a client that half-closes may lose a slow answer
   }
-  await closed;
-  return answersIn(Buffer.concat(chunks));
+  const closed = await within(conn.closed, 10_000, undefined);
+  conn.socket.destroy();
+  assert.ok(closed, "the server did not close the connection within 10 s");
+  return answersIn(Buffer.from(closed.received, "utf8"));
 }
 
 const exchange = async (port: number, bytes: Buffer): Promise<Answer> => {
@@ -125,7 +120,7 @@ async function servers(h: Harness) {
     fetch: app.fetch,
     port: 0,
     hostname: "127.0.0.1",
-    createServer: ((options: http.ServerOptions, listener: http.RequestListener) => http.createServer(options, withIssueLane(counting, listener))) as typeof http.createServer,
+    createServer: createServerWithLane(counting), // as main.ts serves it
   }) as http.Server;
   const ports = { plain: await listen(plain), laned: await listen(laned) };
   return {
@@ -235,11 +230,9 @@ describe("Node's issue lane answers as the app does", () => {
       return Number(new RegExp(`sluice_http_request_duration_seconds_count\\{method="POST",route="/v1/uploads",status="${status}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     };
     const cutOff = async (port: number) => {
-      const socket = net.connect(port, "127.0.0.1");
-      await new Promise((resolve) => socket.once("connect", resolve));
-      socket.write(request({ lengthless: true, head: ["Content-Length: 100"], body: '{"filename":' }));
+      const conn = rawSocket(port, request({ lengthless: true, head: ["Content-Length: 100"], body: '{"filename":' }).toString("latin1"));
       await sleep(50);
-      socket.destroy();
+      conn.socket.destroy();
     };
     const counted = async (status: number, at: number) => {
       for (let waited = 0; waited < 2000 && (await count(status)) < at; waited += 20) await sleep(20);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import http, { type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { ApiKeyAuthenticator } from "../../domain/api-keys.js";
 import type { Services } from "../../domain/services.js";
 import { isBrowserToken } from "../../domain/tokens.js";
@@ -103,11 +103,17 @@ export function issueLane({ services, auth }: { services: Services; auth: ApiKey
   };
 }
 
-/** Node's request listener with the issue lane in front of it. */
-export function withIssueLane(lane: (req: IncomingMessage, res: ServerResponse) => boolean, listener: RequestListener): RequestListener {
-  return (req, res) => {
-    if (!lane(req, res)) void listener(req, res);
-  };
+/**
+ * `http.createServer` with the lane in front of the app's request listener: what `npm start`
+ * hands @hono/node-server's `serve` (whose option is typed as `http.createServer` itself).
+ */
+export function createServerWithLane(lane: (req: IncomingMessage, res: ServerResponse) => boolean): typeof http.createServer {
+  const create = (options: http.ServerOptions, listener: RequestListener) =>
+    http.createServer(options, (req, res) => {
+      if (!lane(req, res)) void listener(req, res);
+    });
+  // `serve` always passes (options, listener); the cast covers createServer's other overloads.
+  return create as typeof http.createServer;
 }
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `npm start`: Sluice on Node's HTTP server. */
 import fs from "node:fs";
-import http from "node:http";
+import type http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { createSluice } from "../compose.js";
 import { nodeRuntime } from "./adapter.js";
 import { guardConnections } from "./connections.js";
-import { issueLane, withIssueLane } from "./issue-lane.js";
+import { createServerWithLane, issueLane } from "./issue-lane.js";
 
 function webRoot(): string | undefined {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,7 @@ async function main() {
       port: config.port,
       hostname: config.host,
       // The issue route's happy path is answered by Node's fast lane in front of the app.
-      createServer: ((options: http.ServerOptions, listener: http.RequestListener) => http.createServer(options, withIssueLane(lane, listener))) as typeof http.createServer,
+      createServer: createServerWithLane(lane),
       serverOptions: {
         // A connection must send complete headers within headersTimeout (a silent one too:
         // Node counts from the connection's start), checked every connectionsCheckingInterval,
